@@ -1,0 +1,239 @@
+use ndarray::{Array1, Array2, Axis, Ix1, Ix2};
+use serde::{Deserialize, Serialize};
+
+use crate::init::Init;
+use crate::{
+    as_matrix, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng,
+    Tensor,
+};
+
+/// Configuration of a [`Linear`] layer, checked before any weight is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LinearConfig {
+    /// Input width.
+    pub inputs: usize,
+    /// Output width.
+    pub outputs: usize,
+    /// Weight initialisation (default [`Init::TorchDefault`]).
+    pub init: Init,
+    /// Bias initialisation (default: same as PyTorch, [`Init::TorchDefault`]).
+    pub bias_init: Init,
+    /// Whether the layer has a bias (default true).
+    pub bias: bool,
+}
+
+impl LinearConfig {
+    /// A layer from `inputs` to `outputs` with PyTorch's default initialisation.
+    pub fn new(inputs: usize, outputs: usize) -> Self {
+        LinearConfig {
+            inputs,
+            outputs,
+            init: Init::TorchDefault,
+            bias_init: Init::TorchDefault,
+            bias: true,
+        }
+    }
+
+    /// Sets the weight initialisation.
+    pub fn with_init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// Sets the bias initialisation.
+    pub fn with_bias_init(mut self, init: Init) -> Self {
+        self.bias_init = init;
+        self
+    }
+
+    /// Removes or keeps the bias.
+    pub fn with_bias(mut self, bias: bool) -> Self {
+        self.bias = bias;
+        self
+    }
+
+    /// Checks the widths and initialisations.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a zero width or a bad initialisation scale.
+    pub fn check(&self) -> Result<()> {
+        if self.inputs == 0 {
+            return Err(Error::invalid("Linear input width", "should be >= 1", 0));
+        }
+        if self.outputs == 0 {
+            return Err(Error::invalid("Linear output width", "should be >= 1", 0));
+        }
+        self.init.check()?;
+        self.bias_init.check()
+    }
+
+    /// Draws the weights and builds the layer.
+    ///
+    /// # Errors
+    /// As [`LinearConfig::check`].
+    pub fn init<F: Float>(&self, rng: &mut SeededRng) -> Result<Linear<F>> {
+        self.check()?;
+        let weight =
+            self.init
+                .sample::<F>(&[self.inputs, self.outputs], self.inputs, self.outputs, rng)?;
+        let bias = if self.bias {
+            Some(
+                self.bias_init
+                    .sample::<F>(&[self.outputs], self.inputs, self.outputs, rng)?,
+            )
+        } else {
+            None
+        };
+        Ok(Linear { weight, bias })
+    }
+}
+
+/// A dense affine layer, `y = x W + b`.
+///
+/// The weight is stored `[inputs, outputs]` (the transpose of PyTorch's layout), so the
+/// forward pass is one matrix product without a transpose.
+///
+/// # Shapes
+/// input `[batch, inputs]` → output `[batch, outputs]`; weight `[inputs, outputs]`, bias
+/// `[outputs]`.
+///
+/// # Errors
+/// [`Error::Shape`] for an input of the wrong width or rank.
+#[derive(Debug, Clone)]
+pub struct Linear<F> {
+    weight: Tensor<F>,
+    bias: Option<Tensor<F>>,
+}
+
+impl<F: Float> Linear<F> {
+    /// A layer from explicit weights (`[inputs, outputs]`) and optional bias (`[outputs]`).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when the weight is not 2-D or the bias does not match its width.
+    pub fn from_weights(weight: Array2<F>, bias: Option<Array1<F>>) -> Result<Self> {
+        if let Some(b) = &bias {
+            if b.len() != weight.ncols() {
+                return Err(Error::shape(
+                    "Linear::from_weights bias",
+                    format!("[{}]", weight.ncols()),
+                    b.shape(),
+                ));
+            }
+        }
+        if weight.is_empty() {
+            return Err(Error::shape(
+                "Linear::from_weights weight",
+                "[inputs >= 1, outputs >= 1]",
+                weight.shape(),
+            ));
+        }
+        Ok(Linear {
+            weight: weight.into_dyn(),
+            bias: bias.map(|b| b.into_dyn()),
+        })
+    }
+
+    /// Input width.
+    pub fn inputs(&self) -> usize {
+        self.weight.shape()[0]
+    }
+
+    /// Output width.
+    pub fn outputs(&self) -> usize {
+        self.weight.shape()[1]
+    }
+
+    /// The weight matrix, `[inputs, outputs]`.
+    pub fn weight(&self) -> ndarray::ArrayView2<'_, F> {
+        self.weight
+            .view()
+            .into_dimensionality::<Ix2>()
+            .expect("Linear weight is 2-D by construction")
+    }
+
+    /// The bias, when the layer has one.
+    pub fn bias(&self) -> Option<ndarray::ArrayView1<'_, F>> {
+        self.bias.as_ref().map(|b| {
+            b.view()
+                .into_dimensionality::<Ix1>()
+                .expect("Linear bias is 1-D by construction")
+        })
+    }
+
+    fn context(&self) -> String {
+        self.name()
+    }
+}
+
+impl<F: Float> Module<F> for Linear<F> {
+    fn name(&self) -> String {
+        format!("Linear({}→{})", self.inputs(), self.outputs())
+    }
+
+    fn forward(&self, input: &Tensor<F>) -> Result<(Tensor<F>, Cache<F>)> {
+        let y = self.infer(input)?;
+        Ok((y, Cache::from_tensors(vec![input.clone()])))
+    }
+
+    fn infer(&self, input: &Tensor<F>) -> Result<Tensor<F>> {
+        let x = as_matrix(input, Some(self.inputs()), &self.context())?;
+        let mut y = x.dot(&self.weight());
+        if let Some(b) = self.bias() {
+            y += &b;
+        }
+        Ok(y.into_dyn())
+    }
+
+    fn backward(
+        &self,
+        cache: &Cache<F>,
+        grad_output: &Tensor<F>,
+        need_input_grad: bool,
+    ) -> Result<Gradients<F>> {
+        let context = self.context();
+        let x = as_matrix(cache.tensor(0, &context)?, Some(self.inputs()), &context)?;
+        let g = as_matrix(grad_output, Some(self.outputs()), &context)?;
+        if g.nrows() != x.nrows() {
+            return Err(Error::shape(
+                format!("{context} backward (grad_output)"),
+                format!("[{}, {}]", x.nrows(), self.outputs()),
+                grad_output.shape(),
+            ));
+        }
+        let grad_w = x.t().dot(&g);
+        let mut params = vec![grad_w.into_dyn()];
+        if self.bias.is_some() {
+            params.push(g.sum_axis(Axis(0)).into_dyn());
+        }
+        let input = need_input_grad.then(|| g.dot(&self.weight().t()).into_dyn());
+        Ok(Gradients { input, params })
+    }
+
+    fn params(&self) -> Vec<Param<'_, F>> {
+        let mut p = vec![Param {
+            name: "weight".into(),
+            value: &self.weight,
+        }];
+        if let Some(b) = &self.bias {
+            p.push(Param {
+                name: "bias".into(),
+                value: b,
+            });
+        }
+        p
+    }
+
+    fn params_mut(&mut self) -> Vec<ParamMut<'_, F>> {
+        let mut p = vec![ParamMut {
+            name: "weight".into(),
+            value: &mut self.weight,
+        }];
+        if let Some(b) = &mut self.bias {
+            p.push(ParamMut {
+                name: "bias".into(),
+                value: b,
+            });
+        }
+        p
+    }
+}

@@ -1,0 +1,26 @@
+//! Core building blocks of locus: the [`Float`] alias, batch-first [`Tensor`]s, the
+//! [`Module`] trait with caller-owned forward caches, layers, losses and optimizers.
+//!
+//! A module never stores activations: [`Module::forward`] hands the caller a [`Cache`],
+//! and [`Module::backward`] reads it back. A stage can therefore keep several batches in
+//! flight (pipelining, simulated delays) with one set of weights.
+#![warn(missing_docs)]
+
+mod error;
+mod float;
+pub mod init;
+pub mod layers;
+pub mod loss;
+mod module;
+pub mod optim;
+mod rng;
+mod tensor;
+
+pub use error::{Error, Result};
+pub use float::Float;
+pub use layers::{Activation, Linear, LinearConfig, Sequential};
+pub use loss::Loss;
+pub use module::{Cache, Gradients, Module, Param, ParamMut};
+pub use optim::{Adam, AdamConfig, Optimizer, OptimizerConfig, Sgd, SgdConfig};
+pub use rng::{seeded_rng, SeededRng};
+pub use tensor::{as_matrix, check_finite, matrix_to_tensor, Tensor};

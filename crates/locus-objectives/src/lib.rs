@@ -1,0 +1,19 @@
+//! Local objectives: what a gradient-isolated stage learns from.
+//!
+//! A [`LocalObjective`] looks at one stage's [`StageContext`] (its input, its output, the
+//! labels, a global error, a gradient message from the stage above) and returns a
+//! [`LocalSignal`]: a loss and the gradient of that loss with respect to the stage's
+//! output. The stage's module turns that gradient into weight updates.
+//!
+//! End-to-end backpropagation is the special case where every stage but the top one uses
+//! [`UpstreamGradient`] (backward-locked: it waits for the message from above) and the top
+//! one uses [`SupervisedLoss`].
+#![warn(missing_docs)]
+
+mod objective;
+mod supervised;
+mod upstream;
+
+pub use objective::{LocalObjective, LocalSignal, Mode, StageContext};
+pub use supervised::SupervisedLoss;
+pub use upstream::UpstreamGradient;

@@ -1,0 +1,138 @@
+use locus_core::{Float, Result, Tensor};
+
+/// Everything a stage can see when it computes its learning signal.
+#[derive(Debug, Clone, Copy)]
+pub struct StageContext<'a, F: Float> {
+    /// The batch the stage received from below (or the data, for the first stage).
+    pub input: &'a Tensor<F>,
+    /// The stage's output for that batch.
+    pub output: &'a Tensor<F>,
+    /// Class labels of the batch, when the data has them.
+    pub labels: Option<&'a [usize]>,
+    /// An error broadcast from the top of the network (direct feedback alignment).
+    pub global_error: Option<&'a Tensor<F>>,
+    /// The gradient message from the stage above, with respect to this stage's output.
+    pub message: Option<&'a Tensor<F>>,
+    /// How many batches this stage has trained on before this one.
+    pub step: u64,
+}
+
+impl<'a, F: Float> StageContext<'a, F> {
+    /// A context with only an input and an output; set the other fields as needed.
+    pub fn new(input: &'a Tensor<F>, output: &'a Tensor<F>) -> Self {
+        StageContext {
+            input,
+            output,
+            labels: None,
+            global_error: None,
+            message: None,
+            step: 0,
+        }
+    }
+
+    /// Adds labels.
+    pub fn with_labels(mut self, labels: &'a [usize]) -> Self {
+        self.labels = Some(labels);
+        self
+    }
+
+    /// Adds the gradient message from above.
+    pub fn with_message(mut self, message: &'a Tensor<F>) -> Self {
+        self.message = Some(message);
+        self
+    }
+
+    /// Adds a global error broadcast.
+    pub fn with_global_error(mut self, error: &'a Tensor<F>) -> Self {
+        self.global_error = Some(error);
+        self
+    }
+
+    /// Sets the step counter.
+    pub fn with_step(mut self, step: u64) -> Self {
+        self.step = step;
+        self
+    }
+}
+
+/// What an objective returns: a loss and its gradient with respect to the stage output.
+#[derive(Debug, Clone)]
+pub struct LocalSignal<F> {
+    /// The stage's local loss for the batch (mean over the batch).
+    pub loss: F,
+    /// `∂loss / ∂output`, the shape of the stage output.
+    pub grad_output: Tensor<F>,
+}
+
+/// Whether an objective may update its own auxiliary parameters while it computes a
+/// signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Training: auxiliary parameters (heads, decoders, predictors) learn from this batch.
+    Learn,
+    /// Evaluation and gradient checks: the objective must not change at all.
+    Evaluate,
+}
+
+/// A learning signal a stage can compute locally.
+///
+/// A new local-learning rule is one impl of this trait: `name` and `signal` are required,
+/// the rest have defaults. In [`Mode::Evaluate`] the call must be pure (same context, same
+/// result, no state change); in [`Mode::Learn`] it may also update the objective's own
+/// auxiliary parameters. Whenever `grad_output` is the true gradient of `loss` (the usual
+/// case), the conformance suite in `locus-testing` checks it against finite differences.
+pub trait LocalObjective<F: Float>: Send {
+    /// A short description, e.g. `"softmax-cross-entropy"`.
+    fn name(&self) -> String;
+
+    /// The loss of this batch and its gradient with respect to `ctx.output`.
+    ///
+    /// # Errors
+    /// Shape errors when the output or labels do not fit, a clear error when a required
+    /// context field (labels, message) is missing.
+    fn signal(&mut self, ctx: &StageContext<'_, F>, mode: Mode) -> Result<LocalSignal<F>>;
+
+    /// Whether the signal needs the gradient message from the stage above (backward
+    /// locking). Schedulers run such stages top-down after the stage above has finished.
+    fn needs_message(&self) -> bool {
+        false
+    }
+
+    /// Whether the signal needs class labels.
+    fn needs_labels(&self) -> bool {
+        false
+    }
+
+    /// Whether `grad_output` is the exact gradient of `loss` (so finite differences must
+    /// agree with it). Rules whose signal is not a gradient, such as feedback alignment,
+    /// return false.
+    fn is_exact_gradient(&self) -> bool {
+        true
+    }
+
+    /// Named scalar diagnostics (alignment angles, auxiliary losses) for reports.
+    fn metrics(&self) -> Vec<(String, f64)> {
+        Vec::new()
+    }
+}
+
+impl<F: Float> LocalObjective<F> for Box<dyn LocalObjective<F>> {
+    fn name(&self) -> String {
+        (**self).name()
+    }
+    fn signal(&mut self, ctx: &StageContext<'_, F>, mode: Mode) -> Result<LocalSignal<F>> {
+        (**self).signal(ctx, mode)
+    }
+    fn needs_message(&self) -> bool {
+        (**self).needs_message()
+    }
+    fn needs_labels(&self) -> bool {
+        (**self).needs_labels()
+    }
+    fn is_exact_gradient(&self) -> bool {
+        (**self).is_exact_gradient()
+    }
+    fn metrics(&self) -> Vec<(String, f64)> {
+        (**self).metrics()
+    }
+}

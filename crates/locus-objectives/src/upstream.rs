@@ -1,0 +1,49 @@
+use locus_core::{Error, Float, Result};
+
+use crate::{LocalObjective, LocalSignal, Mode, StageContext};
+
+/// The backward-locked signal of end-to-end backpropagation: the true gradient of the
+/// network loss with respect to this stage's output, received from the stage above.
+///
+/// Its loss is the linear surrogate `⟨m, h⟩` of the message `m` and the output `h`,
+/// whose gradient with respect to `h` is exactly `m`; that keeps it checkable by finite
+/// differences like every other objective. It is not the network loss, which the top
+/// stage reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpstreamGradient;
+
+impl<F: Float> LocalObjective<F> for UpstreamGradient {
+    fn name(&self) -> String {
+        "upstream-gradient".into()
+    }
+
+    fn signal(&mut self, ctx: &StageContext<'_, F>, _mode: Mode) -> Result<LocalSignal<F>> {
+        let message = ctx.message.ok_or_else(|| {
+            Error::invalid(
+                "stage context for an upstream-gradient stage",
+                "should carry the gradient message from the stage above",
+                "a context without a message",
+            )
+        })?;
+        if message.shape() != ctx.output.shape() {
+            return Err(Error::shape(
+                "upstream-gradient message",
+                format!("the stage output's shape {:?}", ctx.output.shape()),
+                message.shape(),
+            ));
+        }
+        let loss = message
+            .iter()
+            .zip(ctx.output.iter())
+            .map(|(&m, &h)| m * h)
+            .sum();
+        Ok(LocalSignal {
+            loss,
+            grad_output: message.clone(),
+        })
+    }
+
+    fn needs_message(&self) -> bool {
+        true
+    }
+}

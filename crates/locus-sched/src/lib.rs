@@ -1,0 +1,1 @@
+//! locus-sched
