@@ -1,1 +1,57 @@
-fn main() {}
+//! One training step of a 784-1000-1000-10 tanh MLP at batch 128, and the matrix products
+//! at its shapes (the machine's practical ceiling). The same workloads as
+//! `../shared/anchors/torch_baseline.py`, so the two can be compared as a ratio.
+//!
+//! Run: `cargo bench --bench mlp_step`.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use locus::prelude::*;
+use ndarray::Array2;
+use rand::Rng;
+
+const BATCH: usize = 128;
+
+fn random_matrix(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
+    let mut rng = seeded_rng(seed);
+    Array2::from_shape_simple_fn((rows, cols), || rng.random_range(-1.0..1.0))
+}
+
+fn sgemm(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sgemm");
+    for (m, k, n) in [(128, 784, 1000), (128, 1000, 1000), (1024, 1024, 1024)] {
+        let a = random_matrix(m, k, 1);
+        let b = random_matrix(k, n, 2);
+        group.throughput(Throughput::Elements((2 * m * k * n) as u64));
+        group.bench_function(format!("{m}x{k}x{n}"), |bench| bench.iter(|| a.dot(&b)));
+    }
+    group.finish();
+}
+
+fn backprop_step(c: &mut Criterion) {
+    let optimizer = OptimizerConfig::Sgd(SgdConfig::new(0.01));
+    let mut stages = MlpConfig::new(vec![784, 1000, 1000, 10])
+        .build::<f32>(0, &optimizer, |i, n| {
+            if i + 1 == n {
+                Box::new(SupervisedLoss::default()) as Box<dyn LocalObjective<f32>>
+            } else {
+                Box::new(UpstreamGradient)
+            }
+        })
+        .expect("valid MLP");
+    let x = random_matrix(BATCH, 784, 3).into_dyn();
+    let mut rng = seeded_rng(4);
+    let labels: Vec<usize> = (0..BATCH).map(|_| rng.random_range(0..10)).collect();
+    let mut group = c.benchmark_group("mlp 784-1000-1000-10 b128");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("bp step", |bench| {
+        bench.iter(|| {
+            Lockstep
+                .train_batch(&mut stages, &x, &labels)
+                .expect("training step")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, sgemm, backprop_step);
+criterion_main!(benches);

@@ -1,1 +1,80 @@
-//! placeholder
+//! # locus
+//!
+//! Composable research crates for **local learning**: training deep networks without
+//! end-to-end backpropagation. A network is split into gradient-isolated *stages*; each
+//! learns from a signal it can compute locally.
+//!
+//! This crate gathers the workspace under one name:
+//!
+//! | module | crate | what it holds |
+//! |---|---|---|
+//! | [`core`] | `locus-core` | `Float`, tensors, the `Module` trait, layers, losses, optimizers |
+//! | [`objectives`] | `locus-objectives` | the `LocalObjective` trait and its implementations |
+//! | [`sched`] | `locus-sched` | stages, schedulers, evaluation |
+//! | [`data`] | `locus-data` | the `Dataset` trait, MNIST/IDX and `.npy` readers, the MNIST-1D generator |
+//! | [`eval`] | `locus-eval` | metrics and run reports |
+//!
+//! `use locus::prelude::*;` brings the names most programs need.
+//!
+//! ```
+//! use locus::prelude::*;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Backpropagation on a tiny MLP, one stage per layer.
+//! let optimizer = OptimizerConfig::Sgd(SgdConfig::new(0.1));
+//! let mut stages = MlpConfig::new(vec![4, 8, 3]).build::<f32>(0, &optimizer, |i, n| {
+//!     if i + 1 == n {
+//!         Box::new(SupervisedLoss::default()) as Box<dyn LocalObjective<f32>>
+//!     } else {
+//!         Box::new(UpstreamGradient)
+//!     }
+//! })?;
+//! let x = Tensor::<f32>::zeros(vec![2, 4]);
+//! let report = Lockstep.train_batch(&mut stages, &x, &[0, 2])?;
+//! assert!((report.loss - 3f64.ln()).abs() < 0.5);
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+pub use locus_core as core;
+pub use locus_data as data;
+pub use locus_eval as eval;
+pub use locus_objectives as objectives;
+pub use locus_sched as sched;
+
+/// The names most programs need, in one import.
+pub mod prelude {
+    pub use locus_core::init::Init;
+    pub use locus_core::{
+        seeded_rng, Activation, AdamConfig, Cache, Flatten, Float, Gradients, Linear,
+        LinearConfig, Loss, Module, Optimizer, OptimizerConfig, Sequential, SgdConfig, Tensor,
+    };
+    pub use locus_data::{Dataset, InMemoryDataset, Split};
+    pub use locus_eval::{RunReport, StageReport};
+    pub use locus_objectives::{
+        LocalObjective, LocalSignal, Mode, StageContext, SupervisedLoss, UpstreamGradient,
+    };
+    pub use locus_sched::{
+        evaluate, predict, EpochPlan, Lockstep, MlpConfig, NoObserver, Scheduler, Stage,
+        StageLayout,
+    };
+}
+
+/// The book's chapters, compiled and run as doctests by `cargo test` so that every code
+/// block in `book/` stays correct.
+#[cfg(doctest)]
+mod book {
+    #[doc = include_str!("../book/src/quickstart.md")]
+    struct Quickstart;
+    #[doc = include_str!("../book/src/concepts/modules.md")]
+    struct Modules;
+    #[doc = include_str!("../book/src/concepts/objectives.md")]
+    struct Objectives;
+    #[doc = include_str!("../book/src/concepts/stages.md")]
+    struct Stages;
+    #[doc = include_str!("../book/src/concepts/schedulers.md")]
+    struct Schedulers;
+    #[doc = include_str!("../book/src/concepts/datasets.md")]
+    struct Datasets;
+}

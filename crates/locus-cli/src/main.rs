@@ -1,1 +1,20 @@
-fn main() {}
+//! The `locus` command-line tool.
+
+mod algo;
+mod args;
+mod data;
+mod progress;
+mod train;
+
+use clap::Parser;
+
+fn main() {
+    let cli = args::Cli::parse();
+    let result = match cli.command {
+        args::Command::Train(a) => train::run(&a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -18,7 +18,7 @@ mod tensor;
 
 pub use error::{Error, Result};
 pub use float::Float;
-pub use layers::{Activation, Linear, LinearConfig, Sequential};
+pub use layers::{Activation, Flatten, Linear, LinearConfig, Sequential};
 pub use loss::Loss;
 pub use module::{Cache, Gradients, Module, Param, ParamMut};
 pub use optim::{Adam, AdamConfig, Optimizer, OptimizerConfig, Sgd, SgdConfig};

@@ -10,6 +10,7 @@ use crate::{Error, Float, Result, Tensor};
 pub struct Cache<F> {
     tensors: Vec<Tensor<F>>,
     children: Vec<Cache<F>>,
+    meta: Vec<usize>,
 }
 
 impl<F: Float> Cache<F> {
@@ -18,6 +19,7 @@ impl<F: Float> Cache<F> {
         Cache {
             tensors: Vec::new(),
             children: Vec::new(),
+            meta: Vec::new(),
         }
     }
 
@@ -26,6 +28,7 @@ impl<F: Float> Cache<F> {
         Cache {
             tensors,
             children: Vec::new(),
+            meta: Vec::new(),
         }
     }
 
@@ -34,7 +37,23 @@ impl<F: Float> Cache<F> {
         Cache {
             tensors: Vec::new(),
             children,
+            meta: Vec::new(),
         }
+    }
+
+    /// A cache of small integers only (a shape, indices): for modules such as
+    /// [`Flatten`](crate::layers::Flatten) that need no tensor to go backward.
+    pub fn from_meta(meta: Vec<usize>) -> Self {
+        Cache {
+            tensors: Vec::new(),
+            children: Vec::new(),
+            meta,
+        }
+    }
+
+    /// The integer metadata stored with [`Cache::from_meta`].
+    pub fn meta(&self) -> &[usize] {
+        &self.meta
     }
 
     /// Tensor `index` of this cache.

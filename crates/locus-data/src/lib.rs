@@ -1,1 +1,16 @@
-//! locus-data
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+mod batch;
+mod dataset;
+mod error;
+pub mod idx;
+mod locate;
+pub mod mnist1d;
+pub mod npy;
+mod source;
+
+pub use batch::{epoch_batches, gather, Batch};
+pub use dataset::{Dataset, InMemoryDataset, Split};
+pub use error::{DataError, Result};
+pub use locate::{resolve_data_dir, DATA_ENV};

@@ -1,4 +1,4 @@
-use locus_core::{Error, Float, Result};
+use locus_core::{check_finite, Error, Float, Result};
 
 use crate::{LocalObjective, LocalSignal, Mode, StageContext};
 
@@ -32,6 +32,9 @@ impl<F: Float> LocalObjective<F> for UpstreamGradient {
                 message.shape(),
             ));
         }
+        // A NaN would otherwise become a NaN loss and a silently passed-on gradient.
+        check_finite(ctx.output, "upstream-gradient stage output")?;
+        check_finite(message, "upstream-gradient message")?;
         let loss = message
             .iter()
             .zip(ctx.output.iter())

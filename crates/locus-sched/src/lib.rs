@@ -1,1 +1,69 @@
-//! locus-sched
+//! Stages and schedulers.
+//!
+//! A [`Stage`] is a gradient-isolated piece of a network: a module, the local objective it
+//! learns from, and its own optimizer. A [`Scheduler`] decides in which order stages see
+//! batches and signals. [`Lockstep`] trains every stage on every batch, top-down, so
+//! end-to-end backpropagation (stages with
+//! [`UpstreamGradient`](locus_objectives::UpstreamGradient)) and purely local rules run
+//! through the same code.
+#![warn(missing_docs)]
+
+mod evaluate;
+mod lockstep;
+mod mlp;
+mod observe;
+mod scheduler;
+mod stage;
+
+pub use evaluate::{evaluate, predict, Evaluation};
+pub use lockstep::Lockstep;
+pub use mlp::{MlpConfig, StageLayout};
+pub use observe::{NoObserver, Observer, StepInfo};
+pub use scheduler::{BatchReport, EpochPlan, EpochReport, Scheduler};
+pub use stage::{Signals, Stage, StageUpdate};
+
+/// Errors of the schedulers: the core error, or a data error while loading a batch.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A module, loss or optimizer failed; `stage` names where.
+    Stage {
+        /// The stage's name.
+        stage: String,
+        /// What went wrong.
+        source: locus_core::Error,
+    },
+    /// A batch could not be gathered from the data set.
+    Data(locus_data::DataError),
+    /// The stack of stages is unusable as configured.
+    Config(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Stage { stage, source } => write!(f, "stage '{stage}': {source}"),
+            Error::Data(e) => write!(f, "data: {e}"),
+            Error::Config(msg) => write!(f, "invalid stage stack: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Stage { source, .. } => Some(source),
+            Error::Data(e) => Some(e),
+            Error::Config(_) => None,
+        }
+    }
+}
+
+impl From<locus_data::DataError> for Error {
+    fn from(e: locus_data::DataError) -> Self {
+        Error::Data(e)
+    }
+}
+
+/// Result type of locus-sched.
+pub type Result<T> = std::result::Result<T, Error>;

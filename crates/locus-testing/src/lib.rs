@@ -1,4 +1,14 @@
 //! Test helpers for locus and for its users' own modules and objectives.
+//!
+//! - [`strategies`]: proptest strategies for shapes, tensors, labels and hyper-parameters;
+//! - [`finite_diff`]: central finite-difference checks of module and objective gradients;
+//! - [`conformance`]: the contract every `Module` and `LocalObjective` must keep, checked
+//!   in one call;
+//! - [`shared_data`]: where tests find the real data sets.
 #![warn(missing_docs)]
 
+pub mod conformance;
+pub mod finite_diff;
+mod sample;
 pub mod shared_data;
+pub mod strategies;

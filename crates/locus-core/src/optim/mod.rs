@@ -137,9 +137,12 @@ pub(crate) fn align_state<F: Float>(
             params.len()
         )));
     }
+    if slots_per_param == 0 {
+        return Ok(());
+    }
     for (i, p) in params.iter().enumerate() {
         let s = &state[i * slots_per_param];
-        if slots_per_param > 0 && s.shape() != p.value.shape() {
+        if s.shape() != p.value.shape() {
             return Err(mismatch(format!(
                 "parameter {} changed shape from {:?} to {:?} between steps",
                 p.name,
@@ -149,4 +152,90 @@ pub(crate) fn align_state<F: Float>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    fn one_param(w: &mut Tensor<f64>) -> Vec<ParamMut<'_, f64>> {
+        vec![ParamMut {
+            name: "w".into(),
+            value: w,
+        }]
+    }
+
+    #[test]
+    fn plain_sgd_takes_a_gradient_step() {
+        let mut w = array![1.0, -2.0].into_dyn();
+        let g = array![0.5, 1.0].into_dyn();
+        let mut opt = SgdConfig::new(0.1).build::<f64>().unwrap();
+        opt.step(one_param(&mut w), std::slice::from_ref(&g)).unwrap();
+        assert_eq!(w, array![0.95, -2.1].into_dyn());
+    }
+
+    #[test]
+    fn momentum_and_weight_decay_follow_the_torch_update() {
+        // g' = g + λw; v = μv + g'; w -= ηv
+        let mut w = array![1.0].into_dyn();
+        let g = array![0.5].into_dyn();
+        let mut opt = SgdConfig::new(0.1)
+            .with_momentum(0.9)
+            .with_weight_decay(0.1)
+            .build::<f64>()
+            .unwrap();
+        opt.step(one_param(&mut w), std::slice::from_ref(&g)).unwrap();
+        assert!((w[0] - (1.0 - 0.1 * 0.6)).abs() < 1e-15);
+        let w1 = w[0];
+        opt.step(one_param(&mut w), std::slice::from_ref(&g)).unwrap();
+        let v2 = 0.9 * 0.6 + (0.5 + 0.1 * w1);
+        assert!((w[0] - (w1 - 0.1 * v2)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn adam_first_step_moves_by_the_learning_rate() {
+        // With bias correction, the first Adam step is lr · g / (|g| + ε') ≈ lr · sign(g).
+        let mut w = array![0.0, 0.0].into_dyn();
+        let g = array![3.0, -0.01].into_dyn();
+        let mut opt = AdamConfig::new(0.01).build::<f64>().unwrap();
+        opt.step(one_param(&mut w), std::slice::from_ref(&g)).unwrap();
+        assert!((w[0] + 0.01).abs() < 1e-8 && (w[1] - 0.01).abs() < 1e-6, "{w}");
+    }
+
+    #[test]
+    fn mismatches_and_bad_settings_are_errors() {
+        let mut w = array![1.0, 2.0].into_dyn();
+        let mut opt = SgdConfig::new(0.1).build::<f64>().unwrap();
+        let e = opt.step(one_param(&mut w), &[]).unwrap_err();
+        assert!(e.to_string().contains("1 parameters but 0 gradients"), "{e}");
+        let e = opt
+            .step(one_param(&mut w), &[array![1.0].into_dyn()])
+            .unwrap_err();
+        assert!(e.to_string().contains("parameter w has shape [2]"), "{e}");
+        let e = opt
+            .step(one_param(&mut w), &[array![f64::NAN, 0.0].into_dyn()])
+            .unwrap_err();
+        assert!(matches!(e, Error::NonFinite { .. }), "{e}");
+        let e = SgdConfig::new(-1.0).check().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid learning rate: should be finite and > 0, but it is -1"
+        );
+        assert!(SgdConfig::new(0.1).with_momentum(1.0).check().is_err());
+        assert!(AdamConfig {
+            beta2: 1.5,
+            ..AdamConfig::default()
+        }
+        .check()
+        .is_err());
+        let mut adam = AdamConfig::default().build::<f64>().unwrap();
+        adam.step(one_param(&mut w), &[array![1.0, 1.0].into_dyn()])
+            .unwrap();
+        let mut other = array![1.0, 2.0, 3.0].into_dyn();
+        let e = adam
+            .step(one_param(&mut other), &[array![1.0, 1.0, 1.0].into_dyn()])
+            .unwrap_err();
+        assert!(e.to_string().contains("changed shape"), "{e}");
+    }
 }

@@ -1,0 +1,105 @@
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Train deep networks with local learning rules and compare them with backpropagation.
+#[derive(Debug, Parser)]
+#[command(name = "locus", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train one algorithm on one data set and report test accuracy.
+    Train(TrainArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DatasetKind {
+    /// MNIST-1D generated in memory (standard 4000/1000 split, no files needed).
+    Mnist1d,
+    /// MNIST: the four standard IDX files in --data-dir or $LOCUS_DATA/mnist.
+    Mnist,
+    /// Any data set in the four MNIST IDX files (raw or .gz) in --data-dir.
+    Idx,
+    /// x_train.npy, y_train.npy, x_test.npy, y_test.npy in --data-dir.
+    Npy,
+}
+
+impl DatasetKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            DatasetKind::Mnist1d => "mnist1d",
+            DatasetKind::Mnist => "mnist",
+            DatasetKind::Idx => "idx",
+            DatasetKind::Npy => "npy",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerKind {
+    Sgd,
+    Adam,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ActivationKind {
+    Tanh,
+    Relu,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// Learning algorithm (see `locus train --help`): bp = end-to-end backpropagation.
+    #[arg(long, default_value = "bp")]
+    pub algo: String,
+    /// Data set.
+    #[arg(long, value_enum, default_value_t = DatasetKind::Mnist1d)]
+    pub dataset: DatasetKind,
+    /// Directory of the data files (for mnist, idx and npy). For mnist, defaults to
+    /// $LOCUS_DATA/mnist.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: u64,
+    /// Samples per training batch.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Learning rate (default: 0.01 for sgd, 0.001 for adam).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Optimizer.
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
+    pub optimizer: OptimizerKind,
+    /// SGD momentum, in [0, 1).
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f64,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    /// Hidden layer widths, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1000usize, 1000])]
+    pub hidden: Vec<usize>,
+    /// Hidden activation.
+    #[arg(long, value_enum, default_value_t = ActivationKind::Tanh)]
+    pub activation: ActivationKind,
+    /// Seed of the weights and the batch order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Seed of the generated MNIST-1D data (42 gives the standard split).
+    #[arg(long, default_value_t = 42)]
+    pub data_seed: u64,
+    /// Use only the first N training samples (e.g. for quick runs).
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// Write results.json and epochs.csv into this directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the run's summary as one JSON object on the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
+}

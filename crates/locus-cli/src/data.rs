@@ -1,0 +1,50 @@
+//! Loading the data set a run asks for.
+
+use anyhow::Context;
+use locus_data::mnist1d::{generate, Mnist1dConfig};
+use locus_data::{idx, npy, resolve_data_dir, Dataset, Split};
+
+use crate::args::{DatasetKind, TrainArgs};
+
+/// Loads (or generates) the train/test split named by the arguments.
+pub fn load(args: &TrainArgs) -> anyhow::Result<Split> {
+    let require_dir = || {
+        args.data_dir.clone().ok_or_else(|| {
+            anyhow::anyhow!(
+                "--dataset {} reads files: pass --data-dir DIR (a directory with {})",
+                args.dataset.name(),
+                match args.dataset {
+                    DatasetKind::Npy => "x_train.npy, y_train.npy, x_test.npy, y_test.npy",
+                    _ => "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (raw or .gz)",
+                }
+            )
+        })
+    };
+    let split = match args.dataset {
+        DatasetKind::Mnist1d => {
+            let config = Mnist1dConfig {
+                seed: args.data_seed,
+                ..Mnist1dConfig::default()
+            };
+            generate(&config).context("generating MNIST-1D")?
+        }
+        DatasetKind::Mnist => {
+            let dir = resolve_data_dir(args.data_dir.as_deref(), "mnist")?;
+            idx::load_idx_dir(&dir)?
+        }
+        DatasetKind::Idx => idx::load_idx_dir(&require_dir()?)?,
+        DatasetKind::Npy => npy::load_npy_dir(&require_dir()?)?,
+    };
+    match args.train_limit {
+        None => Ok(split),
+        Some(0) => anyhow::bail!("--train-limit should be >= 1, but it is 0"),
+        Some(n) => {
+            let n = n.min(split.train.len());
+            let indices: Vec<usize> = (0..n).collect();
+            Ok(Split {
+                train: split.train.subset(&indices)?,
+                test: split.test,
+            })
+        }
+    }
+}

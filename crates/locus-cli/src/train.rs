@@ -1,0 +1,185 @@
+//! `locus train`: build the stages, train, evaluate, report.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::Context;
+use locus_core::{Activation, AdamConfig, Module, OptimizerConfig, SgdConfig};
+use locus_data::Dataset;
+use locus_eval::{EpochRecord, RunReport, StageReport};
+use locus_sched::{evaluate, EpochPlan, Lockstep, MlpConfig, Scheduler, Stage};
+use serde_json::json;
+
+use crate::args::{ActivationKind, OptimizerKind, TrainArgs};
+use crate::progress::ProgressBar;
+use crate::{algo, data};
+
+/// Samples per evaluation batch; evaluation keeps no caches, so this only bounds memory.
+const EVAL_BATCH: usize = 1000;
+
+/// Checks the arguments clap cannot check by type.
+fn check(args: &TrainArgs) -> anyhow::Result<()> {
+    if args.epochs == 0 {
+        anyhow::bail!("--epochs should be >= 1, but it is 0");
+    }
+    if args.batch_size == 0 {
+        anyhow::bail!("--batch-size should be >= 1, but it is 0");
+    }
+    if let Some(i) = args.hidden.iter().position(|&h| h == 0) {
+        anyhow::bail!(
+            "--hidden width {} (position {}) should be >= 1",
+            args.hidden[i],
+            i + 1
+        );
+    }
+    Ok(())
+}
+
+fn optimizer(args: &TrainArgs) -> OptimizerConfig {
+    match args.optimizer {
+        OptimizerKind::Sgd => OptimizerConfig::Sgd(
+            SgdConfig::new(args.lr.unwrap_or(0.01))
+                .with_momentum(args.momentum)
+                .with_weight_decay(args.weight_decay),
+        ),
+        OptimizerKind::Adam => OptimizerConfig::Adam(AdamConfig {
+            weight_decay: args.weight_decay,
+            ..AdamConfig::new(args.lr.unwrap_or(1e-3))
+        }),
+    }
+}
+
+/// Runs `locus train`.
+pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
+    check(args)?;
+    let algorithm = algo::find(&args.algo)?;
+    let optimizer = optimizer(args);
+    // Build one optimizer up front so bad hyper-parameters fail before data loading.
+    optimizer
+        .build::<f32>()
+        .context("invalid optimizer settings")?;
+    let split = data::load(args)?;
+    let inputs: usize = split.train.sample_shape().iter().product();
+    let mut sizes = vec![inputs];
+    sizes.extend(&args.hidden);
+    sizes.push(split.train.num_classes().max(split.test.num_classes()));
+    let activation = match args.activation {
+        ActivationKind::Tanh => Activation::Tanh,
+        ActivationKind::Relu => Activation::Relu,
+    };
+    let mlp = MlpConfig::new(sizes.clone()).with_activation(activation);
+    let mut stages: Vec<Stage<f32>> =
+        mlp.build(args.seed, &optimizer, |i, n| algorithm.objective(i, n))?;
+    let mut scheduler = Lockstep;
+
+    let log = |line: String| eprintln!("{line}");
+    log(format!(
+        "locus train: {} on {} ({} train / {} test samples), {} stages, {}",
+        algorithm.name,
+        args.dataset.name(),
+        split.train.len(),
+        split.test.len(),
+        stages.len(),
+        Module::<f32>::name(stages[0].module()),
+    ));
+    let start = Instant::now();
+    let mut train_s = 0.0;
+    let mut history = Vec::new();
+    let mut last = None;
+    let mut bar = ProgressBar::new(args.epochs);
+    for epoch in 0..args.epochs {
+        let plan = EpochPlan {
+            batch_size: args.batch_size,
+            seed: args.seed,
+            epoch,
+        };
+        let report = scheduler.train_epoch(&mut stages, &split.train, plan, &mut bar)?;
+        train_s += report.wall_s;
+        let test = evaluate(&mut stages, &split.test, EVAL_BATCH)?;
+        bar.clear();
+        log(format!(
+            "epoch {:>3}/{}  train loss {:.4}  test loss {:.4}  test acc {:.4}  {:.1}s",
+            epoch + 1,
+            args.epochs,
+            report.loss,
+            test.loss,
+            test.accuracy,
+            report.wall_s
+        ));
+        if !report.loss.is_finite() {
+            anyhow::bail!(
+                "training diverged at epoch {} (loss {}); try a smaller --lr",
+                epoch + 1,
+                report.loss
+            );
+        }
+        history.push(EpochRecord {
+            epoch: epoch + 1,
+            train_loss: report.loss,
+            test_accuracy: test.accuracy,
+            test_loss: test.loss,
+            train_s: report.wall_s,
+        });
+        last = Some((report, test));
+    }
+    let (report, test) = last.context("no epoch ran")?;
+    let stage_reports = stages
+        .iter()
+        .zip(&report.stage_losses)
+        .map(|(s, &loss)| StageReport {
+            name: s.name().to_string(),
+            module: s.module().name(),
+            objective: s.objective().name(),
+            params: s.module().num_params(),
+            final_loss: loss,
+            metrics: s.objective().metrics().into_iter().collect(),
+        })
+        .collect();
+    let config: BTreeMap<String, serde_json::Value> = [
+        ("sizes", json!(sizes)),
+        ("activation", json!(format!("{:?}", args.activation).to_lowercase())),
+        ("optimizer", json!(optimizer)),
+        ("batch_size", json!(args.batch_size)),
+        ("scheduler", json!(Scheduler::<f32>::name(&scheduler))),
+        ("train_samples", json!(split.train.len())),
+        ("test_samples", json!(split.test.len())),
+        ("data_seed", json!(args.data_seed)),
+        ("float", json!("f32")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let run = RunReport {
+        algo: algorithm.name.to_string(),
+        dataset: args.dataset.name().to_string(),
+        epochs: args.epochs,
+        seed: args.seed,
+        test_accuracy: test.accuracy,
+        test_loss: test.loss,
+        train_loss: report.loss,
+        wall_s: start.elapsed().as_secs_f64(),
+        samples_per_s: (split.train.len() as f64 * args.epochs as f64) / train_s.max(1e-9),
+        stages: stage_reports,
+        config,
+        history,
+    };
+    if let Some(dir) = &args.out {
+        run.write_to_dir(dir)
+            .with_context(|| format!("writing results into {}", dir.display()))?;
+        log(format!("wrote {}/results.json and epochs.csv", dir.display()));
+    }
+    if args.json {
+        println!("{}", run.to_json_line()?);
+    } else {
+        println!(
+            "{} on {}: test accuracy {:.4} ({:.2}% error) after {} epochs, {:.0} samples/s",
+            run.algo,
+            run.dataset,
+            run.test_accuracy,
+            100.0 * (1.0 - run.test_accuracy),
+            run.epochs,
+            run.samples_per_s
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,133 @@
+use std::time::Instant;
+
+use locus_core::{Float, Tensor};
+use locus_data::{epoch_batches, gather, Dataset};
+
+use crate::{
+    BatchReport, EpochPlan, EpochReport, Error, Observer, Result, Scheduler, Signals, Stage,
+    StepInfo,
+};
+
+/// Trains every stage on every batch, in one thread, deterministically.
+///
+/// For each batch: a forward pass through all stages (each keeping its own cache), then the
+/// stages learn **top-down**. The top stage's gradient with respect to the network output is
+/// broadcast to every stage as the global error; a stage whose objective needs a message
+/// receives the input gradient of the stage above, computed with that stage's weights
+/// *before* its update. With [`UpstreamGradient`](locus_objectives::UpstreamGradient) below
+/// a supervised top this is exactly end-to-end backpropagation; with purely local
+/// objectives each stage learns from its own signal on the same forward pass.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Lockstep;
+
+impl Lockstep {
+    /// Trains on one batch.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an empty stack, or when the top stage needs a message (nothing
+    /// is above it); [`Error::Stage`] naming the stage that failed.
+    pub fn train_batch<F: Float>(
+        &mut self,
+        stages: &mut [Stage<F>],
+        inputs: &Tensor<F>,
+        labels: &[usize],
+    ) -> Result<BatchReport> {
+        let top = check_stack(stages)?;
+        let mut activations: Vec<Tensor<F>> = Vec::with_capacity(stages.len() + 1);
+        let mut caches = Vec::with_capacity(stages.len());
+        activations.push(inputs.clone());
+        for stage in stages.iter() {
+            let (y, cache) = stage.forward(&activations[activations.len() - 1])?;
+            activations.push(y);
+            caches.push(cache);
+        }
+        let mut stage_losses = vec![0.0; stages.len()];
+        let mut message: Option<Tensor<F>> = None;
+        let mut global_error: Option<Tensor<F>> = None;
+        for i in (0..=top).rev() {
+            let need_input_grad = i > 0 && stages[i - 1].objective().needs_message();
+            let signals = Signals {
+                labels: Some(labels),
+                message: message.as_ref(),
+                global_error: global_error.as_ref(),
+            };
+            let update = stages[i].learn(
+                &activations[i],
+                &activations[i + 1],
+                &caches[i],
+                signals,
+                need_input_grad,
+            )?;
+            stage_losses[i] = update.loss.as_f64();
+            if i == top {
+                global_error = Some(update.grad_output);
+            }
+            message = update.grad_input;
+        }
+        Ok(BatchReport {
+            loss: stage_losses[top],
+            stage_losses,
+        })
+    }
+}
+
+/// Checks that the stack can be trained and returns the top index.
+fn check_stack<F: Float>(stages: &[Stage<F>]) -> Result<usize> {
+    let Some(top) = stages.len().checked_sub(1) else {
+        return Err(Error::Config("there are no stages".into()));
+    };
+    if stages[top].objective().needs_message() {
+        return Err(Error::Config(format!(
+            "the top stage '{}' uses objective '{}', which waits for a gradient message from \
+             a stage above, but there is none; give the top stage a loss (e.g. SupervisedLoss)",
+            stages[top].name(),
+            stages[top].objective().name()
+        )));
+    }
+    Ok(top)
+}
+
+impl<F: Float> Scheduler<F> for Lockstep {
+    fn name(&self) -> String {
+        "lockstep".into()
+    }
+
+    fn train_epoch(
+        &mut self,
+        stages: &mut [Stage<F>],
+        data: &dyn Dataset,
+        plan: EpochPlan,
+        observer: &mut dyn Observer,
+    ) -> Result<EpochReport> {
+        check_stack(stages)?;
+        let start = Instant::now();
+        let batches = epoch_batches(data.len(), plan.batch_size, plan.seed, plan.epoch)?;
+        let mut loss_sum = 0.0;
+        let mut stage_sums = vec![0.0; stages.len()];
+        let mut samples = 0;
+        for (b, indices) in batches.iter().enumerate() {
+            let batch = gather::<F>(data, indices)?;
+            let report = self.train_batch(stages, &batch.inputs, &batch.labels)?;
+            let n = indices.len() as f64;
+            loss_sum += report.loss * n;
+            for (s, l) in stage_sums.iter_mut().zip(&report.stage_losses) {
+                *s += l * n;
+            }
+            samples += indices.len();
+            observer.on_step(&StepInfo {
+                epoch: plan.epoch,
+                batch: b,
+                batches: batches.len(),
+                loss: report.loss,
+            });
+        }
+        let denom = samples.max(1) as f64;
+        Ok(EpochReport {
+            epoch: plan.epoch,
+            loss: loss_sum / denom,
+            stage_losses: stage_sums.into_iter().map(|s| s / denom).collect(),
+            samples,
+            wall_s: start.elapsed().as_secs_f64(),
+        })
+    }
+}

@@ -1,0 +1,159 @@
+use locus_core::init::{child_seed, Init};
+use locus_core::{
+    seeded_rng, Activation, Error as CoreError, Flatten, Float, LinearConfig, Module,
+    OptimizerConfig, Sequential,
+};
+use locus_objectives::LocalObjective;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result, Stage};
+
+/// How the layers of a network are grouped into gradient-isolated stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum StageLayout {
+    /// One stage per dense layer (with its activation): the finest split, and the one
+    /// local-learning papers use for MLPs.
+    #[default]
+    PerLayer,
+    /// The whole network as one stage: plain end-to-end training.
+    Single,
+}
+
+/// A multi-layer perceptron `sizes[0] → sizes[1] → … → sizes[n]`, with an activation after
+/// every layer but the last, split into stages by a [`StageLayout`].
+///
+/// The first stage flattens its input, so image batches (`[batch, 28, 28]`) can be fed
+/// directly when `sizes[0]` is the number of pixels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MlpConfig {
+    /// Layer widths, input first and number of classes last (at least two entries).
+    pub sizes: Vec<usize>,
+    /// Hidden activation (default tanh).
+    pub activation: Activation,
+    /// Weight initialisation of every layer (default PyTorch's).
+    pub init: Init,
+    /// Grouping of layers into stages (default one stage per layer).
+    pub layout: StageLayout,
+}
+
+impl MlpConfig {
+    /// An MLP with the given widths and the defaults above.
+    pub fn new(sizes: Vec<usize>) -> Self {
+        MlpConfig {
+            sizes,
+            activation: Activation::Tanh,
+            init: Init::TorchDefault,
+            layout: StageLayout::PerLayer,
+        }
+    }
+
+    /// Sets the hidden activation.
+    pub fn with_activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+
+    /// Sets the weight initialisation.
+    pub fn with_init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// Sets the stage layout.
+    pub fn with_layout(mut self, layout: StageLayout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// Checks the widths, activation and initialisation.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for fewer than two sizes or a zero width; the core's error for a
+    /// bad activation or initialisation.
+    pub fn check(&self) -> Result<()> {
+        if self.sizes.len() < 2 {
+            return Err(Error::Config(format!(
+                "an MLP needs at least an input and an output size, got {:?}",
+                self.sizes
+            )));
+        }
+        if let Some(i) = self.sizes.iter().position(|&s| s == 0) {
+            return Err(Error::Config(format!(
+                "layer width {i} of {:?} is 0; every width should be >= 1",
+                self.sizes
+            )));
+        }
+        let core = |e: CoreError| Error::Stage {
+            stage: "mlp config".into(),
+            source: e,
+        };
+        self.activation.check().map_err(core)?;
+        self.init.check().map_err(core)
+    }
+
+    /// Number of stages the layout produces.
+    pub fn num_stages(&self) -> usize {
+        match self.layout {
+            StageLayout::PerLayer => self.sizes.len() - 1,
+            StageLayout::Single => 1,
+        }
+    }
+
+    /// Builds the stages, bottom first. Weights are drawn from `seed`;
+    /// `objective_for(i, num_stages)` gives stage `i` its objective, and each stage gets a
+    /// fresh optimizer from `optimizer`.
+    ///
+    /// For end-to-end backpropagation give the top stage a
+    /// [`SupervisedLoss`](locus_objectives::SupervisedLoss) and the others an
+    /// [`UpstreamGradient`](locus_objectives::UpstreamGradient).
+    ///
+    /// # Errors
+    /// As [`MlpConfig::check`], and the optimizer's configuration errors.
+    pub fn build<F: Float>(
+        &self,
+        seed: u64,
+        optimizer: &OptimizerConfig,
+        mut objective_for: impl FnMut(usize, usize) -> Box<dyn LocalObjective<F>>,
+    ) -> Result<Vec<Stage<F>>> {
+        self.check()?;
+        let mut rng = seeded_rng(seed);
+        let layers = self.sizes.len() - 1;
+        let mut modules: Vec<Sequential<F>> = Vec::new();
+        let mut current = Sequential::new().push(Flatten);
+        for l in 0..layers {
+            let mut layer_rng = seeded_rng(child_seed(&mut rng));
+            let linear = LinearConfig::new(self.sizes[l], self.sizes[l + 1])
+                .with_init(self.init)
+                .init::<F>(&mut layer_rng)
+                .map_err(|e| Error::Stage {
+                    stage: format!("layer {}", l + 1),
+                    source: e,
+                })?;
+            current = current.push(linear);
+            if l + 1 < layers {
+                current = current.push(self.activation);
+            }
+            if self.layout == StageLayout::PerLayer || l + 1 == layers {
+                modules.push(std::mem::take(&mut current));
+            }
+        }
+        let count = modules.len();
+        modules
+            .into_iter()
+            .enumerate()
+            .map(|(i, module)| {
+                let optimizer = optimizer.build::<F>().map_err(|e| Error::Stage {
+                    stage: format!("stage{}", i + 1),
+                    source: e,
+                })?;
+                let module: Box<dyn Module<F>> = Box::new(module);
+                Ok(Stage::new(
+                    format!("stage{}", i + 1),
+                    module,
+                    objective_for(i, count),
+                    optimizer,
+                ))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,62 @@
+use locus_core::Float;
+use locus_data::Dataset;
+use serde::Serialize;
+
+use crate::{Observer, Result, Stage};
+
+/// Which pass over the data to run: batch size, seed and epoch number fix the batch order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EpochPlan {
+    /// Samples per batch (the last batch may be smaller).
+    pub batch_size: usize,
+    /// Seed of the shuffle; with `epoch` it fixes the order of the samples.
+    pub seed: u64,
+    /// Epoch number, from 0.
+    pub epoch: u64,
+}
+
+/// Losses of one batch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BatchReport {
+    /// The top stage's loss: the network's training loss.
+    pub loss: f64,
+    /// Every stage's local loss, bottom to top.
+    pub stage_losses: Vec<f64>,
+}
+
+/// Summary of one epoch of training.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpochReport {
+    /// Epoch number, from 0.
+    pub epoch: u64,
+    /// Mean of the top stage's loss over the epoch's samples.
+    pub loss: f64,
+    /// Mean local loss of each stage, bottom to top.
+    pub stage_losses: Vec<f64>,
+    /// Samples trained on.
+    pub samples: usize,
+    /// Wall-clock seconds spent.
+    pub wall_s: f64,
+}
+
+/// Runs a stack of stages over a data set.
+///
+/// Every scheduler takes the same stages, so an algorithm (a choice of objectives) can be
+/// run under any scheduler unchanged.
+pub trait Scheduler<F: Float> {
+    /// A short name for reports, e.g. `"lockstep"`.
+    fn name(&self) -> String;
+
+    /// Trains `stages` (bottom first) on one pass over `data`.
+    ///
+    /// # Errors
+    /// [`Error::Stage`](crate::Error::Stage) naming the stage that failed, or
+    /// [`Error::Data`](crate::Error::Data) when a batch cannot be gathered.
+    fn train_epoch(
+        &mut self,
+        stages: &mut [Stage<F>],
+        data: &dyn Dataset,
+        plan: EpochPlan,
+        observer: &mut dyn Observer,
+    ) -> Result<EpochReport>;
+}

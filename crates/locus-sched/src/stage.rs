@@ -1,0 +1,169 @@
+use locus_core::{Cache, Float, Module, Optimizer, Tensor};
+use locus_objectives::{LocalObjective, Mode, StageContext};
+
+use crate::{Error, Result};
+
+/// A gradient-isolated piece of a network: a module, the objective it learns from, and its
+/// own optimizer (so each stage has its own state and learning rate).
+pub struct Stage<F: Float> {
+    name: String,
+    module: Box<dyn Module<F>>,
+    objective: Box<dyn LocalObjective<F>>,
+    optimizer: Box<dyn Optimizer<F>>,
+    steps: u64,
+}
+
+/// What one learning step of a stage produced.
+#[derive(Debug, Clone)]
+pub struct StageUpdate<F> {
+    /// The stage's local loss on the batch.
+    pub loss: F,
+    /// The signal's gradient with respect to the stage output (for a top stage, the
+    /// network's output error).
+    pub grad_output: Tensor<F>,
+    /// Gradient with respect to the stage input, when it was asked for: the message the
+    /// stage below learns from under backpropagation.
+    pub grad_input: Option<Tensor<F>>,
+}
+
+/// The signals a stage receives from outside for one batch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Signals<'a, F: Float> {
+    /// Class labels of the batch.
+    pub labels: Option<&'a [usize]>,
+    /// The gradient message from the stage above.
+    pub message: Option<&'a Tensor<F>>,
+    /// The error broadcast from the top of the network.
+    pub global_error: Option<&'a Tensor<F>>,
+}
+
+impl<F: Float> Stage<F> {
+    /// A stage from its three parts.
+    pub fn new(
+        name: impl Into<String>,
+        module: Box<dyn Module<F>>,
+        objective: Box<dyn LocalObjective<F>>,
+        optimizer: Box<dyn Optimizer<F>>,
+    ) -> Self {
+        Stage {
+            name: name.into(),
+            module,
+            objective,
+            optimizer,
+            steps: 0,
+        }
+    }
+
+    /// The stage's name (used in reports and error messages).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The module.
+    pub fn module(&self) -> &dyn Module<F> {
+        self.module.as_ref()
+    }
+
+    /// The module, mutably (e.g. to load weights).
+    pub fn module_mut(&mut self) -> &mut dyn Module<F> {
+        self.module.as_mut()
+    }
+
+    /// The objective.
+    pub fn objective(&self) -> &dyn LocalObjective<F> {
+        self.objective.as_ref()
+    }
+
+    /// The objective, mutably.
+    pub fn objective_mut(&mut self) -> &mut dyn LocalObjective<F> {
+        self.objective.as_mut()
+    }
+
+    /// The optimizer.
+    pub fn optimizer(&self) -> &dyn Optimizer<F> {
+        self.optimizer.as_ref()
+    }
+
+    /// The optimizer, mutably (e.g. for a learning-rate schedule).
+    pub fn optimizer_mut(&mut self) -> &mut dyn Optimizer<F> {
+        self.optimizer.as_mut()
+    }
+
+    /// How many batches this stage has learned from.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    pub(crate) fn wrap(&self, source: locus_core::Error) -> Error {
+        Error::Stage {
+            stage: self.name.clone(),
+            source,
+        }
+    }
+
+    /// Runs the module forward, keeping the cache for [`Stage::learn`].
+    ///
+    /// # Errors
+    /// [`Error::Stage`] when the module rejects the input.
+    pub fn forward(&self, input: &Tensor<F>) -> Result<(Tensor<F>, Cache<F>)> {
+        self.module.forward(input).map_err(|e| self.wrap(e))
+    }
+
+    /// One learning step: asks the objective for its signal on `(input, output)`,
+    /// backpropagates it through the module using `cache`, and lets the optimizer update
+    /// the module's parameters. The input gradient is computed only when `need_input_grad`.
+    ///
+    /// # Errors
+    /// [`Error::Stage`] naming this stage when the objective, module or optimizer fails
+    /// (for example a backward-locked objective without a message).
+    pub fn learn(
+        &mut self,
+        input: &Tensor<F>,
+        output: &Tensor<F>,
+        cache: &Cache<F>,
+        signals: Signals<'_, F>,
+        need_input_grad: bool,
+    ) -> Result<StageUpdate<F>> {
+        let ctx = StageContext {
+            input,
+            output,
+            labels: signals.labels,
+            global_error: signals.global_error,
+            message: signals.message,
+            step: self.steps,
+        };
+        let signal = self
+            .objective
+            .signal(&ctx, Mode::Learn)
+            .map_err(|e| self.wrap(e))?;
+        let grads = self
+            .module
+            .backward(cache, &signal.grad_output, need_input_grad)
+            .map_err(|e| self.wrap(e))?;
+        let params = self.module.params_mut();
+        self.optimizer
+            .step(params, &grads.params)
+            .map_err(|e| Error::Stage {
+                stage: self.name.clone(),
+                source: e,
+            })?;
+        self.steps += 1;
+        Ok(StageUpdate {
+            loss: signal.loss,
+            grad_output: signal.grad_output,
+            grad_input: grads.input,
+        })
+    }
+}
+
+impl<F: Float> std::fmt::Debug for Stage<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stage")
+            .field("name", &self.name)
+            .field("module", &self.module.name())
+            .field("objective", &self.objective.name())
+            .field("optimizer", &self.optimizer.name())
+            .field("steps", &self.steps)
+            .finish()
+    }
+}
