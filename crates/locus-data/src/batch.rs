@@ -21,7 +21,12 @@ pub struct Batch<F> {
 /// sample shape (a broken [`Dataset`] implementation).
 pub fn gather<F: Float>(data: &dyn Dataset, indices: &[usize]) -> Result<Batch<F>> {
     let shape = data.sample_shape();
-    let sample_len: usize = shape.iter().product();
+    let sample_len = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| {
+            DataError::invalid(data.name(), format!("sample shape {shape:?} overflows"))
+        })?;
     let out_of_range = |index| DataError::IndexOutOfRange {
         dataset: data.name().to_string(),
         index,

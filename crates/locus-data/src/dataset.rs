@@ -68,7 +68,8 @@ impl InMemoryDataset {
         let invalid = |reason: String| DataError::invalid(&name, reason);
         if sample_shape.is_empty() || sample_shape.contains(&0) {
             return Err(invalid(format!(
-                "sample shape must have at least one dimension and no zero dimension, got {sample_shape:?}"
+                "sample shape must have at least one dimension and no zero dimension, \
+                 got {sample_shape:?}"
             )));
         }
         let sample_len = sample_shape

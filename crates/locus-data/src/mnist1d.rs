@@ -183,7 +183,10 @@ impl Mnist1dConfig {
         if !(2..=MAX_LEN).contains(&len) || n.saturating_mul(len) > MAX_VALUES {
             return bad(
                 "final_seq_length",
-                &format!("should be in 2..={MAX_LEN} with num_samples * final_seq_length <= {MAX_VALUES}"),
+                &format!(
+                    "should be in 2..={MAX_LEN} with num_samples * final_seq_length \
+                     <= {MAX_VALUES}"
+                ),
                 &len,
             );
         }

@@ -116,7 +116,8 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyArray> {
     if header.fortran_order && header.shape.len() > 1 {
         return Err(DataError::unsupported(
             &path,
-            "Fortran order (fortran_order: True); save the array in C order, e.g. with np.ascontiguousarray",
+            "Fortran order (fortran_order: True); save the array in C order, e.g. with \
+             np.ascontiguousarray",
         ));
     }
     let bytes = header
@@ -151,22 +152,19 @@ impl Dtype {
         Ok(match descr {
             "<f4" => Dtype::F32,
             "<f8" => Dtype::F64,
-            "|u1" | "<u1" | "u1" => Dtype::U8,
-            "|i1" | "<i1" | "i1" => Dtype::I8,
+            "|u1" | "<u1" | ">u1" | "u1" => Dtype::U8,
+            "|i1" | "<i1" | ">i1" | "i1" => Dtype::I8,
             "<i4" => Dtype::I32,
             "<i8" => Dtype::I64,
-            d if d.starts_with('>') => return Err(DataError::unsupported(
-                path,
-                format!(
-                    "big-endian dtype '{d}'; save it little-endian, e.g. with arr.astype('<{}')",
-                    &d[1..]
-                ),
-            )),
-            d => {
-                return Err(DataError::unsupported(
-                    path,
-                    format!("dtype '{d}' (supported: <f4, <f8, |u1, |i1, <i4, <i8)"),
-                ))
+            _ => {
+                let reason = match descr.strip_prefix('>') {
+                    Some(rest) => format!(
+                        "big-endian dtype '{descr}'; save it little-endian, e.g. with \
+                         arr.astype('<{rest}')"
+                    ),
+                    None => format!("dtype '{descr}' (supported: <f4, <f8, |u1, |i1, <i4, <i8)"),
+                };
+                return Err(DataError::unsupported(path, reason));
             }
         })
     }

@@ -95,7 +95,8 @@ impl Source {
             return Err(DataError::malformed(
                 &self.path,
                 format!(
-                    "the header announces {expected} bytes of {what}, more than the limit of {MAX_DATA_BYTES}"
+                    "the header announces {expected} bytes of {what}, more than the limit \
+                     of {MAX_DATA_BYTES}"
                 ),
             ));
         }
