@@ -40,10 +40,14 @@ impl LocalObjective<f32> for FixedRandomReadout {
         ctx: &StageContext<'_, f32>,
         _mode: Mode,
     ) -> locus::core::Result<LocalSignal<f32>> {
-        let labels = ctx.labels.ok_or_else(|| {
-            locus::core::Error::invalid("context", "should carry labels", "none")
-        })?;
-        let h = as_matrix(ctx.output, Some(self.readout.nrows()), "fixed-random-readout")?;
+        let labels = ctx
+            .labels
+            .ok_or_else(|| locus::core::Error::invalid("context", "should carry labels", "none"))?;
+        let h = as_matrix(
+            ctx.output,
+            Some(self.readout.nrows()),
+            "fixed-random-readout",
+        )?;
         let logits = h.dot(&self.readout).into_dyn();
         let (loss, grad_logits) = Loss::SoftmaxCrossEntropy.evaluate(&logits, labels)?;
         let grad_logits = as_matrix(&grad_logits, None, "fixed-random-readout")?;
@@ -62,14 +66,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if stage + 1 == count {
             Box::new(SupervisedLoss::default()) as Box<dyn LocalObjective<f32>>
         } else {
-            Box::new(FixedRandomReadout::new(widths[stage + 1], 10, 100 + stage as u64))
+            Box::new(FixedRandomReadout::new(
+                widths[stage + 1],
+                10,
+                100 + stage as u64,
+            ))
         }
     })?;
     for epoch in 0..30 {
-        let plan = EpochPlan { batch_size: 100, seed: 0, epoch };
+        let plan = EpochPlan {
+            batch_size: 100,
+            seed: 0,
+            epoch,
+        };
         Lockstep.train_epoch(&mut stages, &data.train, plan, &mut NoObserver)?;
     }
     let test = evaluate(&mut stages, &data.test, 1000)?;
-    println!("local fixed-random-readout learning on MNIST-1D: test accuracy {:.3}", test.accuracy);
+    println!(
+        "local fixed-random-readout learning on MNIST-1D: test accuracy {:.3}",
+        test.accuracy
+    );
     Ok(())
 }

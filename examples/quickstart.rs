@@ -12,8 +12,12 @@ use locus::prelude::*;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 1. Data: the standard 4000/1000 MNIST-1D split, made by the embedded generator.
     let data = generate(&Mnist1dConfig::default())?;
-    println!("MNIST-1D: {} train, {} test samples of shape {:?}",
-        data.train.len(), data.test.len(), data.train.sample_shape());
+    println!(
+        "MNIST-1D: {} train, {} test samples of shape {:?}",
+        data.train.len(),
+        data.test.len(),
+        data.train.sample_shape()
+    );
 
     // 2. Stages: one per dense layer. The top stage learns from the supervised loss; the
     //    others wait for the gradient message from above (backprop).
@@ -30,12 +34,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 3. Train with the lockstep scheduler, evaluating on the test set after each epoch.
     let mut scheduler = Lockstep;
     for epoch in 0..30 {
-        let plan = EpochPlan { batch_size: 100, seed: 0, epoch };
+        let plan = EpochPlan {
+            batch_size: 100,
+            seed: 0,
+            epoch,
+        };
         let train = scheduler.train_epoch(&mut stages, &data.train, plan, &mut NoObserver)?;
         if (epoch + 1) % 5 == 0 {
             let test = evaluate(&mut stages, &data.test, 1000)?;
-            println!("epoch {:>2}: train loss {:.3}, test accuracy {:.3}",
-                epoch + 1, train.loss, test.accuracy);
+            println!(
+                "epoch {:>2}: train loss {:.3}, test accuracy {:.3}",
+                epoch + 1,
+                train.loss,
+                test.accuracy
+            );
         }
     }
     Ok(())

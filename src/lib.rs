@@ -47,8 +47,8 @@ pub use locus_sched as sched;
 pub mod prelude {
     pub use locus_core::init::Init;
     pub use locus_core::{
-        seeded_rng, Activation, AdamConfig, Cache, Flatten, Float, Gradients, Linear,
-        LinearConfig, Loss, Module, Optimizer, OptimizerConfig, Sequential, SgdConfig, Tensor,
+        seeded_rng, Activation, AdamConfig, Cache, Flatten, Float, Gradients, Linear, LinearConfig,
+        Loss, Module, Optimizer, OptimizerConfig, Sequential, SgdConfig, Tensor,
     };
     pub use locus_data::{Dataset, InMemoryDataset, Split};
     pub use locus_eval::{RunReport, StageReport};

@@ -46,6 +46,14 @@ pub enum OptimizerKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleKind {
+    /// The same rate every epoch.
+    Constant,
+    /// Cosine annealing from --lr to 0 over the run.
+    Cosine,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ActivationKind {
     Tanh,
     Relu,
@@ -69,12 +77,15 @@ pub struct TrainArgs {
     /// Samples per training batch.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
-    /// Learning rate (default: 0.01 for sgd, 0.001 for adam).
+    /// Learning rate (default: 0.05 for sgd, 0.001 for adam).
     #[arg(long)]
     pub lr: Option<f64>,
     /// Optimizer.
     #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
     pub optimizer: OptimizerKind,
+    /// Learning-rate schedule over the epochs.
+    #[arg(long, value_enum, default_value_t = ScheduleKind::Constant)]
+    pub lr_schedule: ScheduleKind,
     /// SGD momentum, in [0, 1).
     #[arg(long, default_value_t = 0.9)]
     pub momentum: f64,
@@ -85,7 +96,7 @@ pub struct TrainArgs {
     #[arg(long, value_delimiter = ',', default_values_t = vec![1000usize, 1000])]
     pub hidden: Vec<usize>,
     /// Hidden activation.
-    #[arg(long, value_enum, default_value_t = ActivationKind::Tanh)]
+    #[arg(long, value_enum, default_value_t = ActivationKind::Relu)]
     pub activation: ActivationKind,
     /// Seed of the weights and the batch order.
     #[arg(long, default_value_t = 0)]

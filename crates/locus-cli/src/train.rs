@@ -7,10 +7,10 @@ use anyhow::Context;
 use locus_core::{Activation, AdamConfig, Module, OptimizerConfig, SgdConfig};
 use locus_data::Dataset;
 use locus_eval::{EpochRecord, RunReport, StageReport};
-use locus_sched::{evaluate, EpochPlan, Lockstep, MlpConfig, Scheduler, Stage};
+use locus_sched::{evaluate, EpochPlan, Lockstep, LrSchedule, MlpConfig, Scheduler, Stage};
 use serde_json::json;
 
-use crate::args::{ActivationKind, OptimizerKind, TrainArgs};
+use crate::args::{ActivationKind, OptimizerKind, ScheduleKind, TrainArgs};
 use crate::progress::ProgressBar;
 use crate::{algo, data};
 
@@ -38,7 +38,7 @@ fn check(args: &TrainArgs) -> anyhow::Result<()> {
 fn optimizer(args: &TrainArgs) -> OptimizerConfig {
     match args.optimizer {
         OptimizerKind::Sgd => OptimizerConfig::Sgd(
-            SgdConfig::new(args.lr.unwrap_or(0.01))
+            SgdConfig::new(args.lr.unwrap_or(0.05))
                 .with_momentum(args.momentum)
                 .with_weight_decay(args.weight_decay),
         ),
@@ -87,7 +87,15 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let mut history = Vec::new();
     let mut last = None;
     let mut bar = ProgressBar::new(args.epochs);
+    let schedule = match args.lr_schedule {
+        ScheduleKind::Constant => LrSchedule::Constant,
+        ScheduleKind::Cosine => LrSchedule::Cosine,
+    };
     for epoch in 0..args.epochs {
+        let lr = schedule.rate(optimizer.learning_rate(), epoch, args.epochs);
+        for stage in &mut stages {
+            stage.optimizer_mut().set_learning_rate(lr)?;
+        }
         let plan = EpochPlan {
             batch_size: args.batch_size,
             seed: args.seed,
@@ -137,9 +145,13 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         .collect();
     let config: BTreeMap<String, serde_json::Value> = [
         ("sizes", json!(sizes)),
-        ("activation", json!(format!("{:?}", args.activation).to_lowercase())),
+        (
+            "activation",
+            json!(format!("{:?}", args.activation).to_lowercase()),
+        ),
         ("optimizer", json!(optimizer)),
         ("batch_size", json!(args.batch_size)),
+        ("lr_schedule", json!(schedule)),
         ("scheduler", json!(Scheduler::<f32>::name(&scheduler))),
         ("train_samples", json!(split.train.len())),
         ("test_samples", json!(split.test.len())),
@@ -166,7 +178,10 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.out {
         run.write_to_dir(dir)
             .with_context(|| format!("writing results into {}", dir.display()))?;
-        log(format!("wrote {}/results.json and epochs.csv", dir.display()));
+        log(format!(
+            "wrote {}/results.json and epochs.csv",
+            dir.display()
+        ));
     }
     if args.json {
         println!("{}", run.to_json_line()?);

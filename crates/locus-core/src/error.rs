@@ -34,7 +34,9 @@ pub enum Error {
         context: String,
     },
     /// A label is outside `0..num_classes`.
-    #[error("label {label} at batch row {row} is out of range for {num_classes} classes in {context}")]
+    #[error(
+        "label {label} at batch row {row} is out of range for {num_classes} classes in {context}"
+    )]
     LabelOutOfRange {
         /// Where the label was used.
         context: String,

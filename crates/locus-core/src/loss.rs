@@ -34,7 +34,11 @@ impl Loss {
     /// [`Error::Shape`] when `output` is not `[labels.len(), classes]`;
     /// [`Error::LabelOutOfRange`] for a label `>= classes`; [`Error::NonFinite`] when the
     /// output holds NaN or infinity.
-    pub fn evaluate<F: Float>(&self, output: &Tensor<F>, labels: &[usize]) -> Result<(F, Tensor<F>)> {
+    pub fn evaluate<F: Float>(
+        &self,
+        output: &Tensor<F>,
+        labels: &[usize],
+    ) -> Result<(F, Tensor<F>)> {
         let context = self.name();
         let z = as_matrix(output, None, context)?;
         if z.nrows() != labels.len() {
@@ -146,7 +150,14 @@ mod tests {
     fn bad_labels_and_shapes_are_named() {
         let z = array![[0.0f64, 1.0]].into_dyn();
         let e = Loss::SoftmaxCrossEntropy.evaluate(&z, &[2]).unwrap_err();
-        assert!(matches!(e, Error::LabelOutOfRange { label: 2, num_classes: 2, .. }));
+        assert!(matches!(
+            e,
+            Error::LabelOutOfRange {
+                label: 2,
+                num_classes: 2,
+                ..
+            }
+        ));
         let e = Loss::Mse.evaluate(&z, &[0, 1]).unwrap_err();
         assert!(e.to_string().contains("one row per label"), "{e}");
         let nan = array![[f64::NAN, 1.0]].into_dyn();

@@ -12,6 +12,7 @@ mod evaluate;
 mod lockstep;
 mod mlp;
 mod observe;
+mod schedule;
 mod scheduler;
 mod stage;
 
@@ -19,6 +20,7 @@ pub use evaluate::{evaluate, predict, Evaluation};
 pub use lockstep::Lockstep;
 pub use mlp::{MlpConfig, StageLayout};
 pub use observe::{NoObserver, Observer, StepInfo};
+pub use schedule::LrSchedule;
 pub use scheduler::{BatchReport, EpochPlan, EpochReport, Scheduler};
 pub use stage::{Signals, Stage, StageUpdate};
 

@@ -2,9 +2,7 @@
 //! supervised top) must give the same weights as backpropagation on one stage holding the
 //! whole network.
 
-use locus_core::{
-    seeded_rng, Activation, AdamConfig, Loss, OptimizerConfig, SgdConfig, Tensor,
-};
+use locus_core::{seeded_rng, Activation, AdamConfig, Loss, OptimizerConfig, SgdConfig, Tensor};
 use locus_data::InMemoryDataset;
 use locus_objectives::{LocalObjective, SupervisedLoss, UpstreamGradient};
 use locus_sched::{
@@ -53,7 +51,11 @@ fn train_both(optimizer: OptimizerConfig, activation: Activation) -> (f64, usize
         .unwrap();
     assert_eq!(split.len(), 3);
     assert_eq!(single.len(), 1);
-    assert_eq!(all_params(&split), all_params(&single), "same seed, same initial weights");
+    assert_eq!(
+        all_params(&split),
+        all_params(&single),
+        "same seed, same initial weights"
+    );
     let data = toy_data(50, 9);
     for epoch in 0..3 {
         let plan = EpochPlan {
@@ -61,9 +63,18 @@ fn train_both(optimizer: OptimizerConfig, activation: Activation) -> (f64, usize
             seed: 1,
             epoch,
         };
-        let a = Lockstep.train_epoch(&mut split, &data, plan, &mut NoObserver).unwrap();
-        let b = Lockstep.train_epoch(&mut single, &data, plan, &mut NoObserver).unwrap();
-        assert!((a.loss - b.loss).abs() < 1e-12, "epoch {epoch}: {} vs {}", a.loss, b.loss);
+        let a = Lockstep
+            .train_epoch(&mut split, &data, plan, &mut NoObserver)
+            .unwrap();
+        let b = Lockstep
+            .train_epoch(&mut single, &data, plan, &mut NoObserver)
+            .unwrap();
+        assert!(
+            (a.loss - b.loss).abs() < 1e-12,
+            "epoch {epoch}: {} vs {}",
+            a.loss,
+            b.loss
+        );
     }
     let (pa, pb) = (all_params(&split), all_params(&single));
     let mut worst: f64 = 0.0;
@@ -85,15 +96,25 @@ fn train_both(optimizer: OptimizerConfig, activation: Activation) -> (f64, usize
 
 #[test]
 fn stagewise_backprop_equals_single_stage_sgd_momentum() {
-    let opt = OptimizerConfig::Sgd(SgdConfig::new(0.1).with_momentum(0.9).with_weight_decay(1e-3));
+    let opt = OptimizerConfig::Sgd(
+        SgdConfig::new(0.1)
+            .with_momentum(0.9)
+            .with_weight_decay(1e-3),
+    );
     let (worst, moved) = train_both(opt, Activation::Tanh);
     assert!(worst < 1e-12, "weights differ by {worst}");
-    assert_eq!(moved, 6, "every weight and bias tensor must have been trained");
+    assert_eq!(
+        moved, 6,
+        "every weight and bias tensor must have been trained"
+    );
 }
 
 #[test]
 fn stagewise_backprop_equals_single_stage_adam_relu() {
-    let (worst, moved) = train_both(OptimizerConfig::Adam(AdamConfig::new(0.01)), Activation::Relu);
+    let (worst, moved) = train_both(
+        OptimizerConfig::Adam(AdamConfig::new(0.01)),
+        Activation::Relu,
+    );
     assert!(worst < 1e-12, "weights differ by {worst}");
     assert_eq!(moved, 6);
 }
@@ -101,18 +122,26 @@ fn stagewise_backprop_equals_single_stage_adam_relu() {
 #[test]
 fn training_reduces_loss_and_evaluates() {
     let opt = OptimizerConfig::Sgd(SgdConfig::new(0.2).with_momentum(0.5));
-    let mut stages = MlpConfig::new(vec![6, 16, 3]).build::<f32>(0, &opt, |i, n| {
-        if i + 1 == n {
-            Box::new(SupervisedLoss::default()) as Box<dyn LocalObjective<f32>>
-        } else {
-            Box::new(UpstreamGradient)
-        }
-    }).unwrap();
+    let mut stages = MlpConfig::new(vec![6, 16, 3])
+        .build::<f32>(0, &opt, |i, n| {
+            if i + 1 == n {
+                Box::new(SupervisedLoss::default()) as Box<dyn LocalObjective<f32>>
+            } else {
+                Box::new(UpstreamGradient)
+            }
+        })
+        .unwrap();
     let data = toy_data(400, 2);
     let before = evaluate(&mut stages, &data, 64).unwrap();
     for epoch in 0..20 {
-        let plan = EpochPlan { batch_size: 32, seed: 5, epoch };
-        Lockstep.train_epoch(&mut stages, &data, plan, &mut NoObserver).unwrap();
+        let plan = EpochPlan {
+            batch_size: 32,
+            seed: 5,
+            epoch,
+        };
+        Lockstep
+            .train_epoch(&mut stages, &data, plan, &mut NoObserver)
+            .unwrap();
     }
     let after = evaluate(&mut stages, &data, 64).unwrap();
     assert!(after.loss < 0.5 * before.loss, "{before:?} → {after:?}");
@@ -130,17 +159,27 @@ fn a_top_stage_waiting_for_a_message_is_rejected() {
     let err = Lockstep.train_batch(&mut stages, &x, &[0, 1]).unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err}");
     assert!(err.to_string().contains("stage2"), "{err}");
-    let err = Lockstep.train_batch::<f64>(&mut [], &x, &[0, 1]).unwrap_err();
+    let err = Lockstep
+        .train_batch::<f64>(&mut [], &x, &[0, 1])
+        .unwrap_err();
     assert!(err.to_string().contains("no stages"), "{err}");
 }
 
 #[test]
 fn wrong_input_width_names_the_stage() {
     let opt = OptimizerConfig::Sgd(SgdConfig::new(0.1));
-    let mut stages = MlpConfig::new(vec![6, 4, 3]).build::<f64>(0, &opt, backprop).unwrap();
+    let mut stages = MlpConfig::new(vec![6, 4, 3])
+        .build::<f64>(0, &opt, backprop)
+        .unwrap();
     let x = Tensor::zeros(vec![2, 5]);
-    let err = Lockstep.train_batch(&mut stages, &x, &[0, 1]).unwrap_err().to_string();
-    assert!(err.contains("stage1") && err.contains("Linear(6→4)"), "{err}");
+    let err = Lockstep
+        .train_batch(&mut stages, &x, &[0, 1])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("stage1") && err.contains("Linear(6→4)"),
+        "{err}"
+    );
     let err = Lockstep
         .train_batch(&mut stages, &Tensor::zeros(vec![2, 6]), &[0, 7])
         .unwrap_err()

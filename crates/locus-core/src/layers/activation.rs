@@ -29,11 +29,9 @@ impl Activation {
     /// [`Error::InvalidParameter`] when a leaky slope is not in `(0, 1)`.
     pub fn check(&self) -> Result<()> {
         match *self {
-            Activation::LeakyRelu(s) if !(s > 0.0 && s < 1.0) => Err(Error::invalid(
-                "leaky ReLU slope",
-                "should be in (0, 1)",
-                s,
-            )),
+            Activation::LeakyRelu(s) if !(s > 0.0 && s < 1.0) => {
+                Err(Error::invalid("leaky ReLU slope", "should be in (0, 1)", s))
+            }
             _ => Ok(()),
         }
     }

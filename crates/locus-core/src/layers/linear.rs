@@ -3,8 +3,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::init::Init;
 use crate::{
-    as_matrix, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng,
-    Tensor,
+    as_matrix, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng, Tensor,
 };
 
 /// Configuration of a [`Linear`] layer, checked before any weight is drawn.

@@ -50,7 +50,11 @@ impl AdamConfig {
         check_unit_interval("Adam beta1", self.beta1)?;
         check_unit_interval("Adam beta2", self.beta2)?;
         if !(self.eps.is_finite() && self.eps > 0.0) {
-            return Err(Error::invalid("Adam eps", "should be finite and > 0", self.eps));
+            return Err(Error::invalid(
+                "Adam eps",
+                "should be finite and > 0",
+                self.eps,
+            ));
         }
         check_non_negative("weight decay", self.weight_decay)
     }

@@ -68,7 +68,11 @@ pub(crate) fn check_lr(lr: f64) -> Result<()> {
     if lr.is_finite() && lr > 0.0 {
         Ok(())
     } else {
-        Err(Error::invalid("learning rate", "should be finite and > 0", lr))
+        Err(Error::invalid(
+            "learning rate",
+            "should be finite and > 0",
+            lr,
+        ))
     }
 }
 
@@ -171,7 +175,8 @@ mod tests {
         let mut w = array![1.0, -2.0].into_dyn();
         let g = array![0.5, 1.0].into_dyn();
         let mut opt = SgdConfig::new(0.1).build::<f64>().unwrap();
-        opt.step(one_param(&mut w), std::slice::from_ref(&g)).unwrap();
+        opt.step(one_param(&mut w), std::slice::from_ref(&g))
+            .unwrap();
         assert_eq!(w, array![0.95, -2.1].into_dyn());
     }
 
@@ -185,10 +190,12 @@ mod tests {
             .with_weight_decay(0.1)
             .build::<f64>()
             .unwrap();
-        opt.step(one_param(&mut w), std::slice::from_ref(&g)).unwrap();
+        opt.step(one_param(&mut w), std::slice::from_ref(&g))
+            .unwrap();
         assert!((w[0] - (1.0 - 0.1 * 0.6)).abs() < 1e-15);
         let w1 = w[0];
-        opt.step(one_param(&mut w), std::slice::from_ref(&g)).unwrap();
+        opt.step(one_param(&mut w), std::slice::from_ref(&g))
+            .unwrap();
         let v2 = 0.9 * 0.6 + (0.5 + 0.1 * w1);
         assert!((w[0] - (w1 - 0.1 * v2)).abs() < 1e-15);
     }
@@ -199,8 +206,12 @@ mod tests {
         let mut w = array![0.0, 0.0].into_dyn();
         let g = array![3.0, -0.01].into_dyn();
         let mut opt = AdamConfig::new(0.01).build::<f64>().unwrap();
-        opt.step(one_param(&mut w), std::slice::from_ref(&g)).unwrap();
-        assert!((w[0] + 0.01).abs() < 1e-8 && (w[1] - 0.01).abs() < 1e-6, "{w}");
+        opt.step(one_param(&mut w), std::slice::from_ref(&g))
+            .unwrap();
+        assert!(
+            (w[0] + 0.01).abs() < 1e-8 && (w[1] - 0.01).abs() < 1e-6,
+            "{w}"
+        );
     }
 
     #[test]
@@ -208,7 +219,10 @@ mod tests {
         let mut w = array![1.0, 2.0].into_dyn();
         let mut opt = SgdConfig::new(0.1).build::<f64>().unwrap();
         let e = opt.step(one_param(&mut w), &[]).unwrap_err();
-        assert!(e.to_string().contains("1 parameters but 0 gradients"), "{e}");
+        assert!(
+            e.to_string().contains("1 parameters but 0 gradients"),
+            "{e}"
+        );
         let e = opt
             .step(one_param(&mut w), &[array![1.0].into_dyn()])
             .unwrap_err();
