@@ -78,7 +78,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
     /// Learning rate (default: 0.05 for sgd, 0.001 for adam).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     /// Optimizer.
     #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
@@ -87,10 +87,10 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = ScheduleKind::Constant)]
     pub lr_schedule: ScheduleKind,
     /// SGD momentum, in [0, 1).
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
     pub momentum: f64,
     /// L2 weight decay.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub weight_decay: f64,
     /// Hidden layer widths, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = vec![1000usize, 1000])]

@@ -1,0 +1,273 @@
+//! The `locus` binary as a user meets it: the JSON contract, result files, and a clear
+//! error (never a panic) for every kind of bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use locus_testing::shared_data::shared_data_dir;
+
+fn locus(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_locus"))
+        .args(args)
+        .env_remove("LOCUS_DATA")
+        .output()
+        .expect("the locus binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn last_json_line(o: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let line = stdout.lines().last().expect("stdout has a line");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+}
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("locus-cli-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Asserts a run failed with a message containing every `needle`, and did not panic.
+fn fails_with(args: &[&str], needles: &[&str]) {
+    let o = locus(args);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{args:?} should fail; stderr: {err}");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: expected {n:?} in: {err}");
+    }
+}
+
+const SMALL: &[&str] = &["--hidden", "32", "--epochs", "2", "--batch-size", "100"];
+
+#[test]
+fn json_contract_on_generated_mnist1d() {
+    let mut args = vec![
+        "train",
+        "--algo",
+        "bp",
+        "--dataset",
+        "mnist1d",
+        "--seed",
+        "3",
+        "--json",
+    ];
+    args.extend(SMALL);
+    let o = locus(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = last_json_line(&o);
+    for key in [
+        "algo",
+        "dataset",
+        "epochs",
+        "seed",
+        "test_accuracy",
+        "train_loss",
+        "wall_s",
+        "samples_per_s",
+        "stages",
+    ] {
+        assert!(j.get(key).is_some(), "missing {key} in {j}");
+    }
+    assert_eq!(j["algo"], "bp");
+    assert_eq!(j["dataset"], "mnist1d");
+    assert_eq!(j["epochs"], 2);
+    assert_eq!(j["seed"], 3);
+    let acc = j["test_accuracy"].as_f64().unwrap();
+    assert!(
+        (0.15..=1.0).contains(&acc),
+        "accuracy {acc} should beat chance (0.1)"
+    );
+    assert!(j["train_loss"].as_f64().unwrap().is_finite());
+    assert!(j["samples_per_s"].as_f64().unwrap() > 0.0);
+    let stages = j["stages"].as_array().unwrap();
+    assert_eq!(stages.len(), 2);
+    assert_eq!(stages[0]["name"], "stage1");
+    assert_eq!(stages[1]["objective"], "softmax-cross-entropy");
+    assert_eq!(j["history"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn same_seed_same_result() {
+    let mut args = vec!["train", "--dataset", "mnist1d", "--json", "--seed", "5"];
+    args.extend(SMALL);
+    let (a, b) = (last_json_line(&locus(&args)), last_json_line(&locus(&args)));
+    assert_eq!(a["test_accuracy"], b["test_accuracy"]);
+    assert_eq!(a["train_loss"], b["train_loss"]);
+}
+
+#[test]
+fn out_writes_results_and_csv() {
+    let dir = scratch("out");
+    let out = dir.join("run");
+    let mut args = vec![
+        "train",
+        "--dataset",
+        "mnist1d",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(SMALL);
+    let o = locus(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(json["epochs"], 2);
+    let csv = std::fs::read_to_string(out.join("epochs.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "epoch,train_loss,test_accuracy,test_loss,train_s");
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[2].starts_with("2,"));
+}
+
+#[test]
+fn bad_arguments_are_named() {
+    fails_with(&["train", "--lr", "-1"], &["learning rate", "-1"]);
+    fails_with(&["train", "--lr", "NaN"], &["learning rate"]);
+    fails_with(&["train", "--momentum", "1.5"], &["momentum", "1.5"]);
+    fails_with(&["train", "--epochs", "0"], &["--epochs", "0"]);
+    fails_with(&["train", "--batch-size", "0"], &["--batch-size"]);
+    fails_with(&["train", "--hidden", "10,0"], &["--hidden"]);
+    fails_with(&["train", "--algo", "nope"], &["unknown --algo", "bp"]);
+    fails_with(&["train", "--train-limit", "0"], &["--train-limit"]);
+    fails_with(&["train", "--dataset", "cifar"], &["cifar"]);
+}
+
+#[test]
+fn missing_data_says_where_it_looked() {
+    fails_with(
+        &[
+            "train",
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            "/nonexistent/mnist",
+        ],
+        &["/nonexistent/mnist", "train-images-idx3-ubyte"],
+    );
+    // No flag and no LOCUS_DATA: the error explains both ways to point at the data.
+    fails_with(
+        &["train", "--dataset", "mnist"],
+        &["LOCUS_DATA", "--data-dir"],
+    );
+    fails_with(
+        &["train", "--dataset", "npy"],
+        &["--data-dir", "x_train.npy"],
+    );
+    fails_with(&["train", "--dataset", "idx"], &["--data-dir"]);
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) {
+    std::fs::write(dir.join(name), bytes).unwrap();
+}
+
+#[test]
+fn corrupt_idx_files_are_named() {
+    let dir = scratch("idx");
+    // Valid 2-image, 2x2 files, then break one of them.
+    let images = |n: u32| {
+        let mut v = vec![0, 0, 8, 3];
+        for d in [n, 2, 2] {
+            v.extend(d.to_be_bytes());
+        }
+        v.extend(vec![7u8; (n * 4) as usize]);
+        v
+    };
+    let labels = |n: u32| {
+        let mut v = vec![0, 0, 8, 1];
+        v.extend(n.to_be_bytes());
+        v.extend((0..n).map(|i| (i % 2) as u8));
+        v
+    };
+    write(&dir, "train-images-idx3-ubyte", &images(2));
+    write(&dir, "train-labels-idx1-ubyte", &labels(2));
+    write(&dir, "t10k-images-idx3-ubyte", &images(2));
+    write(&dir, "t10k-labels-idx1-ubyte", &labels(3));
+    let d = dir.to_str().unwrap();
+    fails_with(&["train", "--dataset", "idx", "--data-dir", d], &["t10k"]);
+    let mut truncated = images(2);
+    truncated.truncate(truncated.len() - 1);
+    write(&dir, "t10k-labels-idx1-ubyte", &labels(2));
+    write(&dir, "train-images-idx3-ubyte", &truncated);
+    fails_with(
+        &["train", "--dataset", "idx", "--data-dir", d],
+        &["train-images-idx3-ubyte"],
+    );
+    let mut bad_magic = images(2);
+    bad_magic[2] = 0x0D;
+    write(&dir, "train-images-idx3-ubyte", &bad_magic);
+    fails_with(
+        &["train", "--dataset", "idx", "--data-dir", d],
+        &["train-images-idx3-ubyte"],
+    );
+    // And the repaired directory trains.
+    write(&dir, "train-images-idx3-ubyte", &images(2));
+    let o = locus(&[
+        "train",
+        "--dataset",
+        "idx",
+        "--data-dir",
+        d,
+        "--hidden",
+        "4",
+        "--epochs",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn npy_files_on_the_shared_mnist1d_split() {
+    let Some(dir) = shared_data_dir("mnist1d") else {
+        return;
+    };
+    let mut args = vec![
+        "train",
+        "--dataset",
+        "npy",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend(SMALL);
+    let o = locus(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = last_json_line(&o);
+    assert_eq!(j["dataset"], "npy");
+    assert_eq!(j["config"]["train_samples"], 4000);
+    assert_eq!(j["config"]["test_samples"], 1000);
+}
+
+/// The foundation issue's acceptance check: one epoch of the default backprop MLP
+/// (784-1000-1000-10) on MNIST reaches at least 95% test accuracy.
+#[test]
+fn one_epoch_of_backprop_on_mnist_reaches_95_percent() {
+    let Some(dir) = shared_data_dir("mnist") else {
+        return;
+    };
+    let o = locus(&[
+        "train",
+        "--algo",
+        "bp",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = last_json_line(&o);
+    let acc = j["test_accuracy"].as_f64().unwrap();
+    assert!(acc >= 0.95, "test accuracy after one epoch: {acc}");
+    assert_eq!(
+        j["config"]["sizes"],
+        serde_json::json!([784, 1000, 1000, 10])
+    );
+}
