@@ -1,4 +1,6 @@
-//! One training step of a 784-1000-1000-10 tanh MLP at batch 128, and the matrix products
+//! One training step of a 784-1000-1000-10 tanh MLP at batch 128 under each learning rule
+//! (backprop, feedback alignment, direct feedback alignment, the three sign-symmetry
+//! variants), and the matrix products
 //! at its shapes (the machine's practical ceiling). The same workloads as
 //! `../shared/anchors/torch_baseline.py`, so the two can be compared as a ratio.
 //!
@@ -27,31 +29,51 @@ fn sgemm(c: &mut Criterion) {
     group.finish();
 }
 
-fn backprop_step(c: &mut Criterion) {
-    let optimizer = OptimizerConfig::Sgd(SgdConfig::new(0.01));
-    let mut stages = MlpConfig::new(vec![784, 1000, 1000, 10])
-        .build::<f32>(0, &optimizer, |i, n| {
-            if i + 1 == n {
-                Box::new(SupervisedLoss::default()) as Box<dyn LocalObjective<f32>>
-            } else {
-                Box::new(UpstreamGradient)
-            }
-        })
-        .expect("valid MLP");
+/// Hidden stages of each rule: backprop and the layer-wise rules wait for the message
+/// from above (through `Wᵀ` or their feedback matrix); DFA projects the output error.
+fn objective(direct: bool) -> impl FnMut(usize, usize) -> Box<dyn LocalObjective<f32>> {
+    move |i, n| -> Box<dyn LocalObjective<f32>> {
+        if i + 1 == n {
+            Box::new(SupervisedLoss::default())
+        } else if direct {
+            Box::new(DirectFeedback::<f32>::new(i as u64))
+        } else {
+            Box::new(UpstreamGradient)
+        }
+    }
+}
+
+/// One SGD step of the 784-1000-1000-10 tanh MLP at batch 128, for every rule.
+fn training_step(c: &mut Criterion) {
     let x = random_matrix(BATCH, 784, 3).into_dyn();
     let mut rng = seeded_rng(4);
     let labels: Vec<usize> = (0..BATCH).map(|_| rng.random_range(0..10)).collect();
     let mut group = c.benchmark_group("mlp 784-1000-1000-10 b128");
     group.throughput(Throughput::Elements(BATCH as u64));
-    group.bench_function("bp step", |bench| {
-        bench.iter(|| {
-            Lockstep
-                .train_batch(&mut stages, &x, &labels)
-                .expect("training step")
-        })
-    });
+    let rules = [
+        ("bp step", FeedbackRule::Transpose, false),
+        ("fa step", FeedbackRule::FixedRandom, false),
+        ("dfa step", FeedbackRule::Transpose, true),
+        ("usf step", FeedbackRule::SignSymmetry, false),
+        ("brsf step", FeedbackRule::BatchRandomSign, false),
+        ("frsf step", FeedbackRule::FixedRandomSign, false),
+    ];
+    for (name, feedback, direct) in rules {
+        let optimizer = OptimizerConfig::Sgd(SgdConfig::new(0.01));
+        let mut stages = MlpConfig::new(vec![784, 1000, 1000, 10])
+            .with_feedback(feedback)
+            .build::<f32>(0, &optimizer, objective(direct))
+            .expect("valid MLP");
+        group.bench_function(name, |bench| {
+            bench.iter(|| {
+                Lockstep
+                    .train_batch(&mut stages, &x, &labels)
+                    .expect("training step")
+            })
+        });
+    }
     group.finish();
 }
 
-criterion_group!(benches, sgemm, backprop_step);
+criterion_group!(benches, sgemm, training_step);
 criterion_main!(benches);

@@ -47,17 +47,19 @@ pub use locus_sched as sched;
 pub mod prelude {
     pub use locus_core::init::Init;
     pub use locus_core::{
-        seeded_rng, Activation, AdamConfig, Cache, Flatten, Float, Gradients, Linear, LinearConfig,
-        Loss, Module, Optimizer, OptimizerConfig, Sequential, SgdConfig, Tensor,
+        seeded_rng, Activation, AdamConfig, AvgPool2d, Cache, Conv2d, Conv2dConfig, FeedbackRule,
+        Flatten, Float, Gradients, Linear, LinearConfig, Loss, MaxPool2d, Module, Optimizer,
+        OptimizerConfig, Pool2dConfig, Sequential, SgdConfig, Tensor,
     };
     pub use locus_data::{Dataset, InMemoryDataset, Split};
     pub use locus_eval::{RunReport, StageReport};
     pub use locus_objectives::{
-        LocalObjective, LocalSignal, Mode, StageContext, SupervisedLoss, UpstreamGradient,
+        DirectFeedback, LocalObjective, LocalSignal, Mode, StageContext, SupervisedLoss,
+        UpstreamGradient,
     };
     pub use locus_sched::{
-        evaluate, predict, EpochPlan, Lockstep, MlpConfig, NoObserver, Scheduler, Stage,
-        StageLayout,
+        evaluate, measure_alignment, predict, EpochPlan, Lockstep, MlpConfig, NoObserver,
+        Scheduler, Stage, StageAlignment, StageLayout,
     };
 }
 

@@ -14,6 +14,8 @@ pub struct Cli {
 pub enum Command {
     /// Train one algorithm on one data set and report test accuracy.
     Train(TrainArgs),
+    /// Draw the learning curves of finished runs (their results.json files) as a PNG.
+    Plot(crate::plot::PlotArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -3,6 +3,7 @@
 mod algo;
 mod args;
 mod data;
+mod plot;
 mod progress;
 mod train;
 
@@ -12,6 +13,7 @@ fn main() {
     let cli = args::Cli::parse();
     let result = match cli.command {
         args::Command::Train(a) => train::run(&a),
+        args::Command::Plot(a) => plot::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -5,9 +5,13 @@ use std::time::Instant;
 
 use anyhow::Context;
 use locus_core::{Activation, AdamConfig, Module, OptimizerConfig, SgdConfig};
+use locus_data::gather;
 use locus_data::Dataset;
 use locus_eval::{EpochRecord, RunReport, StageReport};
-use locus_sched::{evaluate, EpochPlan, Lockstep, LrSchedule, MlpConfig, Scheduler, Stage};
+use locus_sched::{
+    evaluate, measure_alignment, EpochPlan, Lockstep, LrSchedule, MlpConfig, Scheduler, Stage,
+    StageAlignment,
+};
 use serde_json::json;
 
 use crate::args::{ActivationKind, OptimizerKind, ScheduleKind, TrainArgs};
@@ -16,6 +20,9 @@ use crate::{algo, data};
 
 /// Samples per evaluation batch; evaluation keeps no caches, so this only bounds memory.
 const EVAL_BATCH: usize = 1000;
+
+/// Training samples on which alignment with backpropagation is measured each epoch.
+const ALIGNMENT_PROBE: usize = 256;
 
 /// Checks the arguments clap cannot check by type.
 fn check(args: &TrainArgs) -> anyhow::Result<()> {
@@ -67,9 +74,18 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         ActivationKind::Tanh => Activation::Tanh,
         ActivationKind::Relu => Activation::Relu,
     };
-    let mlp = MlpConfig::new(sizes.clone()).with_activation(activation);
-    let mut stages: Vec<Stage<f32>> =
-        mlp.build(args.seed, &optimizer, |i, n| algorithm.objective(i, n))?;
+    let mlp = MlpConfig::new(sizes.clone())
+        .with_activation(activation)
+        .with_feedback(algorithm.feedback);
+    let mut stages: Vec<Stage<f32>> = mlp.build(args.seed, &optimizer, |i, n| {
+        algorithm.objective(i, n, args.seed)
+    })?;
+    // A fixed batch of training samples on which, after every epoch, each stage's update
+    // is compared with the true gradient.
+    let probe = {
+        let n = split.train.len().min(ALIGNMENT_PROBE);
+        gather::<f32>(&split.train, &(0..n).collect::<Vec<_>>())?
+    };
     let mut scheduler = Lockstep;
 
     let log = |line: String| eprintln!("{line}");
@@ -104,6 +120,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         let report = scheduler.train_epoch(&mut stages, &split.train, plan, &mut bar)?;
         train_s += report.wall_s;
         let test = evaluate(&mut stages, &split.test, EVAL_BATCH)?;
+        let alignment = measure_alignment(&mut stages, &probe.inputs, &probe.labels)?;
         bar.clear();
         log(format!(
             "epoch {:>3}/{}  train loss {:.4}  test loss {:.4}  test acc {:.4}  {:.1}s",
@@ -127,20 +144,30 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             test_accuracy: test.accuracy,
             test_loss: test.loss,
             train_s: report.wall_s,
+            stage_metrics: stages
+                .iter()
+                .zip(&alignment)
+                .flat_map(|(s, a)| {
+                    stage_metrics(s, a)
+                        .into_iter()
+                        .map(move |(k, v)| (format!("{}.{k}", s.name()), v))
+                })
+                .collect(),
         });
-        last = Some((report, test));
+        last = Some((report, test, alignment));
     }
-    let (report, test) = last.context("no epoch ran")?;
+    let (report, test, alignment) = last.context("no epoch ran")?;
     let stage_reports = stages
         .iter()
         .zip(&report.stage_losses)
-        .map(|(s, &loss)| StageReport {
+        .zip(&alignment)
+        .map(|((s, &loss), a)| StageReport {
             name: s.name().to_string(),
             module: s.module().name(),
             objective: s.objective().name(),
             params: s.module().num_params(),
             final_loss: loss,
-            metrics: s.objective().metrics().into_iter().collect(),
+            metrics: stage_metrics(s, a),
         })
         .collect();
     let config: BTreeMap<String, serde_json::Value> = [
@@ -197,4 +224,26 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// A stage's figures for the report: its objective's metrics, `alignment_deg` (the angle
+/// between its update and the true gradient, on the probe batch after the last epoch) and
+/// its module's diagnostics such as `weight_alignment_deg` (averaged when the stage has
+/// several layers reporting one). NaN figures (no angle to measure) are left out.
+fn stage_metrics(stage: &Stage<f32>, alignment: &StageAlignment) -> BTreeMap<String, f64> {
+    let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+    let all = stage
+        .objective()
+        .metrics()
+        .into_iter()
+        .chain([("alignment_deg".to_string(), alignment.update_angle_deg)])
+        .chain(alignment.module_diagnostics.iter().cloned());
+    for (name, value) in all.filter(|(_, v)| v.is_finite()) {
+        let entry = sums.entry(name).or_insert((0.0, 0));
+        entry.0 += value;
+        entry.1 += 1;
+    }
+    sums.into_iter()
+        .map(|(k, (sum, n))| (k, sum / n as f64))
+        .collect()
 }

@@ -120,7 +120,12 @@ fn out_writes_results_and_csv() {
     assert_eq!(json["epochs"], 2);
     let csv = std::fs::read_to_string(out.join("epochs.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "epoch,train_loss,test_accuracy,test_loss,train_s");
+    assert!(
+        lines[0]
+            .starts_with("epoch,train_loss,test_accuracy,test_loss,train_s,stage1.alignment_deg"),
+        "{}",
+        lines[0]
+    );
     assert_eq!(lines.len(), 3, "{csv}");
     assert!(lines[2].starts_with("2,"));
 }

@@ -18,9 +18,12 @@ mod tensor;
 
 pub use error::{Error, Result};
 pub use float::Float;
-pub use layers::{Activation, Flatten, Linear, LinearConfig, Sequential};
+pub use layers::{
+    Activation, AvgPool2d, Conv2d, Conv2dConfig, Feedback, FeedbackRule, Flatten, Linear,
+    LinearConfig, MaxPool2d, Pool2dConfig, Sequential,
+};
 pub use loss::Loss;
 pub use module::{Cache, Gradients, Module, Param, ParamMut};
 pub use optim::{Adam, AdamConfig, Optimizer, OptimizerConfig, Sgd, SgdConfig};
 pub use rng::{seeded_rng, SeededRng};
-pub use tensor::{as_matrix, check_finite, matrix_to_tensor, Tensor};
+pub use tensor::{angle_deg, angle_deg_concat, as_matrix, check_finite, matrix_to_tensor, Tensor};

@@ -90,15 +90,17 @@ impl<F: Float> Cache<F> {
         self.children.len()
     }
 
-    /// Bytes of tensor data held, children included: the activation memory a batch in
-    /// flight costs.
+    /// Bytes of tensor data and metadata held, children included: the activation memory a
+    /// batch in flight costs (max pooling, for one, keeps a position per output in its
+    /// metadata).
     pub fn bytes(&self) -> usize {
         let own: usize = self
             .tensors
             .iter()
             .map(|t| t.len() * std::mem::size_of::<F>())
             .sum();
-        own + self.children.iter().map(Cache::bytes).sum::<usize>()
+        let meta = self.meta.len() * std::mem::size_of::<usize>();
+        own + meta + self.children.iter().map(Cache::bytes).sum::<usize>()
     }
 }
 
@@ -162,6 +164,32 @@ pub trait Module<F: Float>: Send + Sync {
         need_input_grad: bool,
     ) -> Result<Gradients<F>>;
 
+    /// The exact gradient, whatever backward rule the module learns with.
+    ///
+    /// Modules whose [`Module::backward`] sends the gradient through something other than
+    /// the true Jacobian (a layer with a feedback-alignment or sign-symmetry rule, or a
+    /// container of such layers) override this to return the true gradients; it is what
+    /// alignment measurements compare a rule against. The default is `backward`, which is
+    /// right for every module that computes exact gradients. Containers must forward it to
+    /// their children's `backward_exact`.
+    ///
+    /// # Errors
+    /// As [`Module::backward`].
+    fn backward_exact(
+        &self,
+        cache: &Cache<F>,
+        grad_output: &Tensor<F>,
+        need_input_grad: bool,
+    ) -> Result<Gradients<F>> {
+        self.backward(cache, grad_output, need_input_grad)
+    }
+
+    /// Named scalar diagnostics of the module's state, e.g. `weight_alignment_deg`, the
+    /// angle between a layer's weight and its feedback matrix. Default: none.
+    fn diagnostics(&self) -> Vec<(String, f64)> {
+        Vec::new()
+    }
+
     /// The parameters, by name, in a fixed order.
     fn params(&self) -> Vec<Param<'_, F>>;
 
@@ -196,6 +224,17 @@ impl<F: Float> Module<F> for Box<dyn Module<F>> {
         need_input_grad: bool,
     ) -> Result<Gradients<F>> {
         (**self).backward(cache, grad_output, need_input_grad)
+    }
+    fn backward_exact(
+        &self,
+        cache: &Cache<F>,
+        grad_output: &Tensor<F>,
+        need_input_grad: bool,
+    ) -> Result<Gradients<F>> {
+        (**self).backward_exact(cache, grad_output, need_input_grad)
+    }
+    fn diagnostics(&self) -> Vec<(String, f64)> {
+        (**self).diagnostics()
     }
     fn params(&self) -> Vec<Param<'_, F>> {
         (**self).params()

@@ -1,8 +1,13 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+use crate::plot::{alignment_curves, learning_curves, loss_curves, Metric, PlotError};
+
+/// Width and height in pixels of the plots [`RunReport::write_to_dir`] writes.
+const PLOT_SIZE: (u32, u32) = (800, 500);
 
 /// What a run reports about one stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +41,10 @@ pub struct EpochRecord {
     pub test_loss: f64,
     /// Seconds spent training in this epoch (evaluation excluded).
     pub train_s: f64,
+    /// Per-stage figures after the epoch, keyed `"<stage>.<figure>"` (e.g.
+    /// `"stage2.alignment_deg"`); written as extra CSV columns.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stage_metrics: BTreeMap<String, f64>,
 }
 
 /// The summary of a training run: the object `locus train --json` prints and
@@ -80,7 +89,15 @@ impl RunReport {
         serde_json::to_string(self)
     }
 
-    /// Writes `results.json` (pretty-printed) and `epochs.csv` into `dir`, creating it.
+    /// Writes into `dir`, creating it:
+    /// - `results.json`, the report pretty-printed;
+    /// - `epochs.csv`, the learning curve as a table;
+    /// - `curves.png`, test accuracy per epoch ([`learning_curves`]);
+    /// - `loss.png`, train and test loss per epoch ([`loss_curves`]);
+    /// - `alignment.png`, the stages' alignment angles per epoch ([`alignment_curves`]),
+    ///   when some stage's rule is not exact backpropagation.
+    ///
+    /// A plot with nothing to draw (no history, or only non-finite values) is not written.
     ///
     /// # Errors
     /// Any I/O error, with the path in the message.
@@ -95,15 +112,51 @@ impl RunReport {
         std::fs::write(&json_path, json + "\n").map_err(|e| with_path(&json_path, e))?;
         let csv_path = dir.join("epochs.csv");
         let mut csv = Vec::new();
-        writeln!(csv, "epoch,train_loss,test_accuracy,test_loss,train_s")?;
+        // Stage figures become extra columns: every key any epoch has, blank where missing.
+        let extra: BTreeSet<&String> = self
+            .history
+            .iter()
+            .flat_map(|r| r.stage_metrics.keys())
+            .collect();
+        write!(csv, "epoch,train_loss,test_accuracy,test_loss,train_s")?;
+        for key in &extra {
+            write!(csv, ",{key}")?;
+        }
+        writeln!(csv)?;
         for r in &self.history {
-            writeln!(
+            write!(
                 csv,
                 "{},{},{},{},{}",
                 r.epoch, r.train_loss, r.test_accuracy, r.test_loss, r.train_s
             )?;
+            for key in &extra {
+                match r.stage_metrics.get(*key) {
+                    Some(v) => write!(csv, ",{v}")?,
+                    None => write!(csv, ",")?,
+                }
+            }
+            writeln!(csv)?;
         }
-        std::fs::write(&csv_path, csv).map_err(|e| with_path(&csv_path, e))
+        std::fs::write(&csv_path, csv).map_err(|e| with_path(&csv_path, e))?;
+        let charts = [
+            ("curves.png", learning_curves(&[self], Metric::TestAccuracy)),
+            ("loss.png", loss_curves(self)),
+            ("alignment.png", alignment_curves(self)),
+        ];
+        for (name, chart) in charts {
+            if chart.has_points() {
+                let path = dir.join(name);
+                let (width, height) = PLOT_SIZE;
+                chart
+                    .render(width, height)
+                    .and_then(|image| image.write_png(&path))
+                    .map_err(|e| match e {
+                        PlotError::Io { source, .. } => with_path(&path, source),
+                        other => with_path(&path, std::io::Error::other(other)),
+                    })?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -126,5 +179,85 @@ mod tests {
         let v: serde_json::Value = serde_json::to_value(&s).unwrap();
         assert_eq!(v["alignment_deg"], 42.0);
         assert_eq!(v["name"], "stage1");
+    }
+
+    fn report(history: Vec<EpochRecord>) -> RunReport {
+        RunReport {
+            algo: "bp".into(),
+            dataset: "mnist1d".into(),
+            epochs: history.len() as u64,
+            seed: 0,
+            test_accuracy: 0.5,
+            test_loss: 1.0,
+            train_loss: 1.0,
+            wall_s: 1.0,
+            samples_per_s: 1.0,
+            stages: Vec::new(),
+            config: BTreeMap::new(),
+            history,
+        }
+    }
+
+    fn epoch(epoch: u64, test_accuracy: f64) -> EpochRecord {
+        EpochRecord {
+            epoch,
+            train_loss: 1.0 / epoch as f64,
+            test_accuracy,
+            test_loss: 1.5 / epoch as f64,
+            train_s: 0.1,
+            stage_metrics: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn stage_figures_become_csv_columns_blank_where_missing() {
+        let dir = std::env::temp_dir().join(format!("locus-eval-csv-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut first = epoch(1, 0.4);
+        first
+            .stage_metrics
+            .insert("stage1.alignment_deg".into(), 70.5);
+        let mut second = epoch(2, 0.6);
+        second
+            .stage_metrics
+            .insert("stage1.alignment_deg".into(), 60.25);
+        second
+            .stage_metrics
+            .insert("stage1.weight_alignment_deg".into(), 80.0);
+        report(vec![first, second]).write_to_dir(&dir).unwrap();
+        let csv = std::fs::read_to_string(dir.join("epochs.csv")).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            lines[0],
+            "epoch,train_loss,test_accuracy,test_loss,train_s,\
+             stage1.alignment_deg,stage1.weight_alignment_deg"
+        );
+        assert!(lines[1].ends_with(",70.5,"), "{}", lines[1]);
+        assert!(lines[2].ends_with(",60.25,80"), "{}", lines[2]);
+        assert!(dir.join("alignment.png").is_file());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn write_to_dir_writes_plots_only_when_there_is_a_curve() {
+        let dir = std::env::temp_dir().join(format!("locus-eval-report-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        report(vec![epoch(1, 0.4), epoch(2, 0.6)])
+            .write_to_dir(&dir)
+            .unwrap();
+        for name in ["curves.png", "loss.png"] {
+            let png = std::fs::read(dir.join(name)).unwrap();
+            assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name}");
+            // IHDR: width and height right after the chunk header.
+            assert_eq!(png[16..20], PLOT_SIZE.0.to_be_bytes(), "{name}");
+            assert_eq!(png[20..24], PLOT_SIZE.1.to_be_bytes(), "{name}");
+        }
+
+        let empty = dir.join("empty");
+        report(Vec::new()).write_to_dir(&empty).unwrap();
+        assert!(empty.join("results.json").exists());
+        assert!(!empty.join("curves.png").exists());
+        assert!(!empty.join("loss.png").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

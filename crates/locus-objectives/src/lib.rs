@@ -7,13 +7,18 @@
 //!
 //! End-to-end backpropagation is the special case where every stage but the top one uses
 //! [`UpstreamGradient`] (backward-locked: it waits for the message from above) and the top
-//! one uses [`SupervisedLoss`].
+//! one uses [`SupervisedLoss`]. Feedback alignment and sign symmetry keep that pairing and
+//! change only the layers' backward rule (`locus_core::FeedbackRule`); direct feedback
+//! alignment replaces the message by [`DirectFeedback`], a fixed random projection of the
+//! output error.
 #![warn(missing_docs)]
 
+mod direct_feedback;
 mod objective;
 mod supervised;
 mod upstream;
 
+pub use direct_feedback::DirectFeedback;
 pub use objective::{LocalObjective, LocalSignal, Mode, StageContext};
 pub use supervised::SupervisedLoss;
 pub use upstream::UpstreamGradient;

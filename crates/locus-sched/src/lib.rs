@@ -8,6 +8,7 @@
 //! through the same code.
 #![warn(missing_docs)]
 
+mod alignment;
 mod evaluate;
 mod lockstep;
 mod mlp;
@@ -16,6 +17,7 @@ mod schedule;
 mod scheduler;
 mod stage;
 
+pub use alignment::{measure_alignment, StageAlignment};
 pub use evaluate::{evaluate, predict, Evaluation};
 pub use lockstep::Lockstep;
 pub use mlp::{MlpConfig, StageLayout};

@@ -1,6 +1,6 @@
 use locus_core::init::{child_seed, Init};
 use locus_core::{
-    seeded_rng, Activation, Error as CoreError, Flatten, Float, LinearConfig, Module,
+    seeded_rng, Activation, Error as CoreError, FeedbackRule, Flatten, Float, LinearConfig, Module,
     OptimizerConfig, Sequential,
 };
 use locus_objectives::LocalObjective;
@@ -34,6 +34,10 @@ pub struct MlpConfig {
     pub init: Init,
     /// Grouping of layers into stages (default one stage per layer).
     pub layout: StageLayout,
+    /// Backward rule of every layer (default [`FeedbackRule::Transpose`]:
+    /// backpropagation); feedback alignment and sign symmetry change only this.
+    #[serde(default)]
+    pub feedback: FeedbackRule,
 }
 
 impl MlpConfig {
@@ -44,7 +48,14 @@ impl MlpConfig {
             activation: Activation::Tanh,
             init: Init::TorchDefault,
             layout: StageLayout::PerLayer,
+            feedback: FeedbackRule::Transpose,
         }
+    }
+
+    /// Sets the backward rule of every layer.
+    pub fn with_feedback(mut self, feedback: FeedbackRule) -> Self {
+        self.feedback = feedback;
+        self
     }
 
     /// Sets the hidden activation.
@@ -124,6 +135,7 @@ impl MlpConfig {
             let mut layer_rng = seeded_rng(child_seed(&mut rng));
             let linear = LinearConfig::new(self.sizes[l], self.sizes[l + 1])
                 .with_init(self.init)
+                .with_feedback(self.feedback)
                 .init::<F>(&mut layer_rng)
                 .map_err(|e| Error::Stage {
                     stage: format!("layer {}", l + 1),

@@ -13,7 +13,10 @@ mod faulty;
 #[path = "conformance/proptests.rs"]
 mod proptests;
 
-use locus_core::{seeded_rng, Activation, Flatten, LinearConfig, Loss, Module, Sequential};
+use locus_core::{
+    seeded_rng, Activation, Conv2dConfig, Flatten, LinearConfig, Loss, Module, Pool2dConfig,
+    Sequential,
+};
 use locus_objectives::{LocalObjective, SupervisedLoss, UpstreamGradient};
 use locus_testing::conformance::{
     module_conformance, objective_conformance, ModuleConformance, ObjectiveConformance,
@@ -128,6 +131,215 @@ fn sequential_of_flatten_and_linear_conforms() {
         )
     };
     module_conformance("flatten-linear", model, &[3, 2, 3]).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// One convolution to put through the suite.
+#[derive(Clone, Copy)]
+struct ConvCase {
+    /// `[batch, in_channels, height, width]`.
+    input: [usize; 4],
+    out_channels: usize,
+    kernel: (usize, usize),
+    stride: (usize, usize),
+    padding: (usize, usize),
+}
+
+impl ConvCase {
+    /// A builder of this convolution, with or without bias.
+    fn make(self, bias: bool) -> impl Fn(u64) -> Box<dyn Module<f64>> {
+        move |seed| {
+            Box::new(
+                Conv2dConfig::new(self.input[1], self.out_channels, self.kernel)
+                    .with_stride(self.stride)
+                    .with_padding(self.padding)
+                    .with_bias(bias)
+                    .init::<f64>(&mut seeded_rng(seed))
+                    .unwrap(),
+            )
+        }
+    }
+
+    /// The suite on this convolution's input, with the shapes it must refuse.
+    fn suite(&self) -> ModuleConformance {
+        ModuleConformance::new(&self.input).with_wrong_input_shapes(wrong_image_shapes(
+            self.input,
+            self.kernel,
+            self.padding,
+            true,
+        ))
+    }
+}
+
+/// Square and rectangular kernels and images, strides 1 and 2, paddings 0 to 2, a 1×1
+/// kernel, a kernel as large as the padded image, and a single image.
+const CONV_CASES: [ConvCase; 7] = [
+    ConvCase {
+        input: [1, 1, 3, 3],
+        out_channels: 1,
+        kernel: (2, 2),
+        stride: (1, 1),
+        padding: (0, 0),
+    },
+    ConvCase {
+        input: [2, 3, 5, 5],
+        out_channels: 4,
+        kernel: (3, 3),
+        stride: (1, 1),
+        padding: (0, 0),
+    },
+    ConvCase {
+        input: [2, 2, 6, 7],
+        out_channels: 3,
+        kernel: (3, 3),
+        stride: (2, 2),
+        padding: (1, 1),
+    },
+    ConvCase {
+        input: [3, 2, 5, 4],
+        out_channels: 2,
+        kernel: (2, 3),
+        stride: (1, 2),
+        padding: (1, 0),
+    },
+    ConvCase {
+        input: [2, 3, 4, 4],
+        out_channels: 2,
+        kernel: (1, 1),
+        stride: (1, 1),
+        padding: (0, 0),
+    },
+    ConvCase {
+        input: [1, 3, 7, 6],
+        out_channels: 2,
+        kernel: (5, 3),
+        stride: (2, 2),
+        padding: (2, 1),
+    },
+    ConvCase {
+        input: [2, 1, 2, 3],
+        out_channels: 3,
+        kernel: (4, 5),
+        stride: (1, 1),
+        padding: (1, 1),
+    },
+];
+
+/// NCHW shapes a layer must refuse: a rank too low and too high, one channel too many
+/// (when the layer fixes the channels), and an image too small for the window, in height
+/// and in width (when padding leaves room for one).
+fn wrong_image_shapes(
+    [n, c, h, w]: [usize; 4],
+    kernel: (usize, usize),
+    padding: (usize, usize),
+    fixed_channels: bool,
+) -> Vec<Vec<usize>> {
+    let mut shapes = vec![vec![n, c, h], vec![n, c, h, w, 2]];
+    if fixed_channels {
+        shapes.push(vec![n, c + 1, h, w]);
+    }
+    if kernel.0 > 2 * padding.0 {
+        shapes.push(vec![n, c, kernel.0 - 2 * padding.0 - 1, w]);
+    }
+    if kernel.1 > 2 * padding.1 {
+        shapes.push(vec![n, c, h, kernel.1 - 2 * padding.1 - 1]);
+    }
+    shapes
+}
+
+#[test]
+fn conv2d_conforms_with_and_without_bias() {
+    for bias in [true, false] {
+        for case in CONV_CASES {
+            case.suite()
+                .run("conv2d", case.make(bias))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+#[test]
+fn conv2d_conforms_for_several_seeds() {
+    let case = ConvCase {
+        input: [2, 2, 6, 5],
+        out_channels: 3,
+        kernel: (3, 2),
+        stride: (2, 1),
+        padding: (1, 1),
+    };
+    for seed in 1..4 {
+        case.suite()
+            .with_seed(seed)
+            .run("conv2d", case.make(true))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// Input shapes and pooling windows: tiling and overlapping windows, rectangular ones,
+/// windows that leave a border, and a 1×1 window.
+fn pool_cases() -> [([usize; 4], Pool2dConfig); 6] {
+    [
+        ([2, 3, 4, 4], Pool2dConfig::new((2, 2))),
+        ([1, 2, 5, 7], Pool2dConfig::new((2, 3)).with_stride((1, 2))),
+        ([3, 1, 6, 6], Pool2dConfig::new((3, 3))),
+        ([2, 2, 5, 5], Pool2dConfig::new((3, 3)).with_stride((2, 2))),
+        ([2, 2, 3, 5], Pool2dConfig::new((1, 1))),
+        ([1, 1, 5, 4], Pool2dConfig::new((2, 2))),
+    ]
+}
+
+#[test]
+fn pooling_conforms() {
+    // The suite's inputs are drawn from a continuous distribution, so no two inputs in a
+    // window tie (nor come within the finite-difference step of each other): at a tie the
+    // maximum, and so its gradient, jumps, and finite differences measure neither side.
+    for (shape, config) in pool_cases() {
+        let wrong = wrong_image_shapes(shape, config.kernel, (0, 0), false);
+        ModuleConformance::new(&shape)
+            .with_wrong_input_shapes(wrong.clone())
+            .run("max pooling", |_| Box::new(config.max().unwrap()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        ModuleConformance::new(&shape)
+            .with_wrong_input_shapes(wrong)
+            .run("average pooling", |_| Box::new(config.avg().unwrap()))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+#[test]
+fn small_cnn_conforms() {
+    // Conv2d → ReLU → MaxPool2d → Flatten → Linear, a LeNet in miniature: 2×8×8 images, 4
+    // filters of 3×3 with padding 1 (8×8 out), pooled to 4×4, then 64 → 3. ReLU zeros tie
+    // inside a pooling window only where every pre-activation in it is negative; the
+    // output and gradient there are 0 on both sides of the tie, so finite differences
+    // still hold.
+    let cnn = |seed| -> Box<dyn Module<f64>> {
+        let mut rng = seeded_rng(seed);
+        let conv = Conv2dConfig::new(2, 4, (3, 3))
+            .with_padding((1, 1))
+            .init::<f64>(&mut rng)
+            .unwrap();
+        let pool = Pool2dConfig::new((2, 2)).max().unwrap();
+        let (h, w) = conv.output_size(8, 8).unwrap();
+        let (h, w) = pool.output_size(h, w).unwrap();
+        let linear = LinearConfig::new(4 * h * w, 3)
+            .init::<f64>(&mut rng)
+            .unwrap();
+        Box::new(
+            Sequential::new()
+                .push(conv)
+                .push(Activation::Relu)
+                .push(pool)
+                .push(Flatten)
+                .push(linear),
+        )
+    };
+    for seed in 0..3 {
+        ModuleConformance::new(&[3, 2, 8, 8])
+            .with_wrong_input_shapes(wrong_image_shapes([3, 2, 8, 8], (3, 3), (1, 1), true))
+            .with_seed(seed)
+            .run("cnn", cnn)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
 }
 
 #[test]

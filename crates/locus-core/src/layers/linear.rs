@@ -1,9 +1,11 @@
 use ndarray::{Array1, Array2, Axis, Ix1, Ix2};
 use serde::{Deserialize, Serialize};
 
+use super::feedback::{Feedback, FeedbackRule};
 use crate::init::Init;
 use crate::{
-    as_matrix, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng, Tensor,
+    angle_deg, as_matrix, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result,
+    SeededRng, Tensor,
 };
 
 /// Configuration of a [`Linear`] layer, checked before any weight is drawn.
@@ -19,6 +21,9 @@ pub struct LinearConfig {
     pub bias_init: Init,
     /// Whether the layer has a bias (default true).
     pub bias: bool,
+    /// The backward rule (default [`FeedbackRule::Transpose`], i.e. backpropagation).
+    #[serde(default)]
+    pub feedback: FeedbackRule,
 }
 
 impl LinearConfig {
@@ -30,7 +35,14 @@ impl LinearConfig {
             init: Init::TorchDefault,
             bias_init: Init::TorchDefault,
             bias: true,
+            feedback: FeedbackRule::Transpose,
         }
+    }
+
+    /// Sets the backward rule (feedback alignment, sign symmetry, …).
+    pub fn with_feedback(mut self, feedback: FeedbackRule) -> Self {
+        self.feedback = feedback;
+        self
     }
 
     /// Sets the weight initialisation.
@@ -66,7 +78,8 @@ impl LinearConfig {
         self.bias_init.check()
     }
 
-    /// Draws the weights and builds the layer.
+    /// Draws the weights (and the feedback matrix, when the rule has one) and builds the
+    /// layer. With [`FeedbackRule::Transpose`] nothing beyond the weights is drawn.
     ///
     /// # Errors
     /// As [`LinearConfig::check`].
@@ -83,7 +96,21 @@ impl LinearConfig {
         } else {
             None
         };
-        Ok(Linear { weight, bias })
+        let feedback = match self.feedback {
+            FeedbackRule::Transpose => Feedback::transpose(),
+            rule => Feedback::new(
+                rule,
+                &[self.inputs, self.outputs],
+                (self.inputs, self.outputs),
+                self.init,
+                rng,
+            )?,
+        };
+        Ok(Linear {
+            weight,
+            bias,
+            feedback,
+        })
     }
 }
 
@@ -91,6 +118,11 @@ impl LinearConfig {
 ///
 /// The weight is stored `[inputs, outputs]` (the transpose of PyTorch's layout), so the
 /// forward pass is one matrix product without a transpose.
+///
+/// Its backward pass sends `δx = δy Bᵀ`, where `B` is chosen by the layer's
+/// [`FeedbackRule`]: `W` itself for backpropagation (the default), a fixed random matrix
+/// for feedback alignment, `sign(W)` variants for sign symmetry. The weight gradient
+/// `xᵀ δy` is the same under every rule; [`Module::backward_exact`] always uses `W`.
 ///
 /// # Shapes
 /// input `[batch, inputs]` → output `[batch, outputs]`; weight `[inputs, outputs]`, bias
@@ -102,6 +134,7 @@ impl LinearConfig {
 pub struct Linear<F> {
     weight: Tensor<F>,
     bias: Option<Tensor<F>>,
+    feedback: Feedback<F>,
 }
 
 impl<F: Float> Linear<F> {
@@ -129,7 +162,22 @@ impl<F: Float> Linear<F> {
         Ok(Linear {
             weight: weight.into_dyn(),
             bias: bias.map(|b| b.into_dyn()),
+            feedback: Feedback::transpose(),
         })
+    }
+
+    /// The layer's backward rule.
+    pub fn feedback_rule(&self) -> FeedbackRule {
+        self.feedback.rule()
+    }
+
+    /// The matrix the next backward pass sends the gradient through (`[inputs, outputs]`,
+    /// like the weight). For batch-random sign symmetry every call is a new draw.
+    ///
+    /// # Errors
+    /// Only if a random draw fails.
+    pub fn feedback_matrix(&self) -> Result<Tensor<F>> {
+        Ok(self.feedback.matrix(&self.weight)?.into_owned())
     }
 
     /// Input width.
@@ -162,6 +210,41 @@ impl<F: Float> Linear<F> {
     fn context(&self) -> String {
         self.name()
     }
+
+    /// The backward pass with the layer's feedback rule, or with `W` when `exact`.
+    fn backward_through(
+        &self,
+        cache: &Cache<F>,
+        grad_output: &Tensor<F>,
+        need_input_grad: bool,
+        exact: bool,
+    ) -> Result<Gradients<F>> {
+        let context = self.context();
+        let x = as_matrix(cache.tensor(0, &context)?, Some(self.inputs()), &context)?;
+        let g = as_matrix(grad_output, Some(self.outputs()), &context)?;
+        if g.nrows() != x.nrows() {
+            return Err(Error::shape(
+                format!("{context} backward (grad_output)"),
+                format!("[{}, {}]", x.nrows(), self.outputs()),
+                grad_output.shape(),
+            ));
+        }
+        let grad_w = x.t().dot(&g);
+        let mut params = vec![grad_w.into_dyn()];
+        if self.bias.is_some() {
+            params.push(g.sum_axis(Axis(0)).into_dyn());
+        }
+        let input = if !need_input_grad {
+            None
+        } else if exact {
+            Some(g.dot(&self.weight().t()).into_dyn())
+        } else {
+            let b = self.feedback.matrix(&self.weight)?;
+            let b = as_matrix(&b, Some(self.outputs()), &context)?;
+            Some(g.dot(&b.t()).into_dyn())
+        };
+        Ok(Gradients { input, params })
+    }
 }
 
 impl<F: Float> Module<F> for Linear<F> {
@@ -189,23 +272,26 @@ impl<F: Float> Module<F> for Linear<F> {
         grad_output: &Tensor<F>,
         need_input_grad: bool,
     ) -> Result<Gradients<F>> {
-        let context = self.context();
-        let x = as_matrix(cache.tensor(0, &context)?, Some(self.inputs()), &context)?;
-        let g = as_matrix(grad_output, Some(self.outputs()), &context)?;
-        if g.nrows() != x.nrows() {
-            return Err(Error::shape(
-                format!("{context} backward (grad_output)"),
-                format!("[{}, {}]", x.nrows(), self.outputs()),
-                grad_output.shape(),
-            ));
+        self.backward_through(cache, grad_output, need_input_grad, false)
+    }
+
+    fn backward_exact(
+        &self,
+        cache: &Cache<F>,
+        grad_output: &Tensor<F>,
+        need_input_grad: bool,
+    ) -> Result<Gradients<F>> {
+        self.backward_through(cache, grad_output, need_input_grad, true)
+    }
+
+    fn diagnostics(&self) -> Vec<(String, f64)> {
+        if self.feedback.rule() == FeedbackRule::Transpose {
+            return Vec::new();
         }
-        let grad_w = x.t().dot(&g);
-        let mut params = vec![grad_w.into_dyn()];
-        if self.bias.is_some() {
-            params.push(g.sum_axis(Axis(0)).into_dyn());
+        match self.feedback.matrix(&self.weight) {
+            Ok(b) => vec![("weight_alignment_deg".into(), angle_deg(&self.weight, &b))],
+            Err(_) => Vec::new(),
         }
-        let input = need_input_grad.then(|| g.dot(&self.weight().t()).into_dyn());
-        Ok(Gradients { input, params })
     }
 
     fn params(&self) -> Vec<Param<'_, F>> {

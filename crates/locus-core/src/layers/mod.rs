@@ -1,11 +1,18 @@
 //! Layers: each implements [`Module`](crate::Module).
 
 mod activation;
+mod conv2d;
+mod feedback;
 mod flatten;
 mod linear;
+mod pool;
 mod sequential;
+mod window;
 
 pub use activation::Activation;
+pub use conv2d::{Conv2d, Conv2dConfig};
+pub use feedback::{Feedback, FeedbackRule};
 pub use flatten::Flatten;
 pub use linear::{Linear, LinearConfig};
+pub use pool::{AvgPool2d, MaxPool2d, Pool2dConfig};
 pub use sequential::Sequential;

@@ -55,6 +55,43 @@ impl<F: Float> Sequential<F> {
     pub fn layers(&self) -> &[Box<dyn Module<F>>] {
         &self.layers
     }
+
+    /// Backward through the children, top first, calling `step` on each.
+    fn backward_with(
+        &self,
+        cache: &Cache<F>,
+        grad_output: &Tensor<F>,
+        need_input_grad: bool,
+        step: impl Fn(&dyn Module<F>, &Cache<F>, &Tensor<F>, bool) -> Result<Gradients<F>>,
+    ) -> Result<Gradients<F>> {
+        let context = "Sequential backward";
+        if cache.num_children() != self.layers.len() {
+            return Err(Error::Cache {
+                context: context.into(),
+                reason: format!(
+                    "the cache has {} child caches for {} layers",
+                    cache.num_children(),
+                    self.layers.len()
+                ),
+            });
+        }
+        let mut per_layer: Vec<Vec<Tensor<F>>> = Vec::with_capacity(self.layers.len());
+        let mut grad = grad_output.clone();
+        for (i, layer) in self.layers.iter().enumerate().rev() {
+            let want_input = i > 0 || need_input_grad;
+            let g = step(layer.as_ref(), cache.child(i, context)?, &grad, want_input)?;
+            per_layer.push(g.params);
+            if let Some(gi) = g.input {
+                grad = gi;
+            }
+        }
+        per_layer.reverse();
+        let input = need_input_grad.then_some(grad);
+        Ok(Gradients {
+            input,
+            params: per_layer.into_iter().flatten().collect(),
+        })
+    }
 }
 
 impl<F: Float> Module<F> for Sequential<F> {
@@ -88,33 +125,25 @@ impl<F: Float> Module<F> for Sequential<F> {
         grad_output: &Tensor<F>,
         need_input_grad: bool,
     ) -> Result<Gradients<F>> {
-        let context = "Sequential backward";
-        if cache.num_children() != self.layers.len() {
-            return Err(Error::Cache {
-                context: context.into(),
-                reason: format!(
-                    "the cache has {} child caches for {} layers",
-                    cache.num_children(),
-                    self.layers.len()
-                ),
-            });
-        }
-        let mut per_layer: Vec<Vec<Tensor<F>>> = Vec::with_capacity(self.layers.len());
-        let mut grad = grad_output.clone();
-        for (i, layer) in self.layers.iter().enumerate().rev() {
-            let want_input = i > 0 || need_input_grad;
-            let g = layer.backward(cache.child(i, context)?, &grad, want_input)?;
-            per_layer.push(g.params);
-            if let Some(gi) = g.input {
-                grad = gi;
-            }
-        }
-        per_layer.reverse();
-        let input = need_input_grad.then_some(grad);
-        Ok(Gradients {
-            input,
-            params: per_layer.into_iter().flatten().collect(),
+        self.backward_with(cache, grad_output, need_input_grad, |layer, c, g, want| {
+            layer.backward(c, g, want)
         })
+    }
+
+    fn backward_exact(
+        &self,
+        cache: &Cache<F>,
+        grad_output: &Tensor<F>,
+        need_input_grad: bool,
+    ) -> Result<Gradients<F>> {
+        self.backward_with(cache, grad_output, need_input_grad, |layer, c, g, want| {
+            layer.backward_exact(c, g, want)
+        })
+    }
+
+    /// The children's diagnostics, in layer order.
+    fn diagnostics(&self) -> Vec<(String, f64)> {
+        self.layers.iter().flat_map(|l| l.diagnostics()).collect()
     }
 
     fn params(&self) -> Vec<Param<'_, F>> {

@@ -1,0 +1,97 @@
+//! `locus plot`: learning curves of finished runs, read from their results.json files, drawn
+//! on one PNG chart.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use locus_eval::plot::{learning_curves, Metric};
+use locus_eval::RunReport;
+
+#[derive(Debug, Clone, Args)]
+pub struct PlotArgs {
+    /// results.json files written by `locus train --out DIR` (or their directories).
+    #[arg(required = true, value_name = "RESULTS.json")]
+    pub results: Vec<PathBuf>,
+    /// The PNG file to write.
+    #[arg(long, value_name = "FILE.png")]
+    pub out: PathBuf,
+    /// The per-epoch figure to plot.
+    #[arg(long, value_enum, default_value_t = MetricKind::TestAccuracy)]
+    pub metric: MetricKind,
+    /// Chart title (default: the metric, and the data set when all runs share one).
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Image width in pixels.
+    #[arg(long, default_value_t = 800)]
+    pub width: u32,
+    /// Image height in pixels.
+    #[arg(long, default_value_t = 500)]
+    pub height: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MetricKind {
+    /// Test accuracy after each epoch.
+    TestAccuracy,
+    /// Mean test loss after each epoch.
+    TestLoss,
+    /// Mean training loss of each epoch.
+    TrainLoss,
+}
+
+impl From<MetricKind> for Metric {
+    fn from(m: MetricKind) -> Self {
+        match m {
+            MetricKind::TestAccuracy => Metric::TestAccuracy,
+            MetricKind::TestLoss => Metric::TestLoss,
+            MetricKind::TrainLoss => Metric::TrainLoss,
+        }
+    }
+}
+
+/// Reads one run's report; every error names the file.
+fn read_report(path: &Path) -> anyhow::Result<RunReport> {
+    let file = if path.is_dir() {
+        path.join("results.json")
+    } else {
+        path.to_path_buf()
+    };
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let report: RunReport = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a valid results.json (as `locus train --out DIR` writes)",
+            file.display()
+        )
+    })?;
+    if report.history.is_empty() {
+        anyhow::bail!("{} has no per-epoch history to plot", file.display());
+    }
+    Ok(report)
+}
+
+/// Runs `locus plot`.
+pub fn run(args: &PlotArgs) -> anyhow::Result<()> {
+    let reports = args
+        .results
+        .iter()
+        .map(|p| read_report(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let refs: Vec<&RunReport> = reports.iter().collect();
+    let mut chart = learning_curves(&refs, args.metric.into());
+    if let Some(title) = &args.title {
+        chart.set_title(title.as_str());
+    }
+    let image = chart
+        .render(args.width, args.height)
+        .context("cannot draw the chart")?;
+    image.write_png(&args.out)?;
+    println!(
+        "wrote {} ({} run{})",
+        args.out.display(),
+        reports.len(),
+        if reports.len() == 1 { "" } else { "s" }
+    );
+    Ok(())
+}

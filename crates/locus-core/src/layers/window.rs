@@ -1,0 +1,222 @@
+//! Sliding-window arithmetic shared by [`Conv2d`](super::Conv2d) and the 2-D pooling
+//! layers: output sizes, input checks, and the im2col / col2im copies that turn a
+//! convolution into one matrix product.
+
+use crate::{Error, Float, Result};
+
+/// A 2-D window: its size, step and zero padding, each `(height, width)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window2d {
+    pub(crate) kernel: (usize, usize),
+    pub(crate) stride: (usize, usize),
+    pub(crate) padding: (usize, usize),
+}
+
+/// The sizes of one NCHW batch passing through a [`Window2d`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Geometry {
+    pub(crate) batch: usize,
+    pub(crate) channels: usize,
+    pub(crate) height: usize,
+    pub(crate) width: usize,
+    pub(crate) out_height: usize,
+    pub(crate) out_width: usize,
+    pub(crate) window: Window2d,
+}
+
+impl Window2d {
+    /// The output height and width for an input of `height × width`, or `None` when the
+    /// kernel does not fit in the padded input. Strides are >= 1 by construction.
+    pub(crate) fn output_size(&self, height: usize, width: usize) -> Option<(usize, usize)> {
+        let (kh, kw) = self.kernel;
+        let (sh, sw) = self.stride;
+        let (ph, pw) = self.padding;
+        let padded_h = height.checked_add(ph.checked_mul(2)?)?;
+        let padded_w = width.checked_add(pw.checked_mul(2)?)?;
+        if padded_h < kh || padded_w < kw {
+            return None;
+        }
+        Some(((padded_h - kh) / sh + 1, (padded_w - kw) / sw + 1))
+    }
+
+    /// The geometry of an NCHW input of `shape`, refused with [`Error::Shape`] naming
+    /// `context` when it is not 4-D, has not `channels` channels (when given), or is
+    /// smaller than the kernel after padding.
+    pub(crate) fn geometry(
+        &self,
+        shape: &[usize],
+        channels: Option<usize>,
+        context: &str,
+    ) -> Result<Geometry> {
+        let (kh, kw) = self.kernel;
+        let (ph, pw) = self.padding;
+        let c = channels.map_or_else(|| "channels".to_string(), |c| c.to_string());
+        let spatial = |h: &str, w: &str| {
+            if ph == 0 && pw == 0 {
+                format!("height >= {h}, width >= {w}")
+            } else {
+                format!("height + 2·{ph} >= {h}, width + 2·{pw} >= {w}")
+            }
+        };
+        let expected = || {
+            format!(
+                "[batch, {c}, height, width] with {}",
+                spatial(&kh.to_string(), &kw.to_string())
+            )
+        };
+        let &[batch, got_channels, height, width] = shape else {
+            return Err(Error::shape(context, expected(), shape));
+        };
+        if channels.is_some_and(|c| c != got_channels) {
+            return Err(Error::shape(context, expected(), shape));
+        }
+        let (out_height, out_width) = self
+            .output_size(height, width)
+            .ok_or_else(|| Error::shape(context, expected(), shape))?;
+        Ok(Geometry {
+            batch,
+            channels: got_channels,
+            height,
+            width,
+            out_height,
+            out_width,
+            window: *self,
+        })
+    }
+}
+
+impl Geometry {
+    /// Shape of the input, `[batch, channels, height, width]`.
+    pub(crate) fn input_shape(&self) -> [usize; 4] {
+        [self.batch, self.channels, self.height, self.width]
+    }
+
+    /// Number of input values, or `None` when it overflows (only a forged cache can
+    /// describe such an input).
+    pub(crate) fn input_len(&self) -> Option<usize> {
+        self.input_shape()
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+    }
+
+    /// Number of output positions per image and channel.
+    pub(crate) fn positions(&self) -> usize {
+        self.out_height * self.out_width
+    }
+
+    /// Length of one im2col row: `channels · kh · kw`.
+    pub(crate) fn patch_len(&self) -> usize {
+        self.channels * self.window.kernel.0 * self.window.kernel.1
+    }
+
+    /// Visits every (output position, kernel offset) pair whose input pixel lies inside
+    /// the image, i.e. not in the zero padding, for one channel plane: `f(position,
+    /// kernel_offset, pixel)` with indices flat inside the plane and the kernel.
+    fn for_each_tap(&self, mut f: impl FnMut(usize, usize, usize)) {
+        let (kh, kw) = self.window.kernel;
+        let (sh, sw) = self.window.stride;
+        let (ph, pw) = self.window.padding;
+        for oh in 0..self.out_height {
+            for i in 0..kh {
+                // Padded row oh·sh + i is image row oh·sh + i - ph, when that is inside.
+                let Some(ih) = (oh * sh + i).checked_sub(ph).filter(|&r| r < self.height) else {
+                    continue;
+                };
+                for ow in 0..self.out_width {
+                    let position = oh * self.out_width + ow;
+                    for j in 0..kw {
+                        let Some(iw) = (ow * sw + j).checked_sub(pw).filter(|&c| c < self.width)
+                        else {
+                            continue;
+                        };
+                        f(position, i * kw + j, ih * self.width + iw);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Copies the input patches into `cols`, a row-major `[batch · positions, patch_len]`
+    /// matrix (row `n · positions + p` is the patch under output position `p` of image
+    /// `n`, ordered channel, kernel row, kernel column like the weight). Padding reads as
+    /// zero, so `cols` must start zeroed.
+    pub(crate) fn im2col<F: Float>(&self, input: &[F], cols: &mut [F]) {
+        let plane = self.height * self.width;
+        let taps = self.window.kernel.0 * self.window.kernel.1;
+        let (positions, patch) = (self.positions(), self.patch_len());
+        for n in 0..self.batch {
+            for c in 0..self.channels {
+                let x = &input[(n * self.channels + c) * plane..][..plane];
+                let rows = &mut cols[n * positions * patch..][..positions * patch];
+                self.for_each_tap(|p, k, pixel| rows[p * patch + c * taps + k] = x[pixel]);
+            }
+        }
+    }
+
+    /// The adjoint of [`Geometry::im2col`]: adds every entry of `cols` back onto the input
+    /// pixel it was copied from. `input` must start zeroed.
+    pub(crate) fn col2im<F: Float>(&self, cols: &[F], input: &mut [F]) {
+        let plane = self.height * self.width;
+        let taps = self.window.kernel.0 * self.window.kernel.1;
+        let (positions, patch) = (self.positions(), self.patch_len());
+        for n in 0..self.batch {
+            for c in 0..self.channels {
+                let x = &mut input[(n * self.channels + c) * plane..][..plane];
+                let rows = &cols[n * positions * patch..][..positions * patch];
+                self.for_each_tap(|p, k, pixel| x[pixel] += rows[p * patch + c * taps + k]);
+            }
+        }
+    }
+}
+
+/// Checks one `(height, width)` pair of a layer's configuration is at least 1.
+pub(crate) fn check_pair(name: &str, what: &str, (h, w): (usize, usize)) -> Result<()> {
+    if h == 0 || w == 0 {
+        return Err(Error::invalid(
+            &format!("{name} {what}"),
+            "should be >= 1 in both height and width",
+            format!("({h}, {w})"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_size_follows_the_usual_formula() {
+        let w = Window2d {
+            kernel: (3, 2),
+            stride: (2, 1),
+            padding: (1, 0),
+        };
+        // (7 + 2 - 3) / 2 + 1 = 4 rows, (5 - 2) / 1 + 1 = 4 columns.
+        assert_eq!(w.output_size(7, 5), Some((4, 4)));
+        assert_eq!(w.output_size(1, 2), Some((1, 1)));
+        assert_eq!(w.output_size(0, 2), None);
+        assert_eq!(w.output_size(3, 1), None);
+    }
+
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        // ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩ for any x and c.
+        let window = Window2d {
+            kernel: (2, 3),
+            stride: (2, 1),
+            padding: (1, 1),
+        };
+        let g = window.geometry(&[2, 3, 4, 5], Some(3), "test").unwrap();
+        let x: Vec<f64> = (0..120).map(|i| ((i * 7) % 11) as f64 - 5.0).collect();
+        let len = g.batch * g.positions() * g.patch_len();
+        let c: Vec<f64> = (0..len).map(|i| ((i * 5) % 13) as f64 - 6.0).collect();
+        let mut cols = vec![0.0; len];
+        g.im2col(&x, &mut cols);
+        let mut back = vec![0.0; x.len()];
+        g.col2im(&c, &mut back);
+        let lhs: f64 = cols.iter().zip(&c).map(|(a, b)| a * b).sum();
+        let rhs: f64 = x.iter().zip(&back).map(|(a, b)| a * b).sum();
+        assert_eq!(lhs, rhs);
+    }
+}
