@@ -139,7 +139,7 @@ impl<F: Float> Feedback<F> {
     ///
     /// # Errors
     /// Only if a random draw fails (it cannot with the checked initialisations).
-    pub fn matrix<'a>(&self, weight: &'a Tensor<F>) -> Result<Cow<'a, Tensor<F>>> {
+    pub fn matrix<'a>(&'a self, weight: &'a Tensor<F>) -> Result<Cow<'a, Tensor<F>>> {
         let sign = |w: F| {
             if w > F::zero() {
                 F::one()
@@ -151,7 +151,7 @@ impl<F: Float> Feedback<F> {
         };
         Ok(match self.rule {
             FeedbackRule::Transpose => Cow::Borrowed(weight),
-            FeedbackRule::FixedRandom => Cow::Owned(self.fixed_matrix().clone()),
+            FeedbackRule::FixedRandom => Cow::Borrowed(self.fixed_matrix()),
             FeedbackRule::SignSymmetry => {
                 let n = F::cast(weight.len().max(1) as f64);
                 let scale = weight.iter().fold(F::zero(), |s, &w| s + w.abs()) / n;
