@@ -56,6 +56,26 @@ pub enum ScheduleKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelKind {
+    /// Multi-layer perceptron, one stage per dense layer.
+    Mlp,
+    /// LeNet-5-style CNN: two conv/pool stages and three dense stages.
+    Lenet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InitKind {
+    /// PyTorch's default: uniform on ±1/sqrt(fan_in).
+    Torch,
+    /// All weights zero.
+    Zeros,
+    /// Glorot uniform.
+    Xavier,
+    /// He normal (suits ReLU).
+    He,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ActivationKind {
     Tanh,
     Relu,
@@ -94,9 +114,16 @@ pub struct TrainArgs {
     /// L2 weight decay.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub weight_decay: f64,
-    /// Hidden layer widths, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = vec![1000usize, 1000])]
-    pub hidden: Vec<usize>,
+    /// Network: an MLP (widths from --hidden) or a LeNet-5-style CNN (image data only).
+    #[arg(long, value_enum, default_value_t = ModelKind::Mlp)]
+    pub model: ModelKind,
+    /// Hidden layer widths of the MLP, comma-separated [default: 1000,1000].
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// Weight initialisation of every layer (zeros: all weights 0, which DFA can train
+    /// from; biases keep PyTorch's default).
+    #[arg(long, value_enum, default_value_t = InitKind::Torch)]
+    pub init: InitKind,
     /// Hidden activation.
     #[arg(long, value_enum, default_value_t = ActivationKind::Relu)]
     pub activation: ActivationKind,

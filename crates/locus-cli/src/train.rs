@@ -4,22 +4,26 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::Context;
+use locus_core::init::Init;
 use locus_core::{Activation, AdamConfig, Module, OptimizerConfig, SgdConfig};
 use locus_data::gather;
 use locus_data::Dataset;
 use locus_eval::{EpochRecord, RunReport, StageReport};
 use locus_sched::{
-    evaluate, measure_alignment, EpochPlan, Lockstep, LrSchedule, MlpConfig, Scheduler, Stage,
-    StageAlignment,
+    evaluate, measure_alignment, EpochPlan, LeNetConfig, Lockstep, LrSchedule, MlpConfig,
+    Scheduler, Stage, StageAlignment,
 };
 use serde_json::json;
 
-use crate::args::{ActivationKind, OptimizerKind, ScheduleKind, TrainArgs};
+use crate::args::{ActivationKind, InitKind, ModelKind, OptimizerKind, ScheduleKind, TrainArgs};
 use crate::progress::ProgressBar;
 use crate::{algo, data};
 
 /// Samples per evaluation batch; evaluation keeps no caches, so this only bounds memory.
 const EVAL_BATCH: usize = 1000;
+
+/// Hidden widths of the MLP when --hidden is not given.
+const DEFAULT_HIDDEN: [usize; 2] = [1000, 1000];
 
 /// Training samples on which alignment with backpropagation is measured each epoch.
 const ALIGNMENT_PROBE: usize = 256;
@@ -32,12 +36,17 @@ fn check(args: &TrainArgs) -> anyhow::Result<()> {
     if args.batch_size == 0 {
         anyhow::bail!("--batch-size should be >= 1, but it is 0");
     }
-    if let Some(i) = args.hidden.iter().position(|&h| h == 0) {
-        anyhow::bail!(
-            "--hidden width {} (position {}) should be >= 1",
-            args.hidden[i],
-            i + 1
-        );
+    if let Some(hidden) = &args.hidden {
+        if args.model == ModelKind::Lenet {
+            anyhow::bail!("--hidden sets the widths of --model mlp; a LeNet has fixed widths");
+        }
+        if let Some(i) = hidden.iter().position(|&h| h == 0) {
+            anyhow::bail!(
+                "--hidden width {} (position {}) should be >= 1",
+                hidden[i],
+                i + 1
+            );
+        }
     }
     Ok(())
 }
@@ -66,20 +75,40 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         .build::<f32>()
         .context("invalid optimizer settings")?;
     let split = data::load(args)?;
-    let inputs: usize = split.train.sample_shape().iter().product();
-    let mut sizes = vec![inputs];
-    sizes.extend(&args.hidden);
-    sizes.push(split.train.num_classes().max(split.test.num_classes()));
+    let classes = split.train.num_classes().max(split.test.num_classes());
     let activation = match args.activation {
         ActivationKind::Tanh => Activation::Tanh,
         ActivationKind::Relu => Activation::Relu,
     };
-    let mlp = MlpConfig::new(sizes.clone())
-        .with_activation(activation)
-        .with_feedback(algorithm.feedback);
-    let mut stages: Vec<Stage<f32>> = mlp.build(args.seed, &optimizer, |i, n| {
-        algorithm.objective(i, n, args.seed)
-    })?;
+    let init = match args.init {
+        InitKind::Torch => Init::TorchDefault,
+        InitKind::Zeros => Init::Zeros,
+        InitKind::Xavier => Init::XavierUniform,
+        InitKind::He => Init::HeNormal,
+    };
+    let objective = |i, n| algorithm.objective(i, n, args.seed);
+    let (mut stages, model_config): (Vec<Stage<f32>>, serde_json::Value) = match args.model {
+        ModelKind::Mlp => {
+            let inputs: usize = split.train.sample_shape().iter().product();
+            let mut sizes = vec![inputs];
+            sizes.extend(args.hidden.as_deref().unwrap_or(&DEFAULT_HIDDEN));
+            sizes.push(classes);
+            let mlp = MlpConfig::new(sizes)
+                .with_activation(activation)
+                .with_init(init)
+                .with_feedback(algorithm.feedback);
+            (mlp.build(args.seed, &optimizer, objective)?, json!(mlp))
+        }
+        ModelKind::Lenet => {
+            let input =
+                LeNetConfig::input_of(split.train.sample_shape()).context("--model lenet")?;
+            let lenet = LeNetConfig::new(input, classes)
+                .with_activation(activation)
+                .with_init(init)
+                .with_feedback(algorithm.feedback);
+            (lenet.build(args.seed, &optimizer, objective)?, json!(lenet))
+        }
+    };
     // A fixed batch of training samples on which, after every epoch, each stage's update
     // is compared with the true gradient.
     let probe = {
@@ -171,7 +200,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         })
         .collect();
     let config: BTreeMap<String, serde_json::Value> = [
-        ("sizes", json!(sizes)),
+        ("model", json!(format!("{:?}", args.model).to_lowercase())),
+        ("network", model_config),
         (
             "activation",
             json!(format!("{:?}", args.activation).to_lowercase()),

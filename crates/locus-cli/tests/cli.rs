@@ -141,6 +141,11 @@ fn bad_arguments_are_named() {
     fails_with(&["train", "--algo", "nope"], &["unknown --algo", "bp"]);
     fails_with(&["train", "--train-limit", "0"], &["--train-limit"]);
     fails_with(&["train", "--dataset", "cifar"], &["cifar"]);
+    fails_with(&["train", "--model", "lenet"], &["LeNet", "[40]"]);
+    fails_with(
+        &["train", "--model", "lenet", "--hidden", "10"],
+        &["--hidden", "mlp"],
+    );
 }
 
 #[test]
@@ -272,7 +277,91 @@ fn one_epoch_of_backprop_on_mnist_reaches_95_percent() {
     let acc = j["test_accuracy"].as_f64().unwrap();
     assert!(acc >= 0.95, "test accuracy after one epoch: {acc}");
     assert_eq!(
-        j["config"]["sizes"],
+        j["config"]["network"]["sizes"],
         serde_json::json!([784, 1000, 1000, 10])
     );
+}
+
+/// Every feedback-alignment rule runs through the CLI and reports how far its updates are
+/// from the true gradient, stage by stage.
+#[test]
+fn feedback_rules_report_alignment() {
+    for algo in ["fa", "dfa", "usf", "brsf", "frsf"] {
+        let mut args = vec!["train", "--algo", algo, "--dataset", "mnist1d", "--json"];
+        args.extend(SMALL);
+        let o = locus(&args);
+        assert!(o.status.success(), "{algo}: {}", stderr(&o));
+        let j = last_json_line(&o);
+        assert_eq!(j["algo"], algo);
+        let stages = j["stages"].as_array().unwrap();
+        // The top stage learns from the true loss; the hidden one from the rule.
+        let top = stages[1]["alignment_deg"].as_f64().unwrap();
+        let hidden = stages[0]["alignment_deg"].as_f64().unwrap();
+        assert!(top < 1e-3, "{algo}: top stage angle {top}");
+        assert!(
+            hidden > 1.0 && hidden < 180.0,
+            "{algo}: hidden angle {hidden}"
+        );
+        if algo != "dfa" {
+            // Layer-wise rules also report the angle between W and its feedback matrix.
+            assert!(
+                stages[1]["weight_alignment_deg"].as_f64().is_some(),
+                "{algo}"
+            );
+        }
+        assert!(j["history"][1]["stage_metrics"]["stage1.alignment_deg"].is_number());
+    }
+}
+
+#[test]
+fn dfa_trains_from_zero_weights_through_the_cli() {
+    let mut args = vec![
+        "train",
+        "--algo",
+        "dfa",
+        "--dataset",
+        "mnist1d",
+        "--init",
+        "zeros",
+        "--activation",
+        "tanh",
+        "--json",
+    ];
+    args.extend(SMALL);
+    let o = locus(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let acc = last_json_line(&o)["test_accuracy"].as_f64().unwrap();
+    assert!(
+        acc > 0.15,
+        "DFA from zero weights: accuracy {acc} (chance 0.1)"
+    );
+}
+
+#[test]
+fn lenet_on_a_slice_of_mnist() {
+    let Some(dir) = shared_data_dir("mnist") else {
+        return;
+    };
+    let o = locus(&[
+        "train",
+        "--algo",
+        "bp",
+        "--model",
+        "lenet",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--train-limit",
+        "2000",
+        "--epochs",
+        "2",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = last_json_line(&o);
+    assert_eq!(j["config"]["model"], "lenet");
+    assert_eq!(j["stages"].as_array().unwrap().len(), 5);
+    let acc = j["test_accuracy"].as_f64().unwrap();
+    assert!(acc > 0.5, "two epochs on 2000 images: accuracy {acc}");
 }

@@ -10,6 +10,7 @@
 
 mod alignment;
 mod evaluate;
+mod lenet;
 mod lockstep;
 mod mlp;
 mod observe;
@@ -19,6 +20,7 @@ mod stage;
 
 pub use alignment::{measure_alignment, StageAlignment};
 pub use evaluate::{evaluate, predict, Evaluation};
+pub use lenet::LeNetConfig;
 pub use lockstep::Lockstep;
 pub use mlp::{MlpConfig, StageLayout};
 pub use observe::{NoObserver, Observer, StepInfo};

@@ -370,3 +370,21 @@ fn upstream_gradient_conforms() {
             .unwrap_or_else(|e| panic!("{e}"));
     }
 }
+
+#[test]
+fn reshape_conforms() {
+    for (input, target) in [
+        (&[3, 4, 5][..], vec![1, 4, 5]),
+        (&[2, 12][..], vec![3, 2, 2]),
+        (&[4, 2, 3][..], vec![6]),
+    ] {
+        let per_sample: usize = target.iter().product();
+        ModuleConformance::new(input)
+            // A sample with one value too many, and a batch of scalars.
+            .with_wrong_input_shapes(vec![vec![input[0], per_sample + 1], vec![input[0]]])
+            .run("reshape", |_| {
+                Box::new(locus_core::Reshape::new(target.clone()).unwrap())
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}

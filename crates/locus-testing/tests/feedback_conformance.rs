@@ -129,3 +129,46 @@ fn direct_feedback_conforms() {
             .unwrap_or_else(|e| panic!("{e}"));
     }
 }
+
+fn conv(rule: FeedbackRule, seed: u64) -> locus_core::Conv2d<f64> {
+    locus_core::Conv2dConfig::new(2, 3, (3, 2))
+        .with_padding((1, 0))
+        .with_stride((2, 1))
+        .with_feedback(rule)
+        .init::<f64>(&mut seeded_rng(seed))
+        .unwrap()
+}
+
+#[test]
+fn exact_backward_of_every_conv_rule_conforms() {
+    for rule in RULES {
+        ModuleConformance::new(&[2, 2, 5, 4])
+            .with_wrong_input_shapes(vec![vec![2, 3, 5, 4], vec![2, 2, 5]])
+            .run(rule.short_name(), |seed| {
+                Box::new(Exact(Box::new(conv(rule, seed))))
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+#[test]
+fn conv_rules_change_only_the_message() {
+    let x = Tensor::<f64>::from_shape_fn(vec![2, 2, 5, 4], |i| {
+        ((i[0] * 7 + i[1] * 5 + i[2] * 3 + i[3]) % 11) as f64 * 0.1 - 0.5
+    });
+    for rule in RULES {
+        let layer = conv(rule, 3);
+        let (y, cache) = layer.forward(&x).unwrap();
+        let g = y.mapv(|v| v.sin());
+        let exact = layer.backward_exact(&cache, &g, true).unwrap();
+        let ruled = layer.backward(&cache, &g, true).unwrap();
+        assert_eq!(exact.params, ruled.params, "{rule:?}");
+        let (a, b) = (exact.input.unwrap(), ruled.input.unwrap());
+        if rule == FeedbackRule::Transpose {
+            assert_eq!(a, b);
+        } else {
+            assert_ne!(a, b, "{rule:?} should not send the exact gradient");
+            assert_eq!(layer.diagnostics()[0].0, "weight_alignment_deg");
+        }
+    }
+}

@@ -1,9 +1,12 @@
 use ndarray::{Array1, Array2, Array3, Array4, ArrayView1, ArrayView4, Axis, CowArray, Ix1, Ix4};
 use serde::{Deserialize, Serialize};
 
+use super::feedback::{Feedback, FeedbackRule};
 use super::window::{check_pair, Geometry, Window2d};
 use crate::init::Init;
-use crate::{Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng, Tensor};
+use crate::{
+    angle_deg, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng, Tensor,
+};
 
 /// Configuration of a [`Conv2d`] layer, checked before any weight is drawn.
 ///
@@ -29,6 +32,10 @@ pub struct Conv2dConfig {
     pub init: Init,
     /// Bias initialisation (default: same as PyTorch, [`Init::TorchDefault`]).
     pub bias_init: Init,
+    /// The backward rule (default [`FeedbackRule::Transpose`], i.e. backpropagation);
+    /// a feedback matrix has the weight's shape.
+    #[serde(default)]
+    pub feedback: FeedbackRule,
 }
 
 impl Conv2dConfig {
@@ -44,7 +51,14 @@ impl Conv2dConfig {
             bias: true,
             init: Init::TorchDefault,
             bias_init: Init::TorchDefault,
+            feedback: FeedbackRule::Transpose,
         }
+    }
+
+    /// Sets the backward rule (feedback alignment, sign symmetry, …).
+    pub fn with_feedback(mut self, feedback: FeedbackRule) -> Self {
+        self.feedback = feedback;
+        self
     }
 
     /// Sets the stride `(sh, sw)`.
@@ -130,6 +144,10 @@ impl Conv2dConfig {
         } else {
             None
         };
+        let feedback = match self.feedback {
+            FeedbackRule::Transpose => Feedback::transpose(),
+            rule => Feedback::new(rule, &shape, (fan_in, fan_out), self.init, rng)?,
+        };
         Ok(Conv2d {
             weight,
             bias,
@@ -139,6 +157,7 @@ impl Conv2dConfig {
                 stride: self.stride,
                 padding: self.padding,
             },
+            feedback,
         })
     }
 }
@@ -146,6 +165,10 @@ impl Conv2dConfig {
 /// A 2-D convolution over a batch of multi-channel images (LeCun et al. 1998), as in
 /// PyTorch's `nn.Conv2d`: `y[n, o] = b[o] + Σ_c W[o, c] ⋆ x[n, c]`, where `⋆` is the
 /// cross-correlation over the zero-padded input with the given stride.
+///
+/// Like [`Linear`](super::Linear), the layer sends its input gradient through a
+/// [`FeedbackRule`]'s matrix in place of the weight (backpropagation by default);
+/// [`Module::backward_exact`] always uses the weight.
 ///
 /// The forward pass copies the input patches into a matrix (im2col) and multiplies it with
 /// the weight in one product; the backward pass multiplies again and adds the patch
@@ -198,6 +221,7 @@ pub struct Conv2d<F> {
     /// `[out_channels, in_channels, kh, kw]`, fixed at construction.
     shape: [usize; 4],
     window: Window2d,
+    feedback: Feedback<F>,
 }
 
 impl<F: Float> Conv2d<F> {
@@ -241,7 +265,13 @@ impl<F: Float> Conv2d<F> {
                 stride,
                 padding,
             },
+            feedback: Feedback::transpose(),
         })
+    }
+
+    /// The layer's backward rule.
+    pub fn feedback_rule(&self) -> FeedbackRule {
+        self.feedback.rule()
     }
 
     /// Channels of the input.
@@ -338,6 +368,63 @@ impl<F: Float> Conv2d<F> {
     }
 }
 
+impl<F: Float> Conv2d<F> {
+    /// The backward pass with the layer's feedback rule, or with the weight when `exact`.
+    fn backward_through(
+        &self,
+        cache: &Cache<F>,
+        grad_output: &Tensor<F>,
+        need_input_grad: bool,
+        exact: bool,
+    ) -> Result<Gradients<F>> {
+        let context = self.name();
+        let x = cache.tensor(0, &context)?;
+        let g = self
+            .window
+            .geometry(x.shape(), Some(self.in_channels()), &context)?;
+        let out_shape = [g.batch, self.out_channels(), g.out_height, g.out_width];
+        if grad_output.shape() != out_shape {
+            return Err(Error::shape(
+                format!("{context} backward (grad_output)"),
+                format!("{out_shape:?}"),
+                grad_output.shape(),
+            ));
+        }
+        let w = self.weight_matrix(&context)?;
+        let grad_rows = nchw_to_rows(grad_output, &g, &context)?;
+        let cols = self.columns(&g, x, &context)?;
+        let grad_w = grad_rows
+            .t()
+            .dot(&cols)
+            .into_shape_with_order(self.shape.to_vec())
+            .map_err(|_| layout_error(&context, &self.shape))?;
+        let mut params = vec![grad_w];
+        if self.bias.is_some() {
+            params.push(grad_rows.sum_axis(Axis(0)).into_dyn());
+        }
+        let input = if need_input_grad {
+            let grad_cols = if exact {
+                grad_rows.dot(&w)
+            } else {
+                let b = self.feedback.matrix(&self.weight)?;
+                let b = b
+                    .to_shape(w.dim())
+                    .map_err(|_| layout_error(&context, b.shape()))?;
+                grad_rows.dot(&b)
+            };
+            let mut grad_x = Array4::zeros(g.input_shape());
+            match (grad_cols.as_slice(), grad_x.as_slice_mut()) {
+                (Some(c), Some(gx)) => g.col2im(c, gx),
+                _ => return Err(layout_error(&context, x.shape())),
+            }
+            Some(grad_x.into_dyn())
+        } else {
+            None
+        };
+        Ok(Gradients { input, params })
+    }
+}
+
 /// Never expected: a standard-layout array that ndarray will not view as a slice.
 fn layout_error(context: &str, shape: &[usize]) -> Error {
     Error::shape(context, "a tensor ndarray can lay out contiguously", shape)
@@ -409,43 +496,26 @@ impl<F: Float> Module<F> for Conv2d<F> {
         grad_output: &Tensor<F>,
         need_input_grad: bool,
     ) -> Result<Gradients<F>> {
-        let context = self.name();
-        let x = cache.tensor(0, &context)?;
-        let g = self
-            .window
-            .geometry(x.shape(), Some(self.in_channels()), &context)?;
-        let out_shape = [g.batch, self.out_channels(), g.out_height, g.out_width];
-        if grad_output.shape() != out_shape {
-            return Err(Error::shape(
-                format!("{context} backward (grad_output)"),
-                format!("{out_shape:?}"),
-                grad_output.shape(),
-            ));
+        self.backward_through(cache, grad_output, need_input_grad, false)
+    }
+
+    fn backward_exact(
+        &self,
+        cache: &Cache<F>,
+        grad_output: &Tensor<F>,
+        need_input_grad: bool,
+    ) -> Result<Gradients<F>> {
+        self.backward_through(cache, grad_output, need_input_grad, true)
+    }
+
+    fn diagnostics(&self) -> Vec<(String, f64)> {
+        if self.feedback.rule() == FeedbackRule::Transpose {
+            return Vec::new();
         }
-        let w = self.weight_matrix(&context)?;
-        let grad_rows = nchw_to_rows(grad_output, &g, &context)?;
-        let cols = self.columns(&g, x, &context)?;
-        let grad_w = grad_rows
-            .t()
-            .dot(&cols)
-            .into_shape_with_order(self.shape.to_vec())
-            .map_err(|_| layout_error(&context, &self.shape))?;
-        let mut params = vec![grad_w];
-        if self.bias.is_some() {
-            params.push(grad_rows.sum_axis(Axis(0)).into_dyn());
+        match self.feedback.matrix(&self.weight) {
+            Ok(b) => vec![("weight_alignment_deg".into(), angle_deg(&self.weight, &b))],
+            Err(_) => Vec::new(),
         }
-        let input = if need_input_grad {
-            let grad_cols = grad_rows.dot(&w);
-            let mut grad_x = Array4::zeros(g.input_shape());
-            match (grad_cols.as_slice(), grad_x.as_slice_mut()) {
-                (Some(c), Some(gx)) => g.col2im(c, gx),
-                _ => return Err(layout_error(&context, x.shape())),
-            }
-            Some(grad_x.into_dyn())
-        } else {
-            None
-        };
-        Ok(Gradients { input, params })
     }
 
     fn params(&self) -> Vec<Param<'_, F>> {

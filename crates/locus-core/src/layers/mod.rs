@@ -6,6 +6,7 @@ mod feedback;
 mod flatten;
 mod linear;
 mod pool;
+mod reshape;
 mod sequential;
 mod window;
 
@@ -15,4 +16,5 @@ pub use feedback::{Feedback, FeedbackRule};
 pub use flatten::Flatten;
 pub use linear::{Linear, LinearConfig};
 pub use pool::{AvgPool2d, MaxPool2d, Pool2dConfig};
+pub use reshape::Reshape;
 pub use sequential::Sequential;
