@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # The feedback-alignment family on MNIST, side by side with backprop: the same
 # 784-1000-1000-10 ReLU MLP, SGD momentum 0.9, lr 0.05 with cosine decay, batch 64,
-# 20 epochs, for bp, fa, dfa, usf, brsf, frsf. Writes results.json, epochs.csv and the
-# PNG curves per run under book/src/results/fa-mnist-mlp/, then one comparison chart.
-# Takes about 20 minutes on 2 cores.
-#   reproduce/feedback_alignment.sh [DATA_DIR] [SEEDS]   (default: $LOCUS_DATA or
-#                                                         ../shared/data; seeds "0")
+# EPOCHS epochs (default 20), for bp, fa, dfa, usf, brsf, frsf. Writes results.json,
+# epochs.csv and the PNG curves per run under book/src/results/fa-mnist-mlp[-EPOCHS]/
+# (no suffix for 20), then one comparison chart. 20 epochs take about 20 minutes on 2 cores.
+#   [EPOCHS=40] reproduce/feedback_alignment.sh [DATA_DIR] [SEEDS]
+#     (default: $LOCUS_DATA or ../shared/data; seeds "0")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-${LOCUS_DATA:-../shared/data}}
 seeds=${2:-0}
+epochs=${EPOCHS:-20}
 out=book/src/results/fa-mnist-mlp
+[ "$epochs" = 20 ] || out=$out-$epochs
 cargo build --release -q -p locus-cli
 locus=target/release/locus
 runs=()
 for seed in $seeds; do
   for algo in bp fa dfa usf brsf frsf; do
     dir=$out/$algo-seed$seed
-    $locus train --algo "$algo" --dataset mnist --data-dir "$data/mnist" --epochs 20 \
+    $locus train --algo "$algo" --dataset mnist --data-dir "$data/mnist" --epochs "$epochs" \
       --activation relu --lr 0.05 --lr-schedule cosine --seed "$seed" --out "$dir"
     runs+=("$dir/results.json")
   done

@@ -79,4 +79,6 @@ mod book {
     struct Schedulers;
     #[doc = include_str!("../book/src/concepts/datasets.md")]
     struct Datasets;
+    #[doc = include_str!("../book/src/feedback-alignment.md")]
+    struct FeedbackAlignment;
 }
