@@ -20,25 +20,17 @@ pub fn accuracy(predictions: &[usize], labels: &[usize]) -> f64 {
 }
 
 /// The angle in degrees between two tensors seen as flat vectors:
-/// `acos(⟨a, b⟩ / (‖a‖ ‖b‖))`. 0° means the same direction, 90° orthogonal.
+/// `acos(⟨a, b⟩ / (‖a‖ ‖b‖))`. 0° means the same direction, 90° orthogonal. The
+/// computation is [`locus_core::angle_deg`]'s (which layers use for their own
+/// diagnostics); this form also requires equal shapes.
 ///
 /// Returns `None` when the shapes differ or either vector is zero (the angle is undefined).
 pub fn angle_degrees<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Option<f64> {
     if a.shape() != b.shape() {
         return None;
     }
-    let (mut dot, mut na, mut nb) = (0.0f64, 0.0f64, 0.0f64);
-    for (&x, &y) in a.iter().zip(b.iter()) {
-        let (x, y) = (x.as_f64(), y.as_f64());
-        dot += x * y;
-        na += x * x;
-        nb += y * y;
-    }
-    if na == 0.0 || nb == 0.0 || !(dot.is_finite() && na.is_finite() && nb.is_finite()) {
-        return None;
-    }
-    let cos = (dot / (na.sqrt() * nb.sqrt())).clamp(-1.0, 1.0);
-    Some(cos.acos().to_degrees())
+    let angle = locus_core::angle_deg(a, b);
+    angle.is_finite().then_some(angle)
 }
 
 #[cfg(test)]

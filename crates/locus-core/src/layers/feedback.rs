@@ -7,7 +7,7 @@ use ndarray::{ArrayD, Zip};
 use serde::{Deserialize, Serialize};
 
 use crate::init::{child_seed, Init};
-use crate::{seeded_rng, Float, Result, SeededRng, Tensor};
+use crate::{angle_deg, seeded_rng, Float, Result, SeededRng, Tensor};
 
 /// The backward rule of a weight layer: which matrix it sends its output gradient down
 /// through.
@@ -169,6 +169,18 @@ impl<F: Float> Feedback<F> {
                 Cow::Owned(signed_magnitudes(weight, &m, sign))
             }
         })
+    }
+
+    /// `weight_alignment_deg`, the angle between `weight` and the feedback matrix, for
+    /// rules that have one (none for [`FeedbackRule::Transpose`]).
+    pub fn diagnostics(&self, weight: &Tensor<F>) -> Vec<(String, f64)> {
+        if self.rule == FeedbackRule::Transpose {
+            return Vec::new();
+        }
+        match self.matrix(weight) {
+            Ok(b) => vec![("weight_alignment_deg".into(), angle_deg(weight, &b))],
+            Err(_) => Vec::new(),
+        }
     }
 
     fn fixed_matrix(&self) -> &Tensor<F> {

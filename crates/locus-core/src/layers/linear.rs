@@ -2,10 +2,10 @@ use ndarray::{Array1, Array2, Axis, Ix1, Ix2};
 use serde::{Deserialize, Serialize};
 
 use super::feedback::{Feedback, FeedbackRule};
+use super::params::{weight_and_bias, weight_and_bias_mut};
 use crate::init::Init;
 use crate::{
-    angle_deg, as_matrix, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result,
-    SeededRng, Tensor,
+    as_matrix, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng, Tensor,
 };
 
 /// Configuration of a [`Linear`] layer, checked before any weight is drawn.
@@ -285,40 +285,14 @@ impl<F: Float> Module<F> for Linear<F> {
     }
 
     fn diagnostics(&self) -> Vec<(String, f64)> {
-        if self.feedback.rule() == FeedbackRule::Transpose {
-            return Vec::new();
-        }
-        match self.feedback.matrix(&self.weight) {
-            Ok(b) => vec![("weight_alignment_deg".into(), angle_deg(&self.weight, &b))],
-            Err(_) => Vec::new(),
-        }
+        self.feedback.diagnostics(&self.weight)
     }
 
     fn params(&self) -> Vec<Param<'_, F>> {
-        let mut p = vec![Param {
-            name: "weight".into(),
-            value: &self.weight,
-        }];
-        if let Some(b) = &self.bias {
-            p.push(Param {
-                name: "bias".into(),
-                value: b,
-            });
-        }
-        p
+        weight_and_bias(&self.weight, self.bias.as_ref())
     }
 
     fn params_mut(&mut self) -> Vec<ParamMut<'_, F>> {
-        let mut p = vec![ParamMut {
-            name: "weight".into(),
-            value: &mut self.weight,
-        }];
-        if let Some(b) = &mut self.bias {
-            p.push(ParamMut {
-                name: "bias".into(),
-                value: b,
-            });
-        }
-        p
+        weight_and_bias_mut(&mut self.weight, self.bias.as_mut())
     }
 }

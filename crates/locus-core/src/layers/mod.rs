@@ -5,6 +5,7 @@ mod conv2d;
 mod feedback;
 mod flatten;
 mod linear;
+mod params;
 mod pool;
 mod reshape;
 mod sequential;
