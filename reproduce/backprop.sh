@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Backpropagation baselines (issue: workspace foundation). Writes results.json and
-# epochs.csv per run under book/src/results/. Takes about 15 minutes on 2 cores.
+# epochs.csv per run under book/src/results/. Takes about 5 minutes on 2 cores.
 #   reproduce/backprop.sh [DATA_DIR]      (default: $LOCUS_DATA, else ../shared/data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,3 +21,6 @@ done
 
 # MNIST-1D as generated in memory by locus (the embedded default), same model and budget.
 $locus train --algo bp --dataset mnist1d --epochs 30 --seed 0 --out "$out/bp-mnist1d-generated"
+
+$locus plot "$out"/bp-mnist1d-seed{0,1,2}/results.json "$out/bp-mnist1d-generated/results.json" \
+  --out "$out/mnist1d-bp-seeds.png" --title "MNIST-1D, backprop MLP: test accuracy"
