@@ -54,8 +54,8 @@ pub mod prelude {
     pub use locus_data::{Dataset, InMemoryDataset, Split};
     pub use locus_eval::{RunReport, StageReport};
     pub use locus_objectives::{
-        DirectFeedback, LocalObjective, LocalSignal, Mode, StageContext, SupervisedLoss,
-        UpstreamGradient,
+        DirectFeedback, LocalObjective, LocalSignal, Mode, SgModel, StageContext, SupervisedLoss,
+        SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
     };
     pub use locus_sched::{
         evaluate, measure_alignment, predict, EpochPlan, Lockstep, MlpConfig, NoObserver,

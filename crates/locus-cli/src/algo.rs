@@ -2,7 +2,10 @@
 //! what the hidden stages learn from.
 
 use locus_core::{FeedbackRule, Float, Loss};
-use locus_objectives::{DirectFeedback, LocalObjective, SupervisedLoss, UpstreamGradient};
+use locus_objectives::{
+    DirectFeedback, LocalObjective, SupervisedLoss, SyntheticGradient, SyntheticGradientConfig,
+    UpstreamGradient,
+};
 
 /// What the hidden stages (all but the top) learn from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,6 +14,12 @@ pub enum HiddenSignal {
     Message,
     /// The output error projected by a fixed random matrix (direct feedback alignment).
     DirectFeedback,
+    /// A learned prediction of the stage's gradient (decoupled neural interfaces); the
+    /// flag conditions it on the label (cDNI).
+    SyntheticGradient {
+        /// Whether the gradient model also sees the one-hot label.
+        conditional: bool,
+    },
 }
 
 /// One learning algorithm the CLI can run.
@@ -46,6 +55,18 @@ pub const ALGORITHMS: &[Algorithm] = &[
         hidden: HiddenSignal::DirectFeedback,
     },
     Algorithm {
+        name: "dni",
+        summary: "synthetic gradients: every hidden stage learns from a learned gradient model",
+        feedback: FeedbackRule::Transpose,
+        hidden: HiddenSignal::SyntheticGradient { conditional: false },
+    },
+    Algorithm {
+        name: "cdni",
+        summary: "synthetic gradients conditioned on the label (cDNI)",
+        feedback: FeedbackRule::Transpose,
+        hidden: HiddenSignal::SyntheticGradient { conditional: true },
+    },
+    Algorithm {
         name: "usf",
         summary: "sign symmetry: errors sent down through sign(W)",
         feedback: FeedbackRule::SignSymmetry,
@@ -79,23 +100,75 @@ pub fn find(name: &str) -> anyhow::Result<&'static Algorithm> {
     })
 }
 
+/// Per-stage settings an algorithm's objectives take from the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectiveSettings {
+    /// Seeds any random state an objective draws; each stage derives its own stream.
+    pub seed: u64,
+    /// Number of classes (for label-conditioned objectives).
+    pub classes: usize,
+    /// The synthetic-gradient model and optimizer (for `dni` and `cdni`).
+    pub synthetic: SyntheticGradientConfig,
+}
+
 impl Algorithm {
-    /// The objective of stage `index` out of `count`; `seed` seeds any random state the
-    /// objective draws (each stage gets its own stream).
+    /// Checks the settings this algorithm will use, before any stage is built.
+    ///
+    /// # Errors
+    /// The synthetic-gradient configuration's error, naming the bad value.
+    pub fn check(&self, settings: &ObjectiveSettings) -> anyhow::Result<()> {
+        if let HiddenSignal::SyntheticGradient { conditional } = self.hidden {
+            self.synthetic_config(settings, 0, conditional)
+                .check()
+                .map_err(|e| anyhow::anyhow!("invalid synthetic-gradient settings: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn synthetic_config(
+        &self,
+        settings: &ObjectiveSettings,
+        index: usize,
+        conditional: bool,
+    ) -> SyntheticGradientConfig {
+        let mut config = settings.synthetic;
+        config.seed = stage_seed(settings.seed, index);
+        if conditional {
+            config = config.with_labels(settings.classes);
+        }
+        config
+    }
+
+    /// The objective of stage `index` out of `count`.
+    ///
+    /// # Panics
+    /// Never for settings that passed [`Algorithm::check`].
     pub fn objective<F: Float>(
         &self,
         index: usize,
         count: usize,
-        seed: u64,
+        settings: &ObjectiveSettings,
     ) -> Box<dyn LocalObjective<F>> {
         if index + 1 == count {
             return Box::new(SupervisedLoss::new(Loss::SoftmaxCrossEntropy));
         }
         match self.hidden {
             HiddenSignal::Message => Box::new(UpstreamGradient),
-            HiddenSignal::DirectFeedback => Box::new(DirectFeedback::<F>::new(
-                seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (index as u64 + 1),
-            )),
+            HiddenSignal::DirectFeedback => {
+                Box::new(DirectFeedback::<F>::new(stage_seed(settings.seed, index)))
+            }
+            HiddenSignal::SyntheticGradient { conditional } => {
+                let objective: SyntheticGradient<F> = self
+                    .synthetic_config(settings, index, conditional)
+                    .build()
+                    .expect("synthetic-gradient settings are checked before stages are built");
+                Box::new(objective)
+            }
         }
     }
+}
+
+/// A seed for stage `index`'s objective, distinct per stage and per run seed.
+fn stage_seed(seed: u64, index: usize) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (index as u64 + 1)
 }

@@ -64,6 +64,14 @@ pub enum ModelKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SgModelKind {
+    /// One affine layer, zero-initialised (the paper's choice).
+    Linear,
+    /// A hidden ReLU layer of --sg-hidden units, last layer zero-initialised.
+    Mlp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InitKind {
     /// PyTorch's default: uniform on ±1/sqrt(fan_in).
     Torch,
@@ -127,6 +135,18 @@ pub struct TrainArgs {
     /// Hidden activation.
     #[arg(long, value_enum, default_value_t = ActivationKind::Relu)]
     pub activation: ActivationKind,
+    /// Gradient model of the synthetic-gradient stages (dni, cdni).
+    #[arg(long, value_enum, default_value_t = SgModelKind::Linear)]
+    pub sg_model: SgModelKind,
+    /// Hidden width of --sg-model mlp.
+    #[arg(long, default_value_t = 256)]
+    pub sg_hidden: usize,
+    /// Adam learning rate of the gradient models.
+    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
+    pub sg_lr: f64,
+    /// BP(λ): stages learn from λ·true + (1−λ)·synthetic gradient, λ in [0, 1].
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub sg_lambda: f64,
     /// Seed of the weights and the batch order.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

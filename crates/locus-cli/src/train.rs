@@ -9,13 +9,17 @@ use locus_core::{Activation, AdamConfig, Module, OptimizerConfig, SgdConfig};
 use locus_data::gather;
 use locus_data::Dataset;
 use locus_eval::{EpochRecord, RunReport, StageReport};
+use locus_objectives::{SgModel, SyntheticGradientConfig};
 use locus_sched::{
     evaluate, measure_alignment, EpochPlan, LeNetConfig, Lockstep, LrSchedule, MlpConfig,
     Scheduler, Stage, StageAlignment,
 };
 use serde_json::json;
 
-use crate::args::{ActivationKind, InitKind, ModelKind, OptimizerKind, ScheduleKind, TrainArgs};
+use crate::algo::ObjectiveSettings;
+use crate::args::{
+    ActivationKind, InitKind, ModelKind, OptimizerKind, ScheduleKind, SgModelKind, TrainArgs,
+};
 use crate::progress::ProgressBar;
 use crate::{algo, data};
 
@@ -86,7 +90,21 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         InitKind::Xavier => Init::XavierUniform,
         InitKind::He => Init::HeNormal,
     };
-    let objective = |i, n| algorithm.objective(i, n, args.seed);
+    let settings = ObjectiveSettings {
+        seed: args.seed,
+        classes,
+        synthetic: SyntheticGradientConfig::new(args.seed)
+            .with_model(match args.sg_model {
+                SgModelKind::Linear => SgModel::Linear,
+                SgModelKind::Mlp => SgModel::Mlp {
+                    hidden: args.sg_hidden,
+                },
+            })
+            .with_optimizer(OptimizerConfig::Adam(AdamConfig::new(args.sg_lr)))
+            .with_lambda(args.sg_lambda),
+    };
+    algorithm.check(&settings)?;
+    let objective = |i, n| algorithm.objective(i, n, &settings);
     let (mut stages, model_config): (Vec<Stage<f32>>, serde_json::Value) = match args.model {
         ModelKind::Mlp => {
             let inputs: usize = split.train.sample_shape().iter().product();
@@ -214,6 +232,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         ("test_samples", json!(split.test.len())),
         ("data_seed", json!(args.data_seed)),
         ("float", json!("f32")),
+        ("synthetic_gradient", json!(settings.synthetic)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

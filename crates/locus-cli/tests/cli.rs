@@ -143,6 +143,11 @@ fn bad_arguments_are_named() {
     fails_with(&["train", "--dataset", "cifar"], &["cifar"]);
     fails_with(&["train", "--model", "lenet"], &["LeNet", "[40]"]);
     fails_with(
+        &["train", "--algo", "dni", "--sg-lambda", "1.5"],
+        &["synthetic-gradient", "1.5"],
+    );
+    fails_with(&["train", "--algo", "cdni", "--sg-lr", "-1"], &["-1"]);
+    fails_with(
         &["train", "--model", "lenet", "--hidden", "10"],
         &["--hidden", "mlp"],
     );
@@ -364,4 +369,36 @@ fn lenet_on_a_slice_of_mnist() {
     assert_eq!(j["stages"].as_array().unwrap().len(), 5);
     let acc = j["test_accuracy"].as_f64().unwrap();
     assert!(acc > 0.5, "two epochs on 2000 images: accuracy {acc}");
+}
+
+/// Synthetic-gradient stages run through the CLI, report how far their learned gradient
+/// is from the true one, and learn something on MNIST-1D.
+#[test]
+fn synthetic_gradients_run_and_report_alignment() {
+    for algo in ["dni", "cdni"] {
+        let mut args = vec![
+            "train",
+            "--algo",
+            algo,
+            "--dataset",
+            "mnist1d",
+            "--optimizer",
+            "adam",
+            "--json",
+        ];
+        args.extend(SMALL);
+        let o = locus(&args);
+        assert!(o.status.success(), "{algo}: {}", stderr(&o));
+        let j = last_json_line(&o);
+        let stages = j["stages"].as_array().unwrap();
+        let objective = stages[0]["objective"].as_str().unwrap();
+        assert!(
+            objective.contains("synthetic-gradient"),
+            "{algo}: {objective}"
+        );
+        assert!(stages[0]["alignment_deg"].as_f64().is_some(), "{algo}");
+        assert!(stages[0]["sg_loss"].as_f64().is_some(), "{algo}");
+        let acc = j["test_accuracy"].as_f64().unwrap();
+        assert!(acc > 0.15, "{algo}: accuracy {acc} (chance 0.1)");
+    }
 }

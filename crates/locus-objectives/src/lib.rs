@@ -10,15 +10,18 @@
 //! one uses [`SupervisedLoss`]. Feedback alignment and sign symmetry keep that pairing and
 //! change only the layers' backward rule (`locus_core::FeedbackRule`); direct feedback
 //! alignment replaces the message by [`DirectFeedback`], a fixed random projection of the
-//! output error.
+//! output error. [`SyntheticGradient`] (DNI, cDNI) replaces it by a learned prediction,
+//! trained on the message when it arrives.
 #![warn(missing_docs)]
 
 mod direct_feedback;
 mod objective;
 mod supervised;
+mod synthetic_gradient;
 mod upstream;
 
 pub use direct_feedback::DirectFeedback;
 pub use objective::{LocalObjective, LocalSignal, Mode, StageContext};
 pub use supervised::SupervisedLoss;
+pub use synthetic_gradient::{SgModel, SyntheticGradient, SyntheticGradientConfig};
 pub use upstream::UpstreamGradient;

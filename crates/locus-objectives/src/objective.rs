@@ -92,8 +92,13 @@ pub trait LocalObjective<F: Float>: Send {
     /// context field (labels, message) is missing.
     fn signal(&mut self, ctx: &StageContext<'_, F>, mode: Mode) -> Result<LocalSignal<F>>;
 
-    /// Whether the signal needs the gradient message from the stage above (backward
-    /// locking). Schedulers run such stages top-down after the stage above has finished.
+    /// Whether the signal needs the gradient message from the stage above. Schedulers run
+    /// such stages top-down after the stage above has finished, and must pass the message
+    /// in [`Mode::Learn`], where such an objective refuses a context without one. In
+    /// [`Mode::Evaluate`] an objective may still compute a signal without it: a
+    /// [`SyntheticGradient`](crate::SyntheticGradient) needs the message only as the
+    /// training target of its gradient model, not to predict (update unlocking), while
+    /// [`UpstreamGradient`](crate::UpstreamGradient) is backward-locked and refuses.
     fn needs_message(&self) -> bool {
         false
     }

@@ -57,8 +57,9 @@ pub enum Check {
     /// Labels are required exactly when `needs_labels()` says so, and bad labels are
     /// refused.
     Labels,
-    /// The message from above is required exactly when `needs_message()` says so, and a
-    /// message of the wrong shape is refused.
+    /// The message from above is required in `Mode::Learn` exactly when `needs_message()`
+    /// says so (in `Mode::Evaluate` it may be optional), and a message of the wrong shape is
+    /// refused.
     Message,
     /// A NaN in the output (or in a required message) is an error, not a silently
     /// non-finite or finite loss.

@@ -122,9 +122,11 @@ impl ObjectiveConformance {
     ///
     /// Label checks refuse a missing label list, one of the wrong length and a label
     /// `>= classes` when `needs_labels()`, and require success without labels
-    /// otherwise; the same for the message (missing or of the wrong shape) and
-    /// `needs_message()`. Each check that may change the objective uses a fresh one from
-    /// `make(seed)`.
+    /// otherwise. Message checks, when `needs_message()`, refuse a missing message in
+    /// [`Mode::Learn`] (in [`Mode::Evaluate`] an objective may predict without one, as a
+    /// synthetic gradient does, but must then return a valid signal) and a message of the
+    /// wrong shape in both modes; otherwise they require success without a message. Each
+    /// check that may change the objective uses a fresh one from `make(seed)`.
     ///
     /// # Errors
     /// The first [`ConformanceFailure`]. A panic where an error is required is caught

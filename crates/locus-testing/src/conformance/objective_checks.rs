@@ -3,7 +3,7 @@
 use locus_core::{seeded_rng, Tensor};
 use locus_objectives::{LocalObjective, LocalSignal, Mode, StageContext};
 
-use super::{expect_refusal, first_difference, ObjectiveConformance};
+use super::{expect_refusal, first_difference, no_panic, ObjectiveConformance};
 use crate::sample::{labels, uniform};
 
 /// Salt that keeps the suite's data stream apart from the objective's own seed.
@@ -155,8 +155,11 @@ pub(super) fn labels_checked(
     })
 }
 
-/// The message is refused when missing or of the wrong shape if `needs_message()`, and
-/// not needed otherwise.
+/// If `needs_message()`: a missing message is refused in `Mode::Learn` (where the message
+/// is what the objective learns from); in `Mode::Evaluate` the objective may refuse it or
+/// predict without it (a synthetic gradient), and then must return a valid signal; a
+/// message of the wrong shape is refused in both modes. Otherwise the message is not
+/// needed at all.
 pub(super) fn message_checked(fresh: Fresh<'_>, data: &ContextData) -> Result<(), String> {
     let full = data.context();
     let without = StageContext {
@@ -176,16 +179,32 @@ pub(super) fn message_checked(fresh: Fresh<'_>, data: &ContextData) -> Result<()
     let mut shape = data.output.shape().to_vec();
     *shape.last_mut().expect("the output has a batch axis") += 1;
     let wrong = Tensor::zeros(shape.clone());
-    expect_refusal("a context without a message", || {
-        fresh().signal(&without, Mode::Evaluate)
+    expect_refusal("a context without a message (Mode::Learn)", || {
+        fresh().signal(&without, Mode::Learn)
     })?;
-    expect_refusal(
-        &format!(
-            "a message of shape {shape:?} for an output of shape {:?}",
-            data.output.shape()
-        ),
-        || fresh().signal(&full.with_message(&wrong), Mode::Evaluate),
-    )
+    if let Ok(Ok(s)) = no_panic(|| fresh().signal(&without, Mode::Evaluate)) {
+        if s.grad_output.shape() != data.output.shape()
+            || !s.loss.is_finite()
+            || !s.grad_output.iter().all(|v| v.is_finite())
+        {
+            return Err(format!(
+                "a context without a message (Mode::Evaluate) was accepted, but the signal \
+                 has shape {:?} for an output of shape {:?}, or is not finite",
+                s.grad_output.shape(),
+                data.output.shape()
+            ));
+        }
+    }
+    for mode in [Mode::Evaluate, Mode::Learn] {
+        expect_refusal(
+            &format!(
+                "a message of shape {shape:?} for an output of shape {:?} ({mode:?})",
+                data.output.shape()
+            ),
+            || fresh().signal(&full.with_message(&wrong), mode),
+        )?;
+    }
+    Ok(())
 }
 
 /// A NaN in the output (in both modes), or in a message the objective needs, is refused.

@@ -243,6 +243,16 @@ fn a_message_of_the_wrong_shape_must_be_refused() {
 }
 
 #[test]
+fn learning_without_a_needed_message_is_caught() {
+    let failure = faulty_objective(ObjectiveFault::ZeroWithoutMessage);
+    assert_failure(
+        &failure,
+        Check::Message,
+        &["without a message (Mode::Learn)", "was accepted"],
+    );
+}
+
+#[test]
 fn invalid_finite_difference_options_are_refused() {
     let x = Tensor::zeros(vec![1, 3]);
     let mut layer = LinearConfig::new(3, 1)

@@ -167,6 +167,8 @@ pub enum ObjectiveFault {
     UndeclaredMessage,
     /// Upstream gradient that pads or truncates a message of the wrong shape.
     UncheckedMessageShape,
+    /// Upstream gradient that needs a message but learns from zeros without one.
+    ZeroWithoutMessage,
 }
 
 /// A mean-squared-error or upstream-gradient objective with one [`ObjectiveFault`].
@@ -207,9 +209,11 @@ impl FaultyObjective {
     }
 
     fn upstream(&self, ctx: &StageContext<'_, f64>) -> Result<LocalSignal<f64>> {
-        let message = ctx
-            .message
-            .ok_or_else(|| Error::invalid("message", "needed", "none"))?;
+        let zeros = Tensor::zeros(ctx.output.shape());
+        let message = match (ctx.message, self.fault) {
+            (None, ObjectiveFault::ZeroWithoutMessage) => &zeros,
+            (m, _) => m.ok_or_else(|| Error::invalid("message", "needed", "none"))?,
+        };
         locus_core::check_finite(ctx.output, "output")?;
         locus_core::check_finite(message, "message")?;
         let grad_output = match self.fault {
@@ -245,9 +249,9 @@ impl LocalObjective<f64> for FaultyObjective {
 
     fn signal(&mut self, ctx: &StageContext<'_, f64>, _mode: Mode) -> Result<LocalSignal<f64>> {
         match self.fault {
-            ObjectiveFault::UndeclaredMessage | ObjectiveFault::UncheckedMessageShape => {
-                self.upstream(ctx)
-            }
+            ObjectiveFault::UndeclaredMessage
+            | ObjectiveFault::UncheckedMessageShape
+            | ObjectiveFault::ZeroWithoutMessage => self.upstream(ctx),
             _ => self.mse(ctx),
         }
     }
@@ -258,10 +262,14 @@ impl LocalObjective<f64> for FaultyObjective {
             ObjectiveFault::UndeclaredLabels
                 | ObjectiveFault::UndeclaredMessage
                 | ObjectiveFault::UncheckedMessageShape
+                | ObjectiveFault::ZeroWithoutMessage
         )
     }
 
     fn needs_message(&self) -> bool {
-        self.fault == ObjectiveFault::UncheckedMessageShape
+        matches!(
+            self.fault,
+            ObjectiveFault::UncheckedMessageShape | ObjectiveFault::ZeroWithoutMessage
+        )
     }
 }

@@ -1,0 +1,189 @@
+//! Synthetic gradients (DNI) and their label-conditioned form (cDNI) through the stage
+//! machinery: hidden stages learn from a learned gradient model trained, under
+//! `Lockstep`, on the gradient the stage above sends down (the true one below the
+//! supervised top, a bootstrapped synthetic one further down).
+//!
+//! The task is chosen so that the hidden stages must learn: the label is which of three
+//! products `x₀x₁, x₂x₃, x₄x₅` is largest, which a linear read-out of the frozen random
+//! hidden features gets only about 45% right (chance is 1/3), and backpropagation about
+//! 90% right. On the linear task of `feedback_alignment.rs` frozen features already reach
+//! 0.94, so accuracy there would prove nothing.
+
+use locus_core::{seeded_rng, Activation, AdamConfig, Loss, OptimizerConfig, Result};
+use locus_data::{gather, InMemoryDataset};
+use locus_objectives::{
+    LocalObjective, LocalSignal, Mode, SgModel, StageContext, SupervisedLoss,
+    SyntheticGradientConfig, UpstreamGradient,
+};
+use locus_sched::{
+    evaluate, measure_alignment, EpochPlan, Lockstep, MlpConfig, NoObserver, Scheduler, Stage,
+};
+use rand_distr::{Distribution, StandardNormal};
+
+/// Gaussian features labelled by which of three pairwise products is largest.
+fn product_data(n: usize, seed: u64) -> InMemoryDataset {
+    let mut rng = seeded_rng(seed);
+    let features: Vec<f32> = (0..n * 8)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect();
+    let labels = features
+        .chunks(8)
+        .map(|x| {
+            let scores = [x[0] * x[1], x[2] * x[3], x[4] * x[5]];
+            (0..3)
+                .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+                .unwrap()
+        })
+        .collect();
+    InMemoryDataset::new("products", features, vec![8], labels, 3).unwrap()
+}
+
+/// Hidden stages that never learn: the baseline any rule must beat.
+struct Frozen;
+
+impl LocalObjective<f64> for Frozen {
+    fn name(&self) -> String {
+        "frozen".into()
+    }
+    fn signal(&mut self, ctx: &StageContext<'_, f64>, _mode: Mode) -> Result<LocalSignal<f64>> {
+        Ok(LocalSignal {
+            loss: 0.0,
+            grad_output: ctx.output.mapv(|_| 0.0),
+        })
+    }
+}
+
+fn top() -> Box<dyn LocalObjective<f64>> {
+    Box::new(SupervisedLoss::new(Loss::SoftmaxCrossEntropy))
+}
+
+/// An 8-64-64-3 tanh MLP, one stage per layer, every stage trained by Adam (1e-3).
+/// (With SGD and momentum 0.9 at 0.05 the hidden stages follow the early, poor
+/// predictions too far and cDNI ends near 0.75.)
+fn stages(hidden: impl Fn(usize) -> Box<dyn LocalObjective<f64>>) -> Vec<Stage<f64>> {
+    let adam = OptimizerConfig::Adam(AdamConfig::new(1e-3));
+    MlpConfig::new(vec![8, 64, 64, 3])
+        .with_activation(Activation::Tanh)
+        .build::<f64>(4, &adam, |i, n| if i + 1 == n { top() } else { hidden(i) })
+        .unwrap()
+}
+
+/// Trains 40 epochs of 600 samples in batches of 20; returns the test accuracy.
+fn train(stages: &mut [Stage<f64>]) -> f64 {
+    let train_set = product_data(600, 1);
+    for epoch in 0..40 {
+        let plan = EpochPlan {
+            batch_size: 20,
+            seed: 1,
+            epoch,
+        };
+        Lockstep
+            .train_epoch(stages, &train_set, plan, &mut NoObserver)
+            .unwrap();
+    }
+    evaluate(stages, &product_data(300, 2), 1000)
+        .unwrap()
+        .accuracy
+}
+
+/// Update angles (degrees) per stage, averaged over three probe batches of 200.
+fn angles(stages: &mut [Stage<f64>]) -> Vec<f64> {
+    let data = product_data(600, 1);
+    let mut mean = vec![0.0; stages.len()];
+    for k in 0..3 {
+        let probe = gather::<f64>(&data, &(k * 200..(k + 1) * 200).collect::<Vec<_>>()).unwrap();
+        let report = measure_alignment(stages, &probe.inputs, &probe.labels).unwrap();
+        for (m, s) in mean.iter_mut().zip(&report) {
+            *m += s.update_angle_deg / 3.0;
+        }
+    }
+    mean
+}
+
+fn sg_loss(stage: &Stage<f64>) -> f64 {
+    let metrics = stage.objective().metrics();
+    assert_eq!(metrics.len(), 1, "{metrics:?}");
+    assert_eq!(metrics[0].0, "sg_loss");
+    metrics[0].1
+}
+
+#[test]
+fn the_task_needs_hidden_learning() {
+    let frozen = train(&mut stages(|_| Box::new(Frozen)));
+    assert!(frozen < 0.6, "frozen hidden stages: {frozen}");
+    let bp = train(&mut stages(|_| Box::new(UpstreamGradient)));
+    assert!(bp > 0.85, "backpropagation: {bp}");
+}
+
+/// cDNI with the default model (a linear `M(h, one_hot(y))`, zero at first).
+#[test]
+fn conditional_synthetic_gradients_learn_the_task() {
+    let mut net = stages(|i| {
+        Box::new(
+            SyntheticGradientConfig::new(10 + i as u64)
+                .with_labels(3)
+                .build::<f64>()
+                .unwrap(),
+        )
+    });
+    assert!(net[..2].iter().all(|s| s.objective().needs_message()));
+    let acc = train(&mut net);
+    assert!(
+        acc > 0.8,
+        "cDNI: test accuracy {acc} (frozen ≈ 0.45, BP ≈ 0.9)"
+    );
+    let angles = angles(&mut net);
+    assert!(
+        angles[0] < 90.0 && angles[1] < 90.0,
+        "cDNI update angles {angles:?}"
+    );
+    for stage in &net[..2] {
+        let loss = sg_loss(stage);
+        assert!(
+            loss.is_finite() && loss < 2.0,
+            "{}: sg_loss {loss}",
+            stage.name()
+        );
+    }
+}
+
+/// DNI without labels needs a non-linear `M`: the best label-free linear prediction of
+/// the gradient of a calibrated classifier is close to zero (`E[p − y | h] ≈ 0`), and a
+/// linear DNI ends near 0.5 here. The stage right below the top, trained on the true
+/// gradient, is aligned with backpropagation; the bottom stage, trained on a bootstrapped
+/// target, ends at 110–120° on this task (measured, not asserted): it still helps, the
+/// network beats frozen features by far, but its own update does not descend the loss.
+#[test]
+fn synthetic_gradients_learn_the_task() {
+    let mut net = stages(|i| {
+        Box::new(
+            SyntheticGradientConfig::new(10 + i as u64)
+                .with_model(SgModel::Mlp { hidden: 64 })
+                .build::<f64>()
+                .unwrap(),
+        )
+    });
+    let acc = train(&mut net);
+    assert!(
+        acc > 0.75,
+        "DNI: test accuracy {acc} (frozen ≈ 0.45, BP ≈ 0.9)"
+    );
+    let angles = angles(&mut net);
+    assert!(angles[1] < 90.0, "DNI update angles {angles:?}");
+    assert!(sg_loss(&net[1]).is_finite());
+}
+
+#[test]
+fn bp_lambda_one_is_backpropagation() {
+    let bp = train(&mut stages(|_| Box::new(UpstreamGradient)));
+    let mut net = stages(|i| {
+        Box::new(
+            SyntheticGradientConfig::new(i as u64)
+                .with_lambda(1.0)
+                .build::<f64>()
+                .unwrap(),
+        )
+    });
+    assert_eq!(train(&mut net), bp);
+    assert!(angles(&mut net).iter().all(|&a| a < 1e-4));
+}
