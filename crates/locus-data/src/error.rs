@@ -10,13 +10,13 @@ use thiserror::Error;
 #[non_exhaustive]
 pub enum DataError {
     /// The operating system could not open or read a file.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {cause}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The underlying I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying I/O error. It is part of the message and deliberately not a
+        /// `source()`, so chain-printing reporters do not say it twice.
+        cause: std::io::Error,
     },
     /// A file does not follow its format (bad magic, truncated header, wrong size, ...).
     #[error("malformed file {}: {reason}", path.display())]
@@ -110,10 +110,10 @@ impl DataError {
     }
 
     /// Shorthand for [`DataError::Io`].
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: &Path, cause: std::io::Error) -> Self {
         DataError::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         }
     }
 

@@ -151,7 +151,7 @@ impl RunReport {
                     .render(width, height)
                     .and_then(|image| image.write_png(&path))
                     .map_err(|e| match e {
-                        PlotError::Io { source, .. } => with_path(&path, source),
+                        PlotError::Io { cause, .. } => with_path(&path, cause),
                         other => with_path(&path, std::io::Error::other(other)),
                     })?;
             }

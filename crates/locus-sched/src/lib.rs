@@ -55,15 +55,9 @@ impl std::fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Stage { source, .. } => Some(source),
-            Error::Data(e) => Some(e),
-            Error::Config(_) => None,
-        }
-    }
-}
+/// The message already contains the underlying error, so it is not offered again as a
+/// `source`: reporters that print the chain (`anyhow`'s `{:#}`) would repeat it.
+impl std::error::Error for Error {}
 
 impl From<locus_data::DataError> for Error {
     fn from(e: locus_data::DataError) -> Self {
@@ -73,3 +67,25 @@ impl From<locus_data::DataError> for Error {
 
 /// Result type of locus-sched.
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+
+    #[test]
+    fn the_message_names_the_stage_and_the_cause_once() {
+        let e = Error::Stage {
+            stage: "stage2".into(),
+            source: locus_core::Error::NonFinite {
+                context: "Adam step".into(),
+            },
+        };
+        let text = e.to_string();
+        assert_eq!(text.matches("non-finite").count(), 1, "{text}");
+        assert!(
+            text.contains("stage2") && text.contains("Adam step"),
+            "{text}"
+        );
+        assert!(std::error::Error::source(&e).is_none());
+    }
+}

@@ -140,9 +140,9 @@ impl Image {
     /// # Errors
     /// [`PlotError::Io`], with the path, if the file cannot be written.
     pub fn write_png(&self, path: &Path) -> Result<(), PlotError> {
-        std::fs::write(path, self.to_png_bytes()).map_err(|source| PlotError::Io {
+        std::fs::write(path, self.to_png_bytes()).map_err(|cause| PlotError::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         })
     }
 

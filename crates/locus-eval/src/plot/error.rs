@@ -84,12 +84,12 @@ pub enum PlotError {
         max: f64,
     },
     /// Writing an image file failed.
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}: {cause}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The underlying I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying I/O error. It is part of the message and deliberately not a
+        /// `source()`, so chain-printing reporters do not say it twice.
+        cause: std::io::Error,
     },
 }
