@@ -140,9 +140,10 @@ impl SyntheticGradientConfig {
 /// Synthetic gradients (Jaderberg et al. 2016, "Decoupled Neural Interfaces using
 /// Synthetic Gradients", DNI): the stage learns from `ĝ = M(h)`, a learned prediction of
 /// the gradient of the network loss with respect to its output `h` (the approximation
-/// `δᵢ ≈ M(hᵢ)` of eq. 1), instead of waiting for the true gradient. With
-/// [`SyntheticGradientConfig::with_labels`] it is the paper's cDNI, `M(h, one_hot(y))`
-/// (Sec. 3.2), which predicts far better because the true gradient depends on the label.
+/// `δᵢ ≈ M(hᵢ)`), instead of waiting for the true gradient. With
+/// [`SyntheticGradientConfig::with_labels`] it is the paper's cDNI (conditional DNI),
+/// `M(h, one_hot(y))`, which predicts far better because the true gradient depends on the
+/// label.
 ///
 /// `M` learns by regression: when the gradient message `m` from the stage above arrives,
 /// `M` takes one optimizer step on `‖M(h) − batch·m‖² / (2·batch)`, with `h` a constant
@@ -162,7 +163,7 @@ impl SyntheticGradientConfig {
 /// gradient stage it is that stage's synthetic gradient sent back through its module,
 /// the paper's bootstrapped target.
 ///
-/// **BP(λ)** (the paper's appendix A): with λ > 0 the signal is
+/// **BP(λ)** (from the paper's appendix): with λ > 0 the signal is
 /// `λ·m + (1−λ)·ĝ/batch` when a message is present, and `ĝ/batch` otherwise.
 ///
 /// **The message rule.** [`LocalObjective::needs_message`] is true: in [`Mode::Learn`]
