@@ -19,6 +19,10 @@ pub struct PlotArgs {
     /// The per-epoch figure to plot.
     #[arg(long, value_enum, default_value_t = MetricKind::TestAccuracy)]
     pub metric: MetricKind,
+    /// Names of the series, comma-separated, one per results file in order (default: each
+    /// run's algorithm, with its seed or data set where runs share an algorithm).
+    #[arg(long, value_delimiter = ',')]
+    pub labels: Option<Vec<String>>,
     /// Chart title (default: the metric, and the data set when all runs share one).
     #[arg(long)]
     pub title: Option<String>,
@@ -73,11 +77,24 @@ fn read_report(path: &Path) -> anyhow::Result<RunReport> {
 
 /// Runs `locus plot`.
 pub fn run(args: &PlotArgs) -> anyhow::Result<()> {
-    let reports = args
+    let mut reports = args
         .results
         .iter()
         .map(|p| read_report(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some(labels) = &args.labels {
+        if labels.len() != reports.len() {
+            anyhow::bail!(
+                "--labels has {} names for {} results files; give one per file",
+                labels.len(),
+                reports.len()
+            );
+        }
+        // Series are named after the run's algorithm.
+        for (report, label) in reports.iter_mut().zip(labels) {
+            report.algo = label.clone();
+        }
+    }
     let refs: Vec<&RunReport> = reports.iter().collect();
     let mut chart = learning_curves(&refs, args.metric.into());
     if let Some(title) = &args.title {

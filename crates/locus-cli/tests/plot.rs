@@ -195,4 +195,22 @@ fn unplottable_requests_are_errors_not_panics() {
     std::fs::write(&empty, json.to_string()).unwrap();
     let empty = empty.to_str().unwrap();
     fails_with(&["plot", empty, "--out", out], &[empty, "history"]);
+
+    // --labels names one series per file, no more, no fewer.
+    fails_with(
+        &[
+            "plot", results, results, "--out", out, "--labels", "only-one",
+        ],
+        &["--labels", "1", "2"],
+    );
+    let o = locus(&[
+        "plot",
+        results,
+        results,
+        "--out",
+        out,
+        "--labels",
+        "first,second",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
