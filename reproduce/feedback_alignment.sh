@@ -4,7 +4,8 @@
 # EPOCHS epochs (default 20), for bp, fa, dfa, usf, brsf, frsf. Writes results.json,
 # epochs.csv and the PNG curves per run under book/src/results/fa-mnist-mlp[-EPOCHS]/
 # (no suffix for 20), then one comparison chart. 20 epochs take about 20 minutes on 2 cores.
-#   [EPOCHS=40] reproduce/feedback_alignment.sh [DATA_DIR] [SEEDS]
+# ACTIVATION=tanh swaps the hidden activation (directory suffix -tanh).
+#   [EPOCHS=40] [ACTIVATION=tanh] reproduce/feedback_alignment.sh [DATA_DIR] [SEEDS]
 #     (default: $LOCUS_DATA or ../shared/data; seeds "0")
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +13,9 @@ data=${1:-${LOCUS_DATA:-../shared/data}}
 seeds=${2:-0}
 epochs=${EPOCHS:-20}
 out=book/src/results/fa-mnist-mlp
+activation=${ACTIVATION:-relu}
 [ "$epochs" = 20 ] || out=$out-$epochs
+[ "$activation" = relu ] || out=$out-$activation
 cargo build --release -q -p locus-cli
 locus=target/release/locus
 runs=()
@@ -20,9 +23,9 @@ for seed in $seeds; do
   for algo in bp fa dfa usf brsf frsf; do
     dir=$out/$algo-seed$seed
     $locus train --algo "$algo" --dataset mnist --data-dir "$data/mnist" --epochs "$epochs" \
-      --activation relu --lr 0.05 --lr-schedule cosine --seed "$seed" --out "$dir"
+      --activation "$activation" --lr 0.05 --lr-schedule cosine --seed "$seed" --out "$dir"
     runs+=("$dir/results.json")
   done
 done
 $locus plot "${runs[@]}" --out "$out/test-accuracy.png" \
-  --title "MNIST, 784-1000-1000-10 ReLU MLP: test accuracy"
+  --title "MNIST, 784-1000-1000-10 $activation MLP, $epochs epochs: test accuracy"
