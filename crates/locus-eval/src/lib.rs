@@ -3,6 +3,8 @@
 
 pub mod metrics;
 pub mod plot;
+pub mod probe;
 mod report;
 
+pub use probe::{probe_accuracy, LinearProbe, ProbeConfig};
 pub use report::{EpochRecord, RunReport, StageReport};

@@ -10,6 +10,7 @@
 
 mod alignment;
 mod evaluate;
+mod features;
 mod lenet;
 mod lockstep;
 mod mlp;
@@ -20,6 +21,7 @@ mod stage;
 
 pub use alignment::{measure_alignment, StageAlignment};
 pub use evaluate::{evaluate, predict, Evaluation};
+pub use features::{probe_stages, stage_features};
 pub use lenet::LeNetConfig;
 pub use lockstep::Lockstep;
 pub use mlp::{MlpConfig, StageLayout};

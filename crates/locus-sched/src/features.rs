@@ -1,0 +1,155 @@
+//! Frozen features of every stage, and a linear probe on each: the per-stage evaluation of
+//! Greedy InfoMax (Löwe et al. 2019, §4), usable with any stack of stages.
+
+use locus_core::{Float, Tensor};
+use locus_data::{gather, Dataset};
+use locus_eval::{LinearProbe, ProbeConfig};
+use ndarray::{concatenate, Axis};
+
+use crate::{Error, Result, Stage};
+
+/// Every stage's output on the whole data set (inference mode, nothing learned), bottom
+/// first, with the data set's labels. Entry `k` has shape `[data.len(), ...]`: what stage
+/// `k` hands to the stage above.
+///
+/// # Errors
+/// [`Error::Config`] for an empty stack, a zero batch size or an empty data set;
+/// [`Error::Stage`] naming the stage whose module failed; [`Error::Data`].
+pub fn stage_features<F: Float>(
+    stages: &[Stage<F>],
+    data: &dyn Dataset,
+    batch_size: usize,
+) -> Result<(Vec<Tensor<F>>, Vec<usize>)> {
+    if stages.is_empty() {
+        return Err(Error::Config("there are no stages".into()));
+    }
+    if batch_size == 0 {
+        return Err(Error::Config("feature batch size should be >= 1".into()));
+    }
+    if data.is_empty() {
+        return Err(Error::Config(
+            "the data set to compute features on is empty".into(),
+        ));
+    }
+    let mut parts: Vec<Vec<Tensor<F>>> = vec![Vec::new(); stages.len()];
+    let mut labels = Vec::with_capacity(data.len());
+    let indices: Vec<usize> = (0..data.len()).collect();
+    for chunk in indices.chunks(batch_size) {
+        let batch = gather::<F>(data, chunk)?;
+        labels.extend_from_slice(&batch.labels);
+        let mut x = batch.inputs;
+        for (stage, out) in stages.iter().zip(&mut parts) {
+            x = stage.module().infer(&x).map_err(|e| stage.wrap(e))?;
+            out.push(x.clone());
+        }
+    }
+    let features = parts
+        .into_iter()
+        .zip(stages)
+        .map(|(chunks, stage)| {
+            let views: Vec<_> = chunks.iter().map(|t| t.view()).collect();
+            concatenate(Axis(0), &views).map_err(|e| {
+                Error::Config(format!(
+                    "stage '{}' gave outputs of different shapes across batches: {e}",
+                    stage.name()
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((features, labels))
+}
+
+/// The test accuracy of a linear probe trained on each stage's frozen training features,
+/// bottom first (GIM's `probe_accuracy`). Stages are not changed.
+///
+/// # Errors
+/// As [`stage_features`]; [`Error::Stage`] naming the stage when its probe cannot be fit
+/// (for example non-finite features).
+pub fn probe_stages<F: Float>(
+    stages: &[Stage<F>],
+    train: &dyn Dataset,
+    test: &dyn Dataset,
+    config: &ProbeConfig,
+) -> Result<Vec<f64>> {
+    const BATCH: usize = 1000;
+    let classes = train.num_classes().max(test.num_classes());
+    let (train_features, train_labels) = stage_features(stages, train, BATCH)?;
+    let (test_features, test_labels) = stage_features(stages, test, BATCH)?;
+    stages
+        .iter()
+        .zip(train_features.iter().zip(&test_features))
+        .map(|(stage, (tr, te))| {
+            LinearProbe::fit(tr, &train_labels, classes, config)
+                .and_then(|probe| probe.accuracy(te, &test_labels))
+                .map_err(|e| stage.wrap(e))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use locus_core::{OptimizerConfig, SgdConfig};
+    use locus_data::mnist1d::{generate, Mnist1dConfig};
+    use locus_data::Split;
+
+    fn small_split() -> Split {
+        generate(&Mnist1dConfig {
+            num_samples: 600,
+            ..Mnist1dConfig::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn features_have_one_row_per_sample_for_every_stage() {
+        let split = small_split();
+        let stages = crate::MlpConfig::new(vec![40, 16, 8, 10])
+            .build::<f32>(0, &OptimizerConfig::Sgd(SgdConfig::new(0.1)), |_, _| {
+                Box::new(locus_objectives::UpstreamGradient)
+            })
+            .unwrap();
+        let (features, labels) = stage_features(&stages, &split.test, 7).unwrap();
+        assert_eq!(labels.len(), split.test.len());
+        let widths: Vec<_> = features.iter().map(|f| f.shape().to_vec()).collect();
+        let n = split.test.len();
+        assert_eq!(widths, vec![vec![n, 16], vec![n, 8], vec![n, 10]]);
+        assert!(stage_features(&stages, &split.test, 0).is_err());
+        assert!(stage_features::<f32>(&[], &split.test, 5).is_err());
+    }
+
+    #[test]
+    fn probes_see_what_training_added() {
+        use crate::{EpochPlan, Lockstep, NoObserver, Scheduler};
+        let split = small_split();
+        let mut stages = crate::MlpConfig::new(vec![40, 64, 10])
+            .build::<f32>(0, &OptimizerConfig::Sgd(SgdConfig::new(0.1)), |i, n| {
+                if i + 1 == n {
+                    Box::new(locus_objectives::SupervisedLoss::new(
+                        locus_core::Loss::SoftmaxCrossEntropy,
+                    ))
+                } else {
+                    Box::new(locus_objectives::UpstreamGradient)
+                }
+            })
+            .unwrap();
+        let config = ProbeConfig::new(0).with_lr(1e-2);
+        let before = probe_stages(&stages, &split.train, &split.test, &config).unwrap();
+        for epoch in 0..30 {
+            let plan = EpochPlan {
+                batch_size: 32,
+                seed: 1,
+                epoch,
+            };
+            Lockstep
+                .train_epoch(&mut stages, &split.train, plan, &mut NoObserver)
+                .unwrap();
+        }
+        let after = probe_stages(&stages, &split.train, &split.test, &config).unwrap();
+        assert_eq!(before.len(), 2);
+        assert!(
+            after[0] > before[0] + 0.05,
+            "hidden-stage probe accuracy before {before:?}, after training {after:?}"
+        );
+    }
+}
