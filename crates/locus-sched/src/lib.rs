@@ -11,6 +11,7 @@
 mod alignment;
 mod evaluate;
 mod features;
+mod forward_unlocked;
 mod lenet;
 mod lockstep;
 mod mlp;
@@ -18,10 +19,12 @@ mod observe;
 mod schedule;
 mod scheduler;
 mod stage;
+mod synthetic_input;
 
 pub use alignment::{measure_alignment, StageAlignment};
 pub use evaluate::{evaluate, predict, Evaluation};
 pub use features::{probe_stages, stage_features};
+pub use forward_unlocked::ForwardUnlocked;
 pub use lenet::LeNetConfig;
 pub use lockstep::Lockstep;
 pub use mlp::{MlpConfig, StageLayout};
@@ -29,6 +32,7 @@ pub use observe::{NoObserver, Observer, StepInfo};
 pub use schedule::LrSchedule;
 pub use scheduler::{BatchReport, EpochPlan, EpochReport, Scheduler};
 pub use stage::{Signals, Stage, StageUpdate};
+pub use synthetic_input::{InputModel, SyntheticInput, SyntheticInputConfig};
 
 /// Errors of the schedulers: the core error, or a data error while loading a batch.
 #[derive(Debug)]

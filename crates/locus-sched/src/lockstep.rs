@@ -72,7 +72,7 @@ impl Lockstep {
 }
 
 /// Checks that the stack can be trained and returns the top index.
-fn check_stack<F: Float>(stages: &[Stage<F>]) -> Result<usize> {
+pub(crate) fn check_stack<F: Float>(stages: &[Stage<F>]) -> Result<usize> {
     let Some(top) = stages.len().checked_sub(1) else {
         return Err(Error::Config("there are no stages".into()));
     };

@@ -1,0 +1,195 @@
+use std::time::Instant;
+
+use locus_core::{Float, Tensor};
+use locus_data::{epoch_batches, gather, Dataset};
+
+use crate::synthetic_input::{SyntheticInput, SyntheticInputConfig};
+use crate::{
+    BatchReport, EpochPlan, EpochReport, Error, Observer, Result, Scheduler, Signals, Stage,
+    StepInfo,
+};
+
+/// Lockstep training with **synthetic inputs** (Jaderberg et al. 2016, §3.4): every stage
+/// above the first runs forward on `ĥ = I(x)`, a prediction of its input from the network
+/// input `x`, instead of waiting for the stage below, so no stage is forward-locked.
+/// With [`SyntheticGradient`](locus_objectives::SyntheticGradient) objectives the stages are
+/// also update-unlocked: the paper's fully decoupled network (its fig. 8).
+///
+/// For each batch:
+/// 1. the true forward chain `h₁ = f₁(x), h₂ = f₂(h₁), …` with the current weights, the
+///    regression targets of the input models (nothing learns from it otherwise);
+/// 2. stage 1 runs on `x`, stage `k > 1` on `ĥₖ₋₁ = Iₖ(x)`;
+/// 3. the stages learn top-down from those forward passes exactly as in
+///    [`Lockstep`](crate::Lockstep): the top stage's output gradient is the global error,
+///    and a stage that needs a message gets the input gradient of the stage above (with
+///    respect to that stage's *synthetic* input);
+/// 4. each `Iₖ` takes one regression step towards the true `hₖ₋₁`.
+///
+/// Evaluation ([`evaluate`](crate::evaluate)) uses the true forward chain: the input models
+/// exist only to unlock training.
+#[derive(Debug)]
+pub struct ForwardUnlocked<F: Float> {
+    config: SyntheticInputConfig,
+    /// One input model per stage above the first, built on the first batch.
+    models: Vec<SyntheticInput<F>>,
+}
+
+impl<F: Float> ForwardUnlocked<F> {
+    /// A scheduler whose input models follow `config` (each stage derives its own seed).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the configuration is invalid.
+    pub fn new(config: SyntheticInputConfig) -> Result<Self> {
+        config
+            .check()
+            .map_err(|e| Error::Config(format!("synthetic input settings: {e}")))?;
+        Ok(ForwardUnlocked {
+            config,
+            models: Vec::new(),
+        })
+    }
+
+    /// The regression loss of each stage's input model on the last batch, for stages 2, 3,
+    /// … (stage 1 reads the data itself).
+    pub fn input_losses(&self) -> Vec<f64> {
+        self.models
+            .iter()
+            .map(|m| m.last_loss().unwrap_or(f64::NAN))
+            .collect()
+    }
+
+    /// Trains on one batch (see the type's docs for the order of events).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an empty stack, a top stage that waits for a message, or a
+    /// stack whose size changed since the first batch; [`Error::Stage`] naming the stage
+    /// (or the stage whose input model) failed.
+    pub fn train_batch(
+        &mut self,
+        stages: &mut [Stage<F>],
+        inputs: &Tensor<F>,
+        labels: &[usize],
+    ) -> Result<BatchReport> {
+        let top = crate::lockstep::check_stack(stages)?;
+        if self.models.is_empty() {
+            for k in 1..stages.len() {
+                let mut config = self.config;
+                config.seed = config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ k as u64;
+                let model = SyntheticInput::new(config)
+                    .map_err(|e| Error::Config(format!("synthetic input settings: {e}")))?;
+                self.models.push(model);
+            }
+        } else if self.models.len() + 1 != stages.len() {
+            return Err(Error::Config(format!(
+                "the scheduler has input models for {} stages but was given {}",
+                self.models.len() + 1,
+                stages.len()
+            )));
+        }
+        // 1. True inputs of every stage, the targets of the input models.
+        let mut truth = Vec::with_capacity(top);
+        let mut h = inputs.clone();
+        for stage in &stages[..top] {
+            h = stage.module().infer(&h).map_err(|e| stage.wrap(e))?;
+            truth.push(h.clone());
+        }
+        // 2. Forward passes on synthetic inputs (the first stage reads the data). Until an
+        //    input model has seen one target it cannot predict, so on the very first batch
+        //    the stage runs on its true input.
+        let mut stage_inputs = Vec::with_capacity(stages.len());
+        stage_inputs.push(inputs.clone());
+        for (k, model) in self.models.iter().enumerate() {
+            let input = match model.last_loss() {
+                Some(_) => model.predict(inputs).map_err(|e| stages[k + 1].wrap(e))?,
+                None => truth[k].clone(),
+            };
+            stage_inputs.push(input);
+        }
+        let mut outputs = Vec::with_capacity(stages.len());
+        let mut caches = Vec::with_capacity(stages.len());
+        for (stage, input) in stages.iter().zip(&stage_inputs) {
+            let (y, cache) = stage.forward(input)?;
+            outputs.push(y);
+            caches.push(cache);
+        }
+        // 3. Top-down learning, as in Lockstep.
+        let mut stage_losses = vec![0.0; stages.len()];
+        let mut message: Option<Tensor<F>> = None;
+        let mut global_error: Option<Tensor<F>> = None;
+        for i in (0..=top).rev() {
+            let need_input_grad = i > 0 && stages[i - 1].objective().needs_message();
+            let signals = Signals {
+                labels: Some(labels),
+                message: message.as_ref(),
+                global_error: global_error.as_ref(),
+            };
+            let update = stages[i].learn(
+                &stage_inputs[i],
+                &outputs[i],
+                &caches[i],
+                signals,
+                need_input_grad,
+            )?;
+            stage_losses[i] = update.loss.as_f64();
+            if i == top {
+                global_error = Some(update.grad_output);
+            }
+            message = update.grad_input;
+        }
+        // 4. The input models regress onto the true inputs.
+        for (k, model) in self.models.iter_mut().enumerate() {
+            model
+                .learn(inputs, &truth[k])
+                .map_err(|e| stages[k + 1].wrap(e))?;
+        }
+        Ok(BatchReport {
+            loss: stage_losses[top],
+            stage_losses,
+        })
+    }
+}
+
+impl<F: Float> Scheduler<F> for ForwardUnlocked<F> {
+    fn name(&self) -> String {
+        "forward-unlocked".into()
+    }
+
+    fn train_epoch(
+        &mut self,
+        stages: &mut [Stage<F>],
+        data: &dyn Dataset,
+        plan: EpochPlan,
+        observer: &mut dyn Observer,
+    ) -> Result<EpochReport> {
+        crate::lockstep::check_stack(stages)?;
+        let start = Instant::now();
+        let batches = epoch_batches(data.len(), plan.batch_size, plan.seed, plan.epoch)?;
+        let mut loss_sum = 0.0;
+        let mut stage_sums = vec![0.0; stages.len()];
+        let mut samples = 0;
+        for (b, indices) in batches.iter().enumerate() {
+            let batch = gather::<F>(data, indices)?;
+            let report = self.train_batch(stages, &batch.inputs, &batch.labels)?;
+            let n = indices.len() as f64;
+            loss_sum += report.loss * n;
+            for (s, l) in stage_sums.iter_mut().zip(&report.stage_losses) {
+                *s += l * n;
+            }
+            samples += indices.len();
+            observer.on_step(&StepInfo {
+                epoch: plan.epoch,
+                batch: b,
+                batches: batches.len(),
+                loss: report.loss,
+            });
+        }
+        let denom = samples.max(1) as f64;
+        Ok(EpochReport {
+            epoch: plan.epoch,
+            loss: loss_sum / denom,
+            stage_losses: stage_sums.into_iter().map(|s| s / denom).collect(),
+            samples,
+            wall_s: start.elapsed().as_secs_f64(),
+        })
+    }
+}
