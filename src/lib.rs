@@ -52,14 +52,15 @@ pub mod prelude {
         OptimizerConfig, Pool2dConfig, Sequential, SgdConfig, Tensor,
     };
     pub use locus_data::{Dataset, InMemoryDataset, Split};
-    pub use locus_eval::{RunReport, StageReport};
+    pub use locus_eval::{LinearProbe, ProbeConfig, RunReport, StageReport};
     pub use locus_objectives::{
         DirectFeedback, LocalObjective, LocalSignal, Mode, SgModel, StageContext, SupervisedLoss,
         SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
     };
     pub use locus_sched::{
-        evaluate, measure_alignment, predict, EpochPlan, Lockstep, MlpConfig, NoObserver,
-        Scheduler, Stage, StageAlignment, StageLayout,
+        evaluate, measure_alignment, predict, probe_stages, stage_features, EpochPlan,
+        ForwardUnlocked, InputModel, Lockstep, MlpConfig, NoObserver, Scheduler, Stage,
+        StageAlignment, StageLayout, SyntheticInputConfig,
     };
 }
 
@@ -81,4 +82,6 @@ mod book {
     struct Datasets;
     #[doc = include_str!("../book/src/feedback-alignment.md")]
     struct FeedbackAlignment;
+    #[doc = include_str!("../book/src/synthetic-gradients.md")]
+    struct SyntheticGradients;
 }
