@@ -1,6 +1,6 @@
 //! One training step of a 784-1000-1000-10 tanh MLP at batch 128 under each learning rule
 //! (backprop, feedback alignment, direct feedback alignment, the three sign-symmetry
-//! variants), and the matrix products
+//! variants, synthetic gradients with and without labels), and the matrix products
 //! at its shapes (the machine's practical ceiling). The same workloads as
 //! `../shared/anchors/torch_baseline.py`, so the two can be compared as a ratio.
 //!
@@ -29,16 +29,32 @@ fn sgemm(c: &mut Criterion) {
     group.finish();
 }
 
-/// Hidden stages of each rule: backprop and the layer-wise rules wait for the message
-/// from above (through `Wᵀ` or their feedback matrix); DFA projects the output error.
-fn objective(direct: bool) -> impl FnMut(usize, usize) -> Box<dyn LocalObjective<f32>> {
+/// What the hidden stages of a rule learn from.
+#[derive(Clone, Copy)]
+enum Hidden {
+    /// The message from above, through `Wᵀ` or the layer's feedback matrix.
+    Message,
+    /// The output error through a fixed random matrix (DFA).
+    Direct,
+    /// A linear synthetic-gradient model, label-conditioned or not (cDNI, DNI).
+    Synthetic { conditional: bool },
+}
+
+fn objective(hidden: Hidden) -> impl FnMut(usize, usize) -> Box<dyn LocalObjective<f32>> {
     move |i, n| -> Box<dyn LocalObjective<f32>> {
         if i + 1 == n {
-            Box::new(SupervisedLoss::default())
-        } else if direct {
-            Box::new(DirectFeedback::<f32>::new(i as u64))
-        } else {
-            Box::new(UpstreamGradient)
+            return Box::new(SupervisedLoss::default());
+        }
+        match hidden {
+            Hidden::Message => Box::new(UpstreamGradient),
+            Hidden::Direct => Box::new(DirectFeedback::<f32>::new(i as u64)),
+            Hidden::Synthetic { conditional } => {
+                let mut config = SyntheticGradientConfig::new(i as u64);
+                if conditional {
+                    config = config.with_labels(10);
+                }
+                Box::new(config.build::<f32>().expect("valid settings"))
+            }
         }
     }
 }
@@ -51,18 +67,28 @@ fn training_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("mlp 784-1000-1000-10 b128");
     group.throughput(Throughput::Elements(BATCH as u64));
     let rules = [
-        ("bp step", FeedbackRule::Transpose, false),
-        ("fa step", FeedbackRule::FixedRandom, false),
-        ("dfa step", FeedbackRule::Transpose, true),
-        ("usf step", FeedbackRule::SignSymmetry, false),
-        ("brsf step", FeedbackRule::BatchRandomSign, false),
-        ("frsf step", FeedbackRule::FixedRandomSign, false),
+        ("bp step", FeedbackRule::Transpose, Hidden::Message),
+        ("fa step", FeedbackRule::FixedRandom, Hidden::Message),
+        ("dfa step", FeedbackRule::Transpose, Hidden::Direct),
+        ("usf step", FeedbackRule::SignSymmetry, Hidden::Message),
+        ("brsf step", FeedbackRule::BatchRandomSign, Hidden::Message),
+        ("frsf step", FeedbackRule::FixedRandomSign, Hidden::Message),
+        (
+            "dni step",
+            FeedbackRule::Transpose,
+            Hidden::Synthetic { conditional: false },
+        ),
+        (
+            "cdni step",
+            FeedbackRule::Transpose,
+            Hidden::Synthetic { conditional: true },
+        ),
     ];
-    for (name, feedback, direct) in rules {
+    for (name, feedback, hidden) in rules {
         let optimizer = OptimizerConfig::Sgd(SgdConfig::new(0.01));
         let mut stages = MlpConfig::new(vec![784, 1000, 1000, 10])
             .with_feedback(feedback)
-            .build::<f32>(0, &optimizer, objective(direct))
+            .build::<f32>(0, &optimizer, objective(hidden))
             .expect("valid MLP");
         group.bench_function(name, |bench| {
             bench.iter(|| {
