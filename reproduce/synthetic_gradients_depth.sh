@@ -5,6 +5,7 @@
 # batch 64, 20 epochs, seed 0 (and seeds 1 and 2 at depth 3). Writes one directory per
 # run and a table, depth.md, into book/src/results/dni-mnist-depth/. About 30 minutes on
 # 2 cores.
+# Runs whose directory already holds a results.json are kept; set FORCE=1 to redo them.
 #   reproduce/synthetic_gradients_depth.sh [DATA_DIR]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -12,12 +13,15 @@ data=${1:-${LOCUS_DATA:-../shared/data}}
 out=book/src/results/dni-mnist-depth
 mkdir -p "$out"
 cargo build --release -q -p locus-cli || exit 1
-locus=target/release/locus
+# A private copy, so rebuilding the workspace during the half hour does not swap binaries.
+locus=$(mktemp -d)/locus
+cp target/release/locus "$locus"
 common=(--dataset mnist --data-dir "$data/mnist" --optimizer adam --lr 0.0003
         --lr-schedule cosine --batch-size 64 --epochs 20)
 widths() { local w=256; for ((i = 1; i < $1; i++)); do w+=",256"; done; echo "$w"; }
 run() {  # run NAME ARGS...: a failed run leaves its error in NAME/failed.txt
   local name=$1; shift
+  if [ -z "${FORCE:-}" ] && [ -f "$out/$name/results.json" ]; then return; fi
   rm -rf "${out:?}/$name"; mkdir -p "$out/$name"
   echo "$*" > "$out/$name/args.txt"
   if ! "$locus" train "${common[@]}" "$@" --out "$out/$name" 2> "$out/$name/stderr.txt" >/dev/null; then

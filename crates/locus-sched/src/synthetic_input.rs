@@ -81,16 +81,23 @@ impl SyntheticInputConfig {
 pub struct SyntheticInput<F: Float> {
     config: SyntheticInputConfig,
     optimizer: Box<dyn Optimizer<F>>,
-    /// `I`, with the input width and the target shape (per sample) it was built for.
-    model: Option<(Box<dyn Module<F>>, usize, Vec<usize>)>,
+    /// `I`, once built on the first true input.
+    model: Option<BuiltModel<F>>,
     last_loss: Option<f64>,
+}
+
+/// The input model `I` with the input width and the per-sample target shape it was built for.
+struct BuiltModel<F: Float> {
+    module: Box<dyn Module<F>>,
+    input_width: usize,
+    target_shape: Vec<usize>,
 }
 
 impl<F: Float> std::fmt::Debug for SyntheticInput<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SyntheticInput")
             .field("config", &self.config)
-            .field("model", &self.model.as_ref().map(|(m, _, _)| m.name()))
+            .field("model", &self.model.as_ref().map(|m| m.module.name()))
             .finish()
     }
 }
@@ -123,7 +130,12 @@ impl<F: Float> SyntheticInput<F> {
     /// shape is not known yet); [`Error::Shape`] for a batch of another width than the
     /// model was built for; [`Error::NonFinite`] for NaN inputs.
     pub fn predict(&self, x: &Tensor<F>) -> Result<Tensor<F>> {
-        let Some((model, width, target)) = &self.model else {
+        let Some(BuiltModel {
+            module: model,
+            input_width: width,
+            target_shape: target,
+        }) = &self.model
+        else {
             return Err(Error::invalid(
                 "synthetic input model",
                 "should learn from one true input before it predicts (its output shape \
@@ -157,7 +169,11 @@ impl<F: Float> SyntheticInput<F> {
         check_finite(h, "synthetic input: true stage input")?;
         let target_shape = h.shape()[1..].to_vec();
         let target_width: usize = target_shape.iter().product();
-        if let Some((_, _, built)) = &self.model {
+        if let Some(BuiltModel {
+            target_shape: built,
+            ..
+        }) = &self.model
+        {
             if *built != target_shape {
                 return Err(Error::shape(
                     "synthetic input: the model was built for stage inputs",
@@ -182,9 +198,17 @@ impl<F: Float> SyntheticInput<F> {
                         .push(last(hidden).init::<F>(&mut rng)?),
                 ),
             };
-            self.model = Some((model, width, target_shape));
+            self.model = Some(BuiltModel {
+                module: model,
+                input_width: width,
+                target_shape,
+            });
         }
-        let (model, width, _) = self.model.as_mut().expect("built above");
+        let BuiltModel {
+            module: model,
+            input_width: width,
+            ..
+        } = self.model.as_mut().expect("built above");
         let flat = flatten(x, Some(*width))?;
         let (prediction, cache) = model.forward(&flat)?;
         let target = h
