@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use locus_core::{Float, Tensor};
 use locus_data::npy::{read_npy, NpyData};
 
-use crate::{EpochEnd, Error, Observer, ParamRecord, Result, Stage, StackParams};
+use crate::{EpochEnd, Error, Observer, ParamRecord, Result, StackParams, Stage};
 
 /// Writes every parameter of `params` into `dir` as `<stage>/<parameter>.npy` (e.g.
 /// `stage1/1.weight.npy`), as little-endian `f4` for `f32` stages and `f8` for `f64`,
@@ -48,8 +48,7 @@ fn write_param(dir: &Path, p: &ParamRecord<'_>, dtype: &str) -> Result<()> {
         1 => format!("({},)", shape[0]),
         _ => format!("({})", shape.join(", ")),
     };
-    let mut header =
-        format!("{{'descr': '{dtype}', 'fortran_order': False, 'shape': {shape}, }}");
+    let mut header = format!("{{'descr': '{dtype}', 'fortran_order': False, 'shape': {shape}, }}");
     // Version 1.0: magic (6) + version (2) + header length (2) + header, padded with
     // spaces and ended by a newline to a multiple of 64 bytes.
     let unpadded = 10 + header.len() + 1;

@@ -77,7 +77,10 @@ enum Notice {
     /// The first stage took a batch: the source may send another.
     Credit,
     Step(StageStep),
-    TopLoss { samples: usize, loss: f64 },
+    TopLoss {
+        samples: usize,
+        loss: f64,
+    },
     Failed(Error),
 }
 
@@ -133,10 +136,9 @@ impl<F: Float> Links<F> {
                     all
                 }
                 Outbound::Step(step) => self.notices.send(Notice::Step(step)).is_ok(),
-                Outbound::TopLoss { samples, loss } => self
-                    .notices
-                    .send(Notice::TopLoss { samples, loss })
-                    .is_ok(),
+                Outbound::TopLoss { samples, loss } => {
+                    self.notices.send(Notice::TopLoss { samples, loss }).is_ok()
+                }
             };
             if !delivered {
                 return Ok(false);
@@ -330,7 +332,8 @@ impl<F: Float> Scheduler<F> for Pipelined {
                 stop: &stop,
             };
             let mut handles = Vec::with_capacity(n);
-            for (i, ((stage, role), inbox)) in stages.iter_mut().zip(roles).zip(receivers).enumerate()
+            for (i, ((stage, role), inbox)) in
+                stages.iter_mut().zip(roles).zip(receivers).enumerate()
             {
                 let links = Links {
                     above: inboxes.get(i + 1).cloned(),

@@ -279,7 +279,9 @@ impl<F: Float> Run<'_, F> {
                     Target::Stage(from - 1),
                     Inbound::Down { batch, message },
                 ),
-                Outbound::Credit if from == 0 => self.deliver(time, Target::Source, Inbound::Credit),
+                Outbound::Credit if from == 0 => {
+                    self.deliver(time, Target::Source, Inbound::Credit)
+                }
                 Outbound::Credit => self.deliver(link, Target::Stage(from - 1), Inbound::Credit),
                 Outbound::Global { batch, error } => {
                     for j in self.global_targets.clone() {
@@ -368,7 +370,12 @@ impl<F: Float> Scheduler<F> for Simulated {
             in_flight: self.config.flow.in_flight_for(n),
             capacity: self.config.flow.capacity,
             batches: batches.len(),
-            replay: self.config.flow.replay.as_ref().map(|r| (r.batches, r.seed)),
+            replay: self
+                .config
+                .flow
+                .replay
+                .as_ref()
+                .map(|r| (r.batches, r.seed)),
         };
         let global_targets = roles[n - 1].global_targets.clone();
         let mut actors: Vec<StageActor<'_, F>> = stages

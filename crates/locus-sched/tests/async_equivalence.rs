@@ -45,7 +45,11 @@ fn assert_like_lockstep(rule: Rule, scheduler: &mut dyn Scheduler<f64>, what: &s
     let expected = train(&mut Lockstep, &mut reference, 2);
     let mut stages = stack(rule, &[12, 10], 3);
     let got = train(scheduler, &mut stages, 2);
-    assert_eq!(weights(&stages), weights(&reference), "{rule:?} under {what}");
+    assert_eq!(
+        weights(&stages),
+        weights(&reference),
+        "{rule:?} under {what}"
+    );
     assert_eq!(
         objective_metrics(&stages),
         objective_metrics(&reference),
@@ -132,7 +136,11 @@ fn lockstep_and_simulated_runs_are_bit_identical_across_runs() {
         let run = |scheduler: &mut dyn Scheduler<f64>| {
             let mut stages = stack(rule, &[12, 10], 9);
             let reports = train(scheduler, &mut stages, 2);
-            (weights(&stages), objective_metrics(&stages), losses(&reports))
+            (
+                weights(&stages),
+                objective_metrics(&stages),
+                losses(&reports),
+            )
         };
         let simulated = || Simulated::new(config.clone()).unwrap();
         assert_eq!(run(&mut simulated()), run(&mut simulated()), "{rule:?}");

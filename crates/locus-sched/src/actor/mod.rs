@@ -462,4 +462,3 @@ fn update<F: Float>(
         stage.learn(input, output, cache, signals, role.below_needs_message)
     }
 }
-

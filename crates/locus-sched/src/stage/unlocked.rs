@@ -84,4 +84,3 @@ impl<F: Float> Stage<F> {
             .map_err(|e| self.wrap(e))
     }
 }
-

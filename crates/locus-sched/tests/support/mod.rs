@@ -54,7 +54,8 @@ pub const RULES: [Rule; 7] = [
     Rule::Local,
 ];
 
-fn hidden(rule: Rule, i: usize) -> Box<dyn LocalObjective<f64>> {
+/// The objective of hidden stage `i` under `rule`.
+pub fn hidden(rule: Rule, i: usize) -> Box<dyn LocalObjective<f64>> {
     let adam = OptimizerConfig::Adam(AdamConfig::new(1e-2));
     match rule {
         Rule::Backprop | Rule::FeedbackAlignment => Box::new(UpstreamGradient),
@@ -90,7 +91,10 @@ pub fn stack(rule: Rule, widths: &[usize], seed: u64) -> Vec<Stage<f64>> {
     sizes.extend_from_slice(widths);
     sizes.push(3);
     if rule == Rule::Local {
-        sizes = std::iter::once(8).chain(widths.iter().map(|_| 3)).chain([3]).collect();
+        sizes = std::iter::once(8)
+            .chain(widths.iter().map(|_| 3))
+            .chain([3])
+            .collect();
     }
     let optimizer = match rule {
         Rule::Dni | Rule::Cdni | Rule::BpLambda => OptimizerConfig::Adam(AdamConfig::new(3e-3)),
