@@ -147,6 +147,8 @@ pub struct TrainArgs {
     /// BP(λ): stages learn from λ·true + (1−λ)·synthetic gradient, λ in [0, 1].
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub sg_lambda: f64,
+    #[command(flatten)]
+    pub schedule: crate::scheduler::SchedulerArgs,
     /// Seed of the weights and the batch order.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -5,6 +5,7 @@ mod args;
 mod data;
 mod plot;
 mod progress;
+mod scheduler;
 mod train;
 
 use clap::Parser;
