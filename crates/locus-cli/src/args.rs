@@ -16,6 +16,9 @@ pub enum Command {
     Train(TrainArgs),
     /// Draw the learning curves of finished runs (their results.json files) as a PNG.
     Plot(crate::plot::PlotArgs),
+    /// Draw one figure of finished runs against another, a point per run (e.g. accuracy
+    /// against a simulated delay), as a PNG.
+    PlotPoints(crate::plot_points::PlotPointsArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

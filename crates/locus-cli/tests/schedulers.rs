@@ -39,7 +39,15 @@ fn run_json(extra: &[&str]) -> serde_json::Value {
 }
 
 fn fails_with(extra: &[&str], needles: &[&str]) {
-    let mut args = vec!["train", "--hidden", "8", "--epochs", "1", "--train-limit", "100"];
+    let mut args = vec![
+        "train",
+        "--hidden",
+        "8",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "100",
+    ];
     args.extend(extra);
     let o = locus(&args);
     let err = stderr(&o);
@@ -75,7 +83,10 @@ fn every_scheduler_reports_staleness_and_busy_fraction() {
             if scheduler == "simulated" && algo != "dni" {
                 // Equal stage times and two batches in flight: the bottom stage learns from
                 // a forward pass at least one update old.
-                assert!(stages[0]["staleness"].as_f64().unwrap() > 0.0, "{algo}: {j}");
+                assert!(
+                    stages[0]["staleness"].as_f64().unwrap() > 0.0,
+                    "{algo}: {j}"
+                );
             }
         }
     }
@@ -129,8 +140,14 @@ fn one_batch_in_flight_reproduces_lockstep_and_simulated_runs_repeat() {
 
 #[test]
 fn scheduler_options_are_checked() {
-    fails_with(&["--scheduler", "pipelined", "--capacity", "0"], &["--capacity", "0"]);
-    fails_with(&["--scheduler", "simulated", "--in-flight", "0"], &["--in-flight"]);
+    fails_with(
+        &["--scheduler", "pipelined", "--capacity", "0"],
+        &["--capacity", "0"],
+    );
+    fails_with(
+        &["--scheduler", "simulated", "--in-flight", "0"],
+        &["--in-flight"],
+    );
     fails_with(
         &["--scheduler", "simulated", "--link-delay", "-1"],
         &["--link-delay", "-1"],
@@ -149,11 +166,82 @@ fn scheduler_options_are_checked() {
     );
     fails_with(
         &["--capacity", "3"],
-        &["--capacity applies to --scheduler pipelined or simulated", "lockstep"],
+        &[
+            "--capacity applies to --scheduler pipelined or simulated",
+            "lockstep",
+        ],
     );
     fails_with(
-        &["--algo", "dfa", "--scheduler", "pipelined", "--replay-buffer", "2"],
+        &[
+            "--algo",
+            "dfa",
+            "--scheduler",
+            "pipelined",
+            "--replay-buffer",
+            "2",
+        ],
         &["no stage can have one"],
     );
     fails_with(&["--scheduler", "greedy-ish"], &["--scheduler"]);
+}
+
+#[test]
+fn plot_points_draws_a_figure_against_another() {
+    let dir = std::env::temp_dir().join(format!("locus-plot-points-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut runs = Vec::new();
+    for delay in ["0", "4"] {
+        let out = dir.join(format!("dfa-{delay}"));
+        let o = locus(&[
+            "train",
+            "--algo",
+            "dfa",
+            "--hidden",
+            "16",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "1000",
+            "--batch-size",
+            "20",
+            "--scheduler",
+            "simulated",
+            "--in-flight",
+            "8",
+            "--capacity",
+            "8",
+            "--link-delay",
+            delay,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        runs.push(out.join("results.json").to_str().unwrap().to_string());
+    }
+    let png = dir.join("points.png");
+    let mut args = vec!["plot-points"];
+    args.extend(runs.iter().map(String::as_str));
+    args.extend([
+        "--x",
+        "config.scheduler_config.link_delay",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    let o = locus(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+    // Staleness of the bottom stage grew with the delay, and the path finds it.
+    let staleness = |run: &str| {
+        let j: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run).unwrap()).unwrap();
+        j["stages"][0]["staleness"].as_f64().unwrap()
+    };
+    assert!(staleness(&runs[1]) > staleness(&runs[0]));
+    let x = args.len() - 3;
+    args[x] = "stages.*.no_such_figure";
+    let o = locus(&args);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no finite number at \"stages.*.no_such_figure\""));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
