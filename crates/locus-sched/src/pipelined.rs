@@ -74,13 +74,8 @@ impl Pipelined {
 
 /// What stage threads tell the calling thread.
 enum Notice {
-    /// The first stage took a batch: the source may send another.
-    Credit,
     Step(StageStep),
-    TopLoss {
-        samples: usize,
-        loss: f64,
-    },
+    TopLoss { samples: usize, loss: f64 },
     Failed(Error),
 }
 
@@ -105,8 +100,10 @@ fn deliver<F>(to: &SyncSender<Inbound<F>>, message: Inbound<F>) -> Result<bool> 
 }
 
 impl<F: Float> Links<F> {
-    /// Sends everything in `out`; `Ok(false)` when a peer has gone.
-    fn dispatch(&self, out: &mut Vec<Outbound<F>>) -> Result<bool> {
+    /// Sends everything in `out`; `Ok(false)` when a peer has gone. The first stage's
+    /// credits go back to its `feed`.
+    fn dispatch(&self, out: &mut Vec<Outbound<F>>, feed: Option<&mut Feed<'_>>) -> Result<bool> {
+        let mut feed = feed;
         for message in out.drain(..) {
             let delivered = match message {
                 Outbound::Up(a) => deliver(above(&self.above)?, Inbound::Up(a))?,
@@ -118,9 +115,15 @@ impl<F: Float> Links<F> {
                     deliver(below, Inbound::Down { batch, message })?
                 }
                 // A credit to a stage that has finished is of no use to it.
-                Outbound::Credit => match &self.below {
-                    Some(below) => deliver(below, Inbound::Credit).map(|_| true)?,
-                    None => self.notices.send(Notice::Credit).is_ok(),
+                Outbound::Credit => match (&self.below, feed.as_deref_mut()) {
+                    (Some(below), _) => deliver(below, Inbound::Credit).map(|_| true)?,
+                    (None, Some(feed)) => {
+                        feed.credits += 1;
+                        true
+                    }
+                    (None, None) => {
+                        return Err(Error::Protocol("the first stage has no data feed".into()))
+                    }
                 },
                 Outbound::Global { batch, error } => {
                     let mut all = true;
@@ -160,6 +163,7 @@ fn stage_loop<F: Float>(
     actor: &mut StageActor<'_, F>,
     inbox: &Receiver<Inbound<F>>,
     links: &Links<F>,
+    mut feed: Option<Feed<'_>>,
     stop: &AtomicBool,
 ) -> Result<()> {
     let mut out = Vec::new();
@@ -167,6 +171,9 @@ fn stage_loop<F: Float>(
     loop {
         if stopping() {
             return Ok(());
+        }
+        if let Some(feed) = &mut feed {
+            feed.fill(actor, &mut out)?;
         }
         loop {
             match inbox.try_recv() {
@@ -182,7 +189,7 @@ fn stage_loop<F: Float>(
                 actor.add_busy(started.elapsed().as_secs_f64());
             }
         }
-        match links.dispatch(&mut out) {
+        match links.dispatch(&mut out, feed.as_mut()) {
             Ok(true) => {}
             Ok(false) => return Ok(()),
             Err(_) if stopping() => return Ok(()),
@@ -205,13 +212,16 @@ fn run_stage<'s, F: Float>(
     mut actor: StageActor<'s, F>,
     inbox: Receiver<Inbound<F>>,
     links: Links<F>,
+    feed: Option<Feed<'_>>,
     stop: &AtomicBool,
 ) -> StageActor<'s, F> {
     let result = catch_unwind(AssertUnwindSafe(|| {
-        stage_loop(&mut actor, &inbox, &links, stop)
+        stage_loop(&mut actor, &inbox, &links, feed, stop)
     }));
     let failure = match result {
         Ok(Ok(())) => None,
+        // A batch that cannot be read is the data's fault, not the stage's.
+        Ok(Err(e @ Error::Data(_))) => Some(e),
         Ok(Err(e)) => Some(actor.failure(e)),
         Err(payload) => Some(actor.failed(format!("panicked: {}", panic_message(&payload)))),
     };
@@ -257,36 +267,37 @@ impl<F> Drop for Stopper<'_, F> {
     }
 }
 
-/// The data source, on the calling thread: sends the epoch's batches to the first stage
-/// as it frees slots.
-struct Source<'a> {
+/// The data source, on the first stage's thread: gathers the epoch's batches and hands
+/// them to the stage as it frees slots, so that no other thread stands between the data
+/// and the first stage.
+struct Feed<'a> {
+    data: &'a dyn Dataset,
     batches: &'a [Vec<usize>],
     next: usize,
     credits: usize,
     end_sent: bool,
 }
 
-impl Source<'_> {
-    fn fill<F: Float>(&mut self, data: &dyn Dataset, first: &SyncSender<Inbound<F>>) -> Result<()> {
+impl Feed<'_> {
+    fn fill<F: Float>(
+        &mut self,
+        actor: &mut StageActor<'_, F>,
+        out: &mut Vec<Outbound<F>>,
+    ) -> Result<()> {
         while self.credits > 0 && self.next < self.batches.len() {
-            let batch = gather::<F>(data, &self.batches[self.next])?;
-            let sent = deliver(
-                first,
-                Inbound::Up(Activation {
-                    batch: self.next as u64,
-                    input: batch.inputs,
-                    labels: batch.labels,
-                }),
-            )?;
-            if !sent {
-                return Ok(());
-            }
+            let batch = gather::<F>(self.data, &self.batches[self.next])?;
+            let activation = Activation {
+                batch: self.next as u64,
+                input: batch.inputs,
+                labels: batch.labels,
+            };
+            actor.receive(Inbound::Up(activation), out)?;
             self.next += 1;
             self.credits -= 1;
         }
         if self.next == self.batches.len() && !self.end_sent {
             self.end_sent = true;
-            deliver(first, Inbound::End)?;
+            actor.receive(Inbound::End, out)?;
         }
         Ok(())
     }
@@ -346,10 +357,17 @@ impl<F: Float> Scheduler<F> for Pipelined {
                     notices: notice_tx.clone(),
                 };
                 let actor = StageActor::new(i, stage, role, settings);
+                let feed = (i == 0).then(|| Feed {
+                    data,
+                    batches: &batches,
+                    next: 0,
+                    credits: settings.capacity,
+                    end_sent: false,
+                });
                 let stop = &stop;
                 let spawned = thread::Builder::new()
                     .name(format!("locus-stage-{i}"))
-                    .spawn_scoped(scope, move || run_stage(actor, inbox, links, stop));
+                    .spawn_scoped(scope, move || run_stage(actor, inbox, links, feed, stop));
                 match spawned {
                     Ok(handle) => handles.push(handle),
                     Err(e) => {
@@ -362,29 +380,8 @@ impl<F: Float> Scheduler<F> for Pipelined {
                 }
             }
             drop(notice_tx);
-            let mut source = Source {
-                batches: &batches,
-                next: 0,
-                credits: settings.capacity,
-                end_sent: false,
-            };
-            if failure.is_none() {
-                if let Err(e) = source.fill(data, &inboxes[0]) {
-                    failure = Some(e);
-                    stopper.stop();
-                }
-            }
             while let Ok(notice) = notices.recv() {
                 match notice {
-                    Notice::Credit => {
-                        source.credits += 1;
-                        if failure.is_none() {
-                            if let Err(e) = source.fill(data, &inboxes[0]) {
-                                failure = Some(e);
-                                stopper.stop();
-                            }
-                        }
-                    }
                     Notice::Step(step) => observer.on_stage_step(&step),
                     Notice::TopLoss {
                         samples: count,
