@@ -58,8 +58,9 @@ pub mod prelude {
         SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
     };
     pub use locus_sched::{
-        evaluate, measure_alignment, predict, EpochPlan, Lockstep, MlpConfig, NoObserver,
-        Scheduler, Stage, StageAlignment, StageLayout,
+        evaluate, measure_alignment, predict, AsyncConfig, EpochPlan, Lockstep, MlpConfig,
+        NoObserver, Pipelined, Scheduler, Simulated, SimulatedConfig, Stage, StageAlignment,
+        StageLayout, StageTime,
     };
 }
 
@@ -81,4 +82,6 @@ mod book {
     struct Datasets;
     #[doc = include_str!("../book/src/feedback-alignment.md")]
     struct FeedbackAlignment;
+    #[doc = include_str!("../book/src/schedulers.md")]
+    struct SchedulersAndAsynchrony;
 }
