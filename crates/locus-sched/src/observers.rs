@@ -85,3 +85,55 @@ impl<O: Observer> Observer for Every<O> {
         self.inner.on_epoch_end(info);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The batch indices of the steps it is told of.
+    #[derive(Default)]
+    struct Batches(Vec<usize>);
+
+    impl Observer for Batches {
+        fn on_step(&mut self, info: &StepInfo) {
+            self.0.push(info.batch);
+        }
+    }
+
+    fn stage_step(stage: usize, step: u64) -> StageStep {
+        StageStep {
+            epoch: 0,
+            stage,
+            batch: step,
+            step,
+            samples: 4,
+            loss: 1.0,
+            staleness: 0,
+            kind: crate::StepKind::Update,
+        }
+    }
+
+    #[test]
+    fn every_passes_one_in_n_and_each_epochs_last_batch() {
+        let mut every = Every::new(3, (StepLog::default(), Batches::default()));
+        for batch in 0..7 {
+            every.on_step(&StepInfo {
+                epoch: 0,
+                batch,
+                batches: 7,
+                loss: 0.5,
+            });
+        }
+        for step in 0..4 {
+            for stage in 0..2 {
+                every.on_stage_step(&stage_step(stage, step));
+            }
+        }
+        let (log, batches) = every.into_inner();
+        assert_eq!(batches.0, vec![2, 5, 6]);
+        // The third step of each stage, counted per stage.
+        let kept: Vec<(usize, u64)> = log.steps.iter().map(|s| (s.stage, s.step)).collect();
+        assert_eq!(kept, vec![(0, 2), (1, 2)]);
+        assert_eq!(Every::new(0, crate::NoObserver).n, 1);
+    }
+}
