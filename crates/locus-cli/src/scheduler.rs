@@ -90,14 +90,19 @@ impl SchedulerArgs {
                 anyhow::bail!("{flag} should be finite and >= 0, but it is {value}");
             }
         }
-        match self.scheduler {
-            SchedulerKind::Lockstep => {
-                refuse(&asynchronous, "--scheduler pipelined or simulated")?;
-                refuse(&simulated, "--scheduler simulated")
-            }
-            SchedulerKind::Pipelined => refuse(&simulated, "--scheduler simulated"),
-            SchedulerKind::Simulated => Ok(()),
+        // Which options each scheduler takes; a new scheduler needs no arm here.
+        let takes_flow = matches!(
+            self.scheduler,
+            SchedulerKind::Pipelined | SchedulerKind::Simulated
+        );
+        let takes_delays = self.scheduler == SchedulerKind::Simulated;
+        if !takes_flow {
+            refuse(&asynchronous, "--scheduler pipelined or simulated")?;
         }
+        if !takes_delays {
+            refuse(&simulated, "--scheduler simulated")?;
+        }
+        Ok(())
     }
 
     /// Checks the options that depend on the number of stages.
