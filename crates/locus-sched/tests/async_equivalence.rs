@@ -147,3 +147,46 @@ fn lockstep_and_simulated_runs_are_bit_identical_across_runs() {
         assert_eq!(run(&mut Lockstep), run(&mut Lockstep), "{rule:?}");
     }
 }
+
+/// Edge cases of the protocol: a single stage (the first stage is the top one), and an
+/// epoch without batches.
+#[test]
+fn a_single_stage_and_an_empty_epoch() {
+    let single = || {
+        locus_sched::MlpConfig::new(vec![8, 6, 3])
+            .with_layout(locus_sched::StageLayout::Single)
+            .build::<f64>(
+                1,
+                &locus_core::OptimizerConfig::Sgd(locus_core::SgdConfig::new(0.1)),
+                |_, _| Box::new(locus_objectives::SupervisedLoss::default()),
+            )
+            .unwrap()
+    };
+    let mut reference = single();
+    let expected = train(&mut Lockstep, &mut reference, 2);
+    for scheduler in [
+        &mut Pipelined::default() as &mut dyn Scheduler<f64>,
+        &mut Simulated::default(),
+    ] {
+        let mut stages = single();
+        assert_eq!(losses(&train(scheduler, &mut stages, 2)), losses(&expected));
+        assert_eq!(weights(&stages), weights(&reference));
+    }
+    let empty = locus_data::InMemoryDataset::new("empty", vec![], vec![8], vec![], 3).unwrap();
+    let plan = EpochPlan {
+        batch_size: 4,
+        seed: 0,
+        epoch: 0,
+    };
+    for scheduler in [
+        &mut Pipelined::default() as &mut dyn Scheduler<f64>,
+        &mut Simulated::default(),
+        &mut Lockstep,
+    ] {
+        let mut stages = stack(Rule::DirectFeedback, &[4], 0);
+        let report = scheduler
+            .train_epoch(&mut stages, &empty, plan, &mut NoObserver)
+            .unwrap();
+        assert_eq!((report.samples, report.loss), (0, 0.0));
+    }
+}
