@@ -5,7 +5,10 @@
 //! batches and signals. [`Lockstep`] trains every stage on every batch, top-down, so
 //! end-to-end backpropagation (stages with
 //! [`UpstreamGradient`](locus_objectives::UpstreamGradient)) and purely local rules run
-//! through the same code.
+//! through the same code. [`Pipelined`] runs each stage on its own thread, so that stages
+//! work on different batches at once and update as soon as their signal is ready;
+//! [`Simulated`] runs the same protocol on a virtual clock with set stage times and
+//! delays, reproducibly. [`Observer`]s hear of every step and epoch under any of them.
 #![warn(missing_docs)]
 
 mod actor;
