@@ -58,9 +58,10 @@ pub mod prelude {
         SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
     };
     pub use locus_sched::{
-        evaluate, measure_alignment, predict, probe_stages, stage_features, EpochPlan,
-        ForwardUnlocked, InputModel, Lockstep, MlpConfig, NoObserver, Scheduler, Stage,
-        StageAlignment, StageLayout, SyntheticInputConfig,
+        evaluate, measure_alignment, predict, probe_stages, stage_features, AsyncConfig, EpochPlan,
+        ForwardUnlocked, InputModel, Lockstep, MlpConfig, NoObserver, Pipelined, Scheduler,
+        Simulated, SimulatedConfig, Stage, StageAlignment, StageLayout, StageTime,
+        SyntheticInputConfig,
     };
 }
 
@@ -84,4 +85,6 @@ mod book {
     struct FeedbackAlignment;
     #[doc = include_str!("../book/src/synthetic-gradients.md")]
     struct SyntheticGradients;
+    #[doc = include_str!("../book/src/schedulers.md")]
+    struct SchedulersAndAsynchrony;
 }

@@ -16,6 +16,9 @@ pub enum Command {
     Train(TrainArgs),
     /// Draw the learning curves of finished runs (their results.json files) as a PNG.
     Plot(crate::plot::PlotArgs),
+    /// Draw one figure of finished runs against another, a point per run (e.g. accuracy
+    /// against a simulated delay), as a PNG.
+    PlotPoints(crate::plot_points::PlotPointsArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -147,6 +150,8 @@ pub struct TrainArgs {
     /// BP(λ): stages learn from λ·true + (1−λ)·synthetic gradient, λ in [0, 1].
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub sg_lambda: f64,
+    #[command(flatten)]
+    pub schedule: crate::scheduler::SchedulerArgs,
     /// Seed of the weights and the batch order.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -4,7 +4,9 @@ mod algo;
 mod args;
 mod data;
 mod plot;
+mod plot_points;
 mod progress;
+mod scheduler;
 mod train;
 
 use clap::Parser;
@@ -14,6 +16,7 @@ fn main() {
     let result = match cli.command {
         args::Command::Train(a) => train::run(&a),
         args::Command::Plot(a) => plot::run(&a),
+        args::Command::PlotPoints(a) => plot_points::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

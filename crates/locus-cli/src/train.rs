@@ -11,8 +11,8 @@ use locus_data::Dataset;
 use locus_eval::{EpochRecord, RunReport, StageReport};
 use locus_objectives::{SgModel, SyntheticGradientConfig};
 use locus_sched::{
-    evaluate, measure_alignment, EpochPlan, LeNetConfig, Lockstep, LrSchedule, MlpConfig,
-    Scheduler, Stage, StageAlignment,
+    evaluate, measure_alignment, EpochPlan, LeNetConfig, LrSchedule, MlpConfig, Stage,
+    StageAlignment, StageStats, StatsLog,
 };
 use serde_json::json;
 
@@ -78,6 +78,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     optimizer
         .build::<f32>()
         .context("invalid optimizer settings")?;
+    let (mut scheduler, scheduler_settings) = args.schedule.build(args.seed)?;
     let split = data::load(args)?;
     let classes = split.train.num_classes().max(split.test.num_classes());
     let activation = match args.activation {
@@ -133,18 +134,20 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         let n = split.train.len().min(ALIGNMENT_PROBE);
         gather::<f32>(&split.train, &(0..n).collect::<Vec<_>>())?
     };
-    let mut scheduler = Lockstep;
+    args.schedule.check_stages(stages.len())?;
 
     let log = |line: String| eprintln!("{line}");
     log(format!(
-        "locus train: {} on {} ({} train / {} test samples), {} stages, {}",
+        "locus train: {} on {} ({} train / {} test samples), {} stages, {}, {} scheduler",
         algorithm.name,
         args.dataset.name(),
         split.train.len(),
         split.test.len(),
         stages.len(),
         Module::<f32>::name(stages[0].module()),
+        scheduler.name(),
     ));
+    let mut stage_stats = StatsLog::default();
     let start = Instant::now();
     let mut train_s = 0.0;
     let mut history = Vec::new();
@@ -164,7 +167,15 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             seed: args.seed,
             epoch,
         };
-        let report = scheduler.train_epoch(&mut stages, &split.train, plan, &mut bar)?;
+        let report = scheduler.train_epoch(
+            &mut stages,
+            &split.train,
+            plan,
+            &mut (&mut bar, &mut stage_stats),
+        )?;
+        let stats = stage_stats
+            .last()
+            .context("the scheduler reported no stage figures")?;
         train_s += report.wall_s;
         let test = evaluate(&mut stages, &split.test, EVAL_BATCH)?;
         let alignment = measure_alignment(&mut stages, &probe.inputs, &probe.labels)?;
@@ -194,27 +205,29 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             stage_metrics: stages
                 .iter()
                 .zip(&alignment)
-                .flat_map(|(s, a)| {
-                    stage_metrics(s, a)
+                .zip(stats)
+                .flat_map(|((s, a), t)| {
+                    stage_metrics(s, a, t)
                         .into_iter()
                         .map(move |(k, v)| (format!("{}.{k}", s.name()), v))
                 })
                 .collect(),
         });
-        last = Some((report, test, alignment));
+        last = Some((report, test, alignment, stats.to_vec()));
     }
-    let (report, test, alignment) = last.context("no epoch ran")?;
+    let (report, test, alignment, stats) = last.context("no epoch ran")?;
     let stage_reports = stages
         .iter()
         .zip(&report.stage_losses)
         .zip(&alignment)
-        .map(|((s, &loss), a)| StageReport {
+        .zip(&stats)
+        .map(|(((s, &loss), a), t)| StageReport {
             name: s.name().to_string(),
             module: s.module().name(),
             objective: s.objective().name(),
             params: s.module().num_params(),
             final_loss: loss,
-            metrics: stage_metrics(s, a),
+            metrics: stage_metrics(s, a, t),
         })
         .collect();
     let config: BTreeMap<String, serde_json::Value> = [
@@ -227,7 +240,12 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         ("optimizer", json!(optimizer)),
         ("batch_size", json!(args.batch_size)),
         ("lr_schedule", json!(schedule)),
-        ("scheduler", json!(Scheduler::<f32>::name(&scheduler))),
+        ("scheduler", json!(scheduler.name())),
+        ("scheduler_config", scheduler_settings),
+        (
+            "matmul_threads",
+            json!(std::env::var("MATMUL_NUM_THREADS").unwrap_or_else(|_| "default".into())),
+        ),
         ("train_samples", json!(split.train.len())),
         ("test_samples", json!(split.test.len())),
         ("data_seed", json!(args.data_seed)),
@@ -276,17 +294,34 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
 }
 
 /// A stage's figures for the report: its objective's metrics, `alignment_deg` (the angle
-/// between its update and the true gradient, on the probe batch after the last epoch) and
-/// its module's diagnostics such as `weight_alignment_deg` (averaged when the stage has
-/// several layers reporting one). NaN figures (no angle to measure) are left out.
-fn stage_metrics(stage: &Stage<f32>, alignment: &StageAlignment) -> BTreeMap<String, f64> {
+/// between its update and the true gradient, on the probe batch after the last epoch), its
+/// module's diagnostics such as `weight_alignment_deg` (averaged when the stage has
+/// several layers reporting one), and what the scheduler measured over the epoch:
+/// `staleness` (mean updates between a batch's forward pass and its update),
+/// `staleness_max`, `message_staleness` (the same at the arrival of its message, when one
+/// comes) and `busy_fraction` (time computing / epoch time; virtual time under the
+/// simulated scheduler). NaN figures (no angle to measure) are left out.
+fn stage_metrics(
+    stage: &Stage<f32>,
+    alignment: &StageAlignment,
+    stats: &StageStats,
+) -> BTreeMap<String, f64> {
     let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+    let schedule = [
+        ("staleness", Some(stats.staleness_mean)),
+        ("staleness_max", Some(stats.staleness_max as f64)),
+        ("message_staleness", stats.message_staleness_mean),
+        ("busy_fraction", Some(stats.busy_fraction())),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)));
     let all = stage
         .objective()
         .metrics()
         .into_iter()
         .chain([("alignment_deg".to_string(), alignment.update_angle_deg)])
-        .chain(alignment.module_diagnostics.iter().cloned());
+        .chain(alignment.module_diagnostics.iter().cloned())
+        .chain(schedule);
     for (name, value) in all.filter(|(_, v)| v.is_finite()) {
         let entry = sums.entry(name).or_insert((0.0, 0));
         entry.0 += value;

@@ -117,6 +117,10 @@ impl<F: Float> LocalObjective<F> for DirectFeedback<F> {
         // differences can check it.
         true
     }
+
+    fn needs_global_error(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -119,6 +119,50 @@ pub trait LocalObjective<F: Float>: Send {
     fn metrics(&self) -> Vec<(String, f64)> {
         Vec::new()
     }
+
+    /// Whether the signal needs the global error broadcast from the top stage
+    /// ([`StageContext::global_error`]), as direct feedback alignment does. Lockstep offers
+    /// the global error to every stage; asynchronous schedulers (`locus_sched::Pipelined`,
+    /// `locus_sched::Simulated`) send it only to the stages that declare they need it, and
+    /// make those stages wait for it. Default: false.
+    fn needs_global_error(&self) -> bool {
+        false
+    }
+
+    /// Whether the objective is *update-unlocked* (Jaderberg et al. 2016, "Decoupled Neural Interfaces using
+    /// Synthetic Gradients", whose introduction names forward, update and backward locking): it
+    /// needs the gradient message from above only to train its own auxiliary parameters,
+    /// not to give a signal. An asynchronous scheduler then lets the stage learn as soon as
+    /// its forward pass is done, from [`LocalObjective::signal`] in [`Mode::Evaluate`]
+    /// with no message (the objective's prediction), and hands it the message later, when
+    /// it arrives, through [`LocalObjective::learn_from_late_message`]. Only meaningful
+    /// when [`LocalObjective::needs_message`] is true. Default: false (a stage that needs
+    /// a message waits for it: backward-locked).
+    fn is_update_unlocked(&self) -> bool {
+        false
+    }
+
+    /// Learns from a gradient message that arrived after the stage already learned from
+    /// this batch with the objective's prediction (update unlocking, see
+    /// [`LocalObjective::is_update_unlocked`]). `ctx` is the context of that earlier
+    /// step — the batch's input, the output the stage computed then, its labels and the
+    /// stage's step at the time — now with the message set. Only the objective's own
+    /// auxiliary parameters change (a synthetic-gradient model regresses onto the
+    /// message); returns the auxiliary loss of the batch.
+    ///
+    /// # Errors
+    /// The default, for objectives that are not update-unlocked, always fails with
+    /// [`Error::InvalidParameter`](locus_core::Error::InvalidParameter) naming the
+    /// objective; implementations fail as [`LocalObjective::signal`] does for a bad or
+    /// missing message.
+    fn learn_from_late_message(&mut self, ctx: &StageContext<'_, F>) -> Result<F> {
+        let _ = ctx;
+        Err(locus_core::Error::invalid(
+            &format!("late gradient message for objective '{}'", self.name()),
+            "is only accepted by update-unlocked objectives (is_update_unlocked() == true)",
+            "a message for an objective that is not",
+        ))
+    }
 }
 
 impl<F: Float> LocalObjective<F> for Box<dyn LocalObjective<F>> {
@@ -139,5 +183,14 @@ impl<F: Float> LocalObjective<F> for Box<dyn LocalObjective<F>> {
     }
     fn metrics(&self) -> Vec<(String, f64)> {
         (**self).metrics()
+    }
+    fn needs_global_error(&self) -> bool {
+        (**self).needs_global_error()
+    }
+    fn is_update_unlocked(&self) -> bool {
+        (**self).is_update_unlocked()
+    }
+    fn learn_from_late_message(&mut self, ctx: &StageContext<'_, F>) -> Result<F> {
+        (**self).learn_from_late_message(ctx)
     }
 }

@@ -387,6 +387,29 @@ impl<F: Float> LocalObjective<F> for SyntheticGradient<F> {
             .map(|l| vec![("sg_loss".to_string(), l)])
             .unwrap_or_default()
     }
+
+    /// Update-unlocked when the signal is purely synthetic (λ = 0): the prediction
+    /// `M(h)/batch` needs no message, which only trains `M`. With λ > 0 the signal mixes
+    /// the message in, so the stage has to wait for it.
+    fn is_update_unlocked(&self) -> bool {
+        self.config.lambda == 0.0
+    }
+
+    /// One regression step of `M` on the late message: exactly the step [`Mode::Learn`]
+    /// takes (predict `M(h)` for the stage output `h` the context carries, the output
+    /// computed when the stage learned from this batch, then one optimizer step on
+    /// `‖M(h) − batch·m‖² / (2·batch)`). Returns that regression loss, also reported as
+    /// `sg_loss`.
+    fn learn_from_late_message(&mut self, ctx: &StageContext<'_, F>) -> Result<F> {
+        if ctx.message.is_none() {
+            return Err(Error::invalid(
+                "late message for a synthetic-gradient stage",
+                "should carry the gradient message from the stage above",
+                "a context without a message",
+            ));
+        }
+        Ok(self.signal(ctx, Mode::Learn)?.loss)
+    }
 }
 
 #[cfg(test)]

@@ -1,13 +1,11 @@
 use std::time::Instant;
 
 use locus_core::{Float, Tensor};
-use locus_data::{epoch_batches, gather, Dataset};
+use locus_data::Dataset;
 
+use crate::lockstep::{check_stack, learn_top_down, run_epoch};
 use crate::synthetic_input::{SyntheticInput, SyntheticInputConfig};
-use crate::{
-    BatchReport, EpochPlan, EpochReport, Error, Observer, Result, Scheduler, Signals, Stage,
-    StepInfo,
-};
+use crate::{BatchReport, EpochPlan, EpochReport, Error, Observer, Result, Scheduler, Stage};
 
 /// Lockstep training with **synthetic inputs** (Jaderberg et al. 2016, §3.4): every stage
 /// above the first runs forward on `ĥ = I(x)`, a prediction of its input from the network
@@ -70,7 +68,19 @@ impl<F: Float> ForwardUnlocked<F> {
         inputs: &Tensor<F>,
         labels: &[usize],
     ) -> Result<BatchReport> {
-        let top = crate::lockstep::check_stack(stages)?;
+        self.timed_batch(stages, inputs, labels, &mut vec![0.0; stages.len()])
+    }
+
+    /// [`ForwardUnlocked::train_batch`], adding each stage's computing time (its forward
+    /// pass on the synthetic input and its update, in seconds) to `busy`.
+    fn timed_batch(
+        &mut self,
+        stages: &mut [Stage<F>],
+        inputs: &Tensor<F>,
+        labels: &[usize],
+        busy: &mut [f64],
+    ) -> Result<BatchReport> {
+        let top = check_stack(stages)?;
         if self.models.is_empty() {
             for k in 1..stages.len() {
                 let mut config = self.config;
@@ -107,35 +117,15 @@ impl<F: Float> ForwardUnlocked<F> {
         }
         let mut outputs = Vec::with_capacity(stages.len());
         let mut caches = Vec::with_capacity(stages.len());
-        for (stage, input) in stages.iter().zip(&stage_inputs) {
+        for ((stage, input), busy) in stages.iter().zip(&stage_inputs).zip(busy.iter_mut()) {
+            let started = Instant::now();
             let (y, cache) = stage.forward(input)?;
+            *busy += started.elapsed().as_secs_f64();
             outputs.push(y);
             caches.push(cache);
         }
         // 3. Top-down learning, as in Lockstep.
-        let mut stage_losses = vec![0.0; stages.len()];
-        let mut message: Option<Tensor<F>> = None;
-        let mut global_error: Option<Tensor<F>> = None;
-        for i in (0..=top).rev() {
-            let need_input_grad = i > 0 && stages[i - 1].objective().needs_message();
-            let signals = Signals {
-                labels: Some(labels),
-                message: message.as_ref(),
-                global_error: global_error.as_ref(),
-            };
-            let update = stages[i].learn(
-                &stage_inputs[i],
-                &outputs[i],
-                &caches[i],
-                signals,
-                need_input_grad,
-            )?;
-            stage_losses[i] = update.loss.as_f64();
-            if i == top {
-                global_error = Some(update.grad_output);
-            }
-            message = update.grad_input;
-        }
+        let stage_losses = learn_top_down(stages, &stage_inputs, &outputs, &caches, labels, busy)?;
         // 4. The input models regress onto the true inputs.
         for (k, model) in self.models.iter_mut().enumerate() {
             model
@@ -161,35 +151,12 @@ impl<F: Float> Scheduler<F> for ForwardUnlocked<F> {
         plan: EpochPlan,
         observer: &mut dyn Observer,
     ) -> Result<EpochReport> {
-        crate::lockstep::check_stack(stages)?;
-        let start = Instant::now();
-        let batches = epoch_batches(data.len(), plan.batch_size, plan.seed, plan.epoch)?;
-        let mut loss_sum = 0.0;
-        let mut stage_sums = vec![0.0; stages.len()];
-        let mut samples = 0;
-        for (b, indices) in batches.iter().enumerate() {
-            let batch = gather::<F>(data, indices)?;
-            let report = self.train_batch(stages, &batch.inputs, &batch.labels)?;
-            let n = indices.len() as f64;
-            loss_sum += report.loss * n;
-            for (s, l) in stage_sums.iter_mut().zip(&report.stage_losses) {
-                *s += l * n;
-            }
-            samples += indices.len();
-            observer.on_step(&StepInfo {
-                epoch: plan.epoch,
-                batch: b,
-                batches: batches.len(),
-                loss: report.loss,
-            });
-        }
-        let denom = samples.max(1) as f64;
-        Ok(EpochReport {
-            epoch: plan.epoch,
-            loss: loss_sum / denom,
-            stage_losses: stage_sums.into_iter().map(|s| s / denom).collect(),
-            samples,
-            wall_s: start.elapsed().as_secs_f64(),
-        })
+        run_epoch(
+            stages,
+            data,
+            plan,
+            observer,
+            |stages, inputs, labels, busy| self.timed_batch(stages, inputs, labels, busy),
+        )
     }
 }

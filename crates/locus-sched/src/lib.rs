@@ -5,10 +5,16 @@
 //! batches and signals. [`Lockstep`] trains every stage on every batch, top-down, so
 //! end-to-end backpropagation (stages with
 //! [`UpstreamGradient`](locus_objectives::UpstreamGradient)) and purely local rules run
-//! through the same code.
+//! through the same code. [`Pipelined`] runs each stage on its own thread, so that stages
+//! work on different batches at once and update as soon as their signal is ready;
+//! [`Simulated`] runs the same protocol on a virtual clock with set stage times and
+//! delays, reproducibly. [`Observer`]s hear of every step and epoch under any of them.
 #![warn(missing_docs)]
 
+mod actor;
 mod alignment;
+mod async_config;
+mod checkpoint;
 mod evaluate;
 mod features;
 mod forward_unlocked;
@@ -16,22 +22,37 @@ mod lenet;
 mod lockstep;
 mod mlp;
 mod observe;
+mod observers;
+mod pipelined;
+mod replay;
 mod schedule;
 mod scheduler;
+mod simulated;
+mod stack_params;
 mod stage;
+mod stats;
 mod synthetic_input;
 
 pub use alignment::{measure_alignment, StageAlignment};
+pub use async_config::{AsyncConfig, ReplayConfig};
+pub use checkpoint::{load_checkpoint, save_checkpoint, Checkpoints};
 pub use evaluate::{evaluate, predict, Evaluation};
 pub use features::{probe_stages, stage_features};
 pub use forward_unlocked::ForwardUnlocked;
 pub use lenet::LeNetConfig;
 pub use lockstep::Lockstep;
 pub use mlp::{MlpConfig, StageLayout};
-pub use observe::{NoObserver, Observer, StepInfo};
+pub use observe::{EpochEnd, NoObserver, Observer, StageStep, StepInfo, StepKind};
+pub use observers::{Every, StatsLog, StepLog};
+pub use pipelined::Pipelined;
+pub use replay::ReplayBuffer;
 pub use schedule::LrSchedule;
 pub use scheduler::{BatchReport, EpochPlan, EpochReport, Scheduler};
+pub use simulated::{Simulated, SimulatedConfig, StageTime};
+pub use stack_params::{ParamRecord, StackParams};
 pub use stage::{Signals, Stage, StageUpdate};
+pub use stats::StageStats;
+pub(crate) use stats::StatsRecorder;
 pub use synthetic_input::{InputModel, SyntheticInput, SyntheticInputConfig};
 
 /// Errors of the schedulers: the core error, or a data error while loading a batch.
@@ -49,6 +70,28 @@ pub enum Error {
     Data(locus_data::DataError),
     /// The stack of stages is unusable as configured.
     Config(String),
+    /// A stage failed while an asynchronous scheduler ran it; the run was stopped.
+    StageFailed {
+        /// The stage's name.
+        stage: String,
+        /// The epoch, from 0.
+        epoch: u64,
+        /// The batch it was working on (its identifier in the epoch), if any.
+        batch: Option<u64>,
+        /// The stage's step count (updates made before the failure).
+        step: u64,
+        /// What went wrong: the error's message, or the panic's.
+        reason: String,
+    },
+    /// A checkpoint file could not be written, or does not fit the stages.
+    Checkpoint {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A scheduler broke its own message protocol: a bug in locus, never bad input.
+    Protocol(String),
 }
 
 impl std::fmt::Display for Error {
@@ -57,6 +100,23 @@ impl std::fmt::Display for Error {
             Error::Stage { stage, source } => write!(f, "stage '{stage}': {source}"),
             Error::Data(e) => write!(f, "data: {e}"),
             Error::Config(msg) => write!(f, "invalid stage stack: {msg}"),
+            Error::StageFailed {
+                stage,
+                epoch,
+                batch,
+                step,
+                reason,
+            } => {
+                write!(f, "stage '{stage}' failed at step {step} (epoch {epoch}")?;
+                if let Some(b) = batch {
+                    write!(f, ", batch {b}")?;
+                }
+                write!(f, "): {reason}")
+            }
+            Error::Checkpoint { path, reason } => {
+                write!(f, "checkpoint file {}: {reason}", path.display())
+            }
+            Error::Protocol(msg) => write!(f, "internal scheduler error (a bug): {msg}"),
         }
     }
 }

@@ -1,11 +1,12 @@
 use std::time::Instant;
 
-use locus_core::{Float, Tensor};
+use locus_core::{Cache, Float, Tensor};
 use locus_data::{epoch_batches, gather, Dataset};
 
+use crate::stack_params::StagesView;
 use crate::{
-    BatchReport, EpochPlan, EpochReport, Error, Observer, Result, Scheduler, Signals, Stage,
-    StepInfo,
+    BatchReport, EpochEnd, EpochPlan, EpochReport, Error, Observer, Result, Scheduler, Signals,
+    Stage, StageStep, StatsRecorder, StepInfo, StepKind,
 };
 
 /// Trains every stage on every batch, in one thread, deterministically.
@@ -17,6 +18,10 @@ use crate::{
 /// *before* its update. With [`UpstreamGradient`](locus_objectives::UpstreamGradient) below
 /// a supervised top this is exactly end-to-end backpropagation; with purely local
 /// objectives each stage learns from its own signal on the same forward pass.
+///
+/// Observers hear of every stage's update after each batch
+/// ([`Observer::on_stage_step`], staleness always 0) and get each stage's computing time
+/// at the end of the epoch ([`Observer::on_epoch_end`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Lockstep;
 
@@ -32,43 +37,85 @@ impl Lockstep {
         inputs: &Tensor<F>,
         labels: &[usize],
     ) -> Result<BatchReport> {
+        self.timed_batch(stages, inputs, labels, &mut vec![0.0; stages.len()])
+    }
+
+    /// [`Lockstep::train_batch`], adding each stage's computing time (forward pass and
+    /// update, in seconds) to `busy`.
+    fn timed_batch<F: Float>(
+        &mut self,
+        stages: &mut [Stage<F>],
+        inputs: &Tensor<F>,
+        labels: &[usize],
+        busy: &mut [f64],
+    ) -> Result<BatchReport> {
         let top = check_stack(stages)?;
         let mut activations: Vec<Tensor<F>> = Vec::with_capacity(stages.len() + 1);
         let mut caches = Vec::with_capacity(stages.len());
         activations.push(inputs.clone());
-        for stage in stages.iter() {
+        for (stage, busy) in stages.iter().zip(busy.iter_mut()) {
+            let started = Instant::now();
             let (y, cache) = stage.forward(&activations[activations.len() - 1])?;
+            *busy += started.elapsed().as_secs_f64();
             activations.push(y);
             caches.push(cache);
         }
-        let mut stage_losses = vec![0.0; stages.len()];
-        let mut message: Option<Tensor<F>> = None;
-        let mut global_error: Option<Tensor<F>> = None;
-        for i in (0..=top).rev() {
-            let need_input_grad = i > 0 && stages[i - 1].objective().needs_message();
-            let signals = Signals {
-                labels: Some(labels),
-                message: message.as_ref(),
-                global_error: global_error.as_ref(),
-            };
-            let update = stages[i].learn(
-                &activations[i],
-                &activations[i + 1],
-                &caches[i],
-                signals,
-                need_input_grad,
-            )?;
-            stage_losses[i] = update.loss.as_f64();
-            if i == top {
-                global_error = Some(update.grad_output);
-            }
-            message = update.grad_input;
-        }
+        let stage_losses = learn_top_down(
+            stages,
+            &activations[..stages.len()],
+            &activations[1..],
+            &caches,
+            labels,
+            busy,
+        )?;
         Ok(BatchReport {
             loss: stage_losses[top],
             stage_losses,
         })
     }
+}
+
+/// The learning half of a lockstep batch, shared by every single-threaded scheduler: the
+/// stages learn **top-down** from forward passes already made (`inputs[i]` and `outputs[i]`
+/// are stage `i`'s, with its cache). The top stage's output gradient is broadcast as the
+/// global error; a stage that needs a message gets the input gradient of the stage above,
+/// computed with that stage's weights before its update. Each stage's computing time is
+/// added to `busy`; returns each stage's loss.
+pub(crate) fn learn_top_down<F: Float>(
+    stages: &mut [Stage<F>],
+    inputs: &[Tensor<F>],
+    outputs: &[Tensor<F>],
+    caches: &[Cache<F>],
+    labels: &[usize],
+    busy: &mut [f64],
+) -> Result<Vec<f64>> {
+    let top = check_stack(stages)?;
+    let mut stage_losses = vec![0.0; stages.len()];
+    let mut message: Option<Tensor<F>> = None;
+    let mut global_error: Option<Tensor<F>> = None;
+    for i in (0..=top).rev() {
+        let need_input_grad = i > 0 && stages[i - 1].objective().needs_message();
+        let signals = Signals {
+            labels: Some(labels),
+            message: message.as_ref(),
+            global_error: global_error.as_ref(),
+        };
+        let started = Instant::now();
+        let update = stages[i].learn(
+            &inputs[i],
+            &outputs[i],
+            &caches[i],
+            signals,
+            need_input_grad,
+        )?;
+        busy[i] += started.elapsed().as_secs_f64();
+        stage_losses[i] = update.loss.as_f64();
+        if i == top {
+            global_error = Some(update.grad_output);
+        }
+        message = update.grad_input;
+    }
+    Ok(stage_losses)
 }
 
 /// Checks that the stack can be trained and returns the top index.
@@ -99,35 +146,94 @@ impl<F: Float> Scheduler<F> for Lockstep {
         plan: EpochPlan,
         observer: &mut dyn Observer,
     ) -> Result<EpochReport> {
-        check_stack(stages)?;
-        let start = Instant::now();
-        let batches = epoch_batches(data.len(), plan.batch_size, plan.seed, plan.epoch)?;
-        let mut loss_sum = 0.0;
-        let mut stage_sums = vec![0.0; stages.len()];
-        let mut samples = 0;
-        for (b, indices) in batches.iter().enumerate() {
-            let batch = gather::<F>(data, indices)?;
-            let report = self.train_batch(stages, &batch.inputs, &batch.labels)?;
-            let n = indices.len() as f64;
-            loss_sum += report.loss * n;
-            for (s, l) in stage_sums.iter_mut().zip(&report.stage_losses) {
-                *s += l * n;
-            }
-            samples += indices.len();
-            observer.on_step(&StepInfo {
+        run_epoch(
+            stages,
+            data,
+            plan,
+            observer,
+            |stages, inputs, labels, busy| self.timed_batch(stages, inputs, labels, busy),
+        )
+    }
+}
+
+/// One epoch of a single-threaded scheduler, shared by [`Lockstep`] and
+/// [`ForwardUnlocked`](crate::ForwardUnlocked): shuffles the data into the plan's batches,
+/// trains each with `train_batch` (which adds each stage's computing time to its last
+/// argument), tells the observer of every stage's update (staleness 0) and of the batch,
+/// and at the end reports the epoch's mean losses and each stage's statistics.
+pub(crate) fn run_epoch<F: Float>(
+    stages: &mut [Stage<F>],
+    data: &dyn Dataset,
+    plan: EpochPlan,
+    observer: &mut dyn Observer,
+    mut train_batch: impl FnMut(
+        &mut [Stage<F>],
+        &Tensor<F>,
+        &[usize],
+        &mut [f64],
+    ) -> Result<BatchReport>,
+) -> Result<EpochReport> {
+    check_stack(stages)?;
+    let start = Instant::now();
+    let batches = epoch_batches(data.len(), plan.batch_size, plan.seed, plan.epoch)?;
+    let mut loss_sum = 0.0;
+    let mut stage_sums = vec![0.0; stages.len()];
+    let mut samples = 0;
+    let mut busy = vec![0.0; stages.len()];
+    let mut stats = vec![StatsRecorder::default(); stages.len()];
+    for (b, indices) in batches.iter().enumerate() {
+        let batch = gather::<F>(data, indices)?;
+        let report = train_batch(stages, &batch.inputs, &batch.labels, &mut busy)?;
+        let n = indices.len() as f64;
+        loss_sum += report.loss * n;
+        for (s, l) in stage_sums.iter_mut().zip(&report.stage_losses) {
+            *s += l * n;
+        }
+        samples += indices.len();
+        for (i, (stage, &loss)) in stages.iter().zip(&report.stage_losses).enumerate() {
+            stats[i].input();
+            stats[i].update(indices.len(), 0);
+            stats[i].loss(loss, indices.len());
+            observer.on_stage_step(&StageStep {
                 epoch: plan.epoch,
-                batch: b,
-                batches: batches.len(),
-                loss: report.loss,
+                stage: i,
+                batch: b as u64,
+                step: stage.steps() - 1,
+                samples: indices.len(),
+                loss,
+                staleness: 0,
+                kind: StepKind::Update,
             });
         }
-        let denom = samples.max(1) as f64;
-        Ok(EpochReport {
+        observer.on_step(&StepInfo {
             epoch: plan.epoch,
-            loss: loss_sum / denom,
-            stage_losses: stage_sums.into_iter().map(|s| s / denom).collect(),
-            samples,
-            wall_s: start.elapsed().as_secs_f64(),
-        })
+            batch: b,
+            batches: batches.len(),
+            loss: report.loss,
+        });
     }
+    let denom = samples.max(1) as f64;
+    let wall_s = start.elapsed().as_secs_f64();
+    let report = EpochReport {
+        epoch: plan.epoch,
+        loss: loss_sum / denom,
+        stage_losses: stage_sums.into_iter().map(|s| s / denom).collect(),
+        samples,
+        wall_s,
+    };
+    let stats: Vec<_> = stats
+        .iter_mut()
+        .zip(stages.iter())
+        .zip(busy)
+        .map(|((recorder, stage), busy)| {
+            recorder.busy(busy);
+            recorder.finish(stage.name(), wall_s, false)
+        })
+        .collect();
+    observer.on_epoch_end(&EpochEnd {
+        report: &report,
+        stages: &stats,
+        params: &StagesView(stages),
+    });
+    Ok(report)
 }

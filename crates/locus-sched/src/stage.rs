@@ -3,6 +3,8 @@ use locus_objectives::{LocalObjective, Mode, StageContext};
 
 use crate::{Error, Result};
 
+mod unlocked;
+
 /// A gradient-isolated piece of a network: a module, the objective it learns from, and its
 /// own optimizer (so each stage has its own state and learning rate).
 pub struct Stage<F: Float> {

@@ -1,0 +1,196 @@
+//! `--scheduler` and its options: which scheduler runs the stages, and its bounds and
+//! simulated delays.
+
+use clap::{Args, ValueEnum};
+use locus_sched::{
+    AsyncConfig, ForwardUnlocked, InputModel, Lockstep, Pipelined, Scheduler, Simulated,
+    SimulatedConfig, StageTime, SyntheticInputConfig,
+};
+use serde_json::json;
+
+/// The schedulers `--scheduler` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchedulerKind {
+    /// One thread; every stage on every batch, top-down; deterministic.
+    Lockstep,
+    /// One thread per stage, bounded channels: stages work on different batches at once.
+    Pipelined,
+    /// The pipelined protocol on a virtual clock with set stage times and delays;
+    /// reproducible bit for bit.
+    Simulated,
+    /// Lockstep, but every stage above the first runs on a synthetic input predicted
+    /// from the data (forward unlocking); with dni/cdni the stages are fully decoupled.
+    ForwardUnlocked,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SchedulerArgs {
+    /// How the stages are run.
+    #[arg(long, value_enum, default_value_t = SchedulerKind::Lockstep)]
+    pub scheduler: SchedulerKind,
+    /// pipelined, simulated: batches that may wait between two stages [default: 2].
+    #[arg(long)]
+    pub capacity: Option<usize>,
+    /// pipelined, simulated: batches a stage may hold while it waits for their signal
+    /// (1 reproduces lockstep) [default: the number of stages].
+    #[arg(long)]
+    pub in_flight: Option<usize>,
+    /// pipelined, simulated: replay buffers of N batches above every stage whose stages
+    /// below learn locally (asynchronous DGL).
+    #[arg(long, value_name = "N")]
+    pub replay_buffer: Option<usize>,
+    /// simulated: forward time of each stage, comma-separated, or one value for all (an
+    /// update takes twice as long) [default: 1].
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub stage_time: Option<Vec<f64>>,
+    /// simulated: time a message takes between neighbouring stages [default: 0].
+    #[arg(long, allow_negative_numbers = true)]
+    pub link_delay: Option<f64>,
+    /// simulated: time the global error takes from the top stage to any stage [default:
+    /// the link delay].
+    #[arg(long, allow_negative_numbers = true)]
+    pub broadcast_delay: Option<f64>,
+    /// forward-unlocked: hidden width of the synthetic input models (an MLP with one
+    /// ReLU layer) [default: a linear model].
+    #[arg(long, value_name = "WIDTH")]
+    pub input_hidden: Option<usize>,
+}
+
+impl SchedulerArgs {
+    /// Checks that every option given applies to the chosen scheduler.
+    fn check_applicable(&self) -> anyhow::Result<()> {
+        let asynchronous = [
+            ("--capacity", self.capacity.is_some()),
+            ("--in-flight", self.in_flight.is_some()),
+            ("--replay-buffer", self.replay_buffer.is_some()),
+        ];
+        let simulated = [
+            ("--stage-time", self.stage_time.is_some()),
+            ("--link-delay", self.link_delay.is_some()),
+            ("--broadcast-delay", self.broadcast_delay.is_some()),
+        ];
+        let name = self
+            .scheduler
+            .to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_owned());
+        let refuse = |options: &[(&str, bool)], applies: &str| match options
+            .iter()
+            .find(|(_, given)| *given)
+        {
+            Some((flag, _)) => Err(anyhow::anyhow!(
+                "{flag} applies to {applies}, not to --scheduler {name}"
+            )),
+            None => Ok(()),
+        };
+        for (flag, value, unit) in [
+            ("--capacity", self.capacity, "batch"),
+            ("--in-flight", self.in_flight, "batch"),
+            ("--replay-buffer", self.replay_buffer, "batch"),
+            ("--input-hidden", self.input_hidden, "unit"),
+        ] {
+            if value == Some(0) {
+                anyhow::bail!("{flag} should be >= 1 {unit}, but it is 0");
+            }
+        }
+        let mut times: Vec<(&str, f64)> = (self.stage_time.iter().flatten())
+            .map(|&t| ("--stage-time", t))
+            .collect();
+        times.extend(self.link_delay.map(|d| ("--link-delay", d)));
+        times.extend(self.broadcast_delay.map(|d| ("--broadcast-delay", d)));
+        for (flag, value) in times {
+            if !(value.is_finite() && value >= 0.0) {
+                anyhow::bail!("{flag} should be finite and >= 0, but it is {value}");
+            }
+        }
+        // Which options each scheduler takes; a new scheduler needs no arm here.
+        let takes_flow = matches!(
+            self.scheduler,
+            SchedulerKind::Pipelined | SchedulerKind::Simulated
+        );
+        let takes_delays = self.scheduler == SchedulerKind::Simulated;
+        if !takes_flow {
+            refuse(&asynchronous, "--scheduler pipelined or simulated")?;
+        }
+        if !takes_delays {
+            refuse(&simulated, "--scheduler simulated")?;
+        }
+        if self.scheduler != SchedulerKind::ForwardUnlocked {
+            refuse(
+                &[("--input-hidden", self.input_hidden.is_some())],
+                "--scheduler forward-unlocked",
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Checks the options that depend on the number of stages.
+    ///
+    /// # Errors
+    /// `--stage-time` with several values but not one per stage.
+    pub fn check_stages(&self, stages: usize) -> anyhow::Result<()> {
+        if let Some(times) = &self.stage_time {
+            if times.len() != 1 && times.len() != stages {
+                anyhow::bail!(
+                    "--stage-time has {} values for {stages} stages; give one per stage, or \
+                     one for all",
+                    times.len()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn flow(&self, seed: u64) -> AsyncConfig {
+        let mut flow = AsyncConfig::default();
+        if let Some(c) = self.capacity {
+            flow.capacity = c;
+        }
+        flow.in_flight = self.in_flight;
+        if let Some(batches) = self.replay_buffer {
+            flow = flow.with_replay(batches, seed);
+        }
+        flow
+    }
+
+    /// The scheduler, checked, and its settings for the run's `config`.
+    ///
+    /// # Errors
+    /// An option given to a scheduler it does not apply to, or an invalid value (named).
+    pub fn build(&self, seed: u64) -> anyhow::Result<(Box<dyn Scheduler<f32>>, serde_json::Value)> {
+        self.check_applicable()?;
+        Ok(match self.scheduler {
+            SchedulerKind::Lockstep => (Box::new(Lockstep), json!(null)),
+            SchedulerKind::Pipelined => {
+                let pipelined = Pipelined::new(self.flow(seed))?;
+                let settings = json!(pipelined.config());
+                (Box::new(pipelined), settings)
+            }
+            SchedulerKind::Simulated => {
+                let link_delay = self.link_delay.unwrap_or(0.0);
+                let config = SimulatedConfig::default()
+                    .with_flow(self.flow(seed))
+                    .with_link_delay(link_delay)
+                    .with_broadcast_delay(self.broadcast_delay.unwrap_or(link_delay))
+                    .with_stage_times(
+                        self.stage_time
+                            .as_deref()
+                            .unwrap_or(&[1.0])
+                            .iter()
+                            .map(|&t| StageTime::dense(t))
+                            .collect(),
+                    );
+                let simulated = Simulated::new(config)?;
+                let settings = json!(simulated.config());
+                (Box::new(simulated), settings)
+            }
+            SchedulerKind::ForwardUnlocked => {
+                let model = self
+                    .input_hidden
+                    .map_or(InputModel::Linear, |hidden| InputModel::Mlp { hidden });
+                let config = SyntheticInputConfig::new(seed).with_model(model);
+                let settings = json!({ "synthetic_inputs": config });
+                (Box::new(ForwardUnlocked::<f32>::new(config)?), settings)
+            }
+        })
+    }
+}

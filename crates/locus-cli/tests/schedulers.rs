@@ -1,0 +1,292 @@
+//! `locus train --scheduler`: every scheduler runs every algorithm, reports per-stage
+//! staleness and busy fraction, and refuses options that do not apply to it.
+
+use std::process::{Command, Output};
+
+fn locus(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_locus"))
+        .args(args)
+        .env_remove("LOCUS_DATA")
+        .output()
+        .expect("the locus binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn run_json(extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "train",
+        "--dataset",
+        "mnist1d",
+        "--train-limit",
+        "600",
+        "--hidden",
+        "32,32",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "50",
+        "--json",
+    ];
+    args.extend(extra);
+    let o = locus(&args);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let line = stdout.lines().last().expect("stdout has a line");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+}
+
+fn fails_with(extra: &[&str], needles: &[&str]) {
+    let mut args = vec![
+        "train",
+        "--hidden",
+        "8",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "100",
+    ];
+    args.extend(extra);
+    let o = locus(&args);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{args:?} should fail; stderr: {err}");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: expected {n:?} in: {err}");
+    }
+}
+
+#[test]
+fn every_scheduler_reports_staleness_and_busy_fraction() {
+    for scheduler in ["lockstep", "pipelined", "simulated", "forward-unlocked"] {
+        for algo in ["bp", "dfa", "dni"] {
+            let j = run_json(&["--algo", algo, "--scheduler", scheduler]);
+            assert_eq!(j["config"]["scheduler"], scheduler);
+            let stages = j["stages"].as_array().unwrap();
+            assert_eq!(stages.len(), 3);
+            for s in stages {
+                let staleness = s["staleness"].as_f64().unwrap_or_else(|| panic!("{s}"));
+                let busy = s["busy_fraction"].as_f64().unwrap_or_else(|| panic!("{s}"));
+                assert!((0.0..=1.0).contains(&busy), "{scheduler} {algo}: {s}");
+                assert!(staleness >= 0.0);
+                if scheduler == "lockstep" || scheduler == "forward-unlocked" {
+                    assert_eq!(staleness, 0.0);
+                }
+            }
+            // Per-epoch figures land in the history as well.
+            let first = &j["history"][0]["stage_metrics"];
+            assert!(first["stage1.busy_fraction"].is_number(), "{first}");
+            let top = &stages[2];
+            assert_eq!(top["staleness"], 0.0, "the top stage never waits");
+            if scheduler == "simulated" && algo != "dni" {
+                // Equal stage times and two batches in flight: the bottom stage learns from
+                // a forward pass at least one update old.
+                assert!(
+                    stages[0]["staleness"].as_f64().unwrap() > 0.0,
+                    "{algo}: {j}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn one_batch_in_flight_reproduces_lockstep_and_simulated_runs_repeat() {
+    let key = |j: &serde_json::Value| {
+        (
+            j["test_accuracy"].as_f64().unwrap(),
+            j["train_loss"].as_f64().unwrap(),
+            j["history"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["test_loss"].as_f64().unwrap())
+                .collect::<Vec<_>>(),
+        )
+    };
+    for algo in ["dfa", "cdni"] {
+        let lockstep = key(&run_json(&["--algo", algo, "--seed", "4"]));
+        let pipelined = key(&run_json(&[
+            "--algo",
+            algo,
+            "--seed",
+            "4",
+            "--scheduler",
+            "pipelined",
+            "--in-flight",
+            "1",
+        ]));
+        assert_eq!(pipelined, lockstep, "{algo}");
+        let simulated = [
+            "--algo",
+            algo,
+            "--seed",
+            "4",
+            "--scheduler",
+            "simulated",
+            "--stage-time",
+            "1,3,1",
+            "--link-delay",
+            "0.5",
+        ];
+        assert_eq!(key(&run_json(&simulated)), key(&run_json(&simulated)));
+        let j = run_json(&simulated);
+        assert_eq!(j["config"]["scheduler_config"]["link_delay"], 0.5);
+        assert_eq!(j["config"]["scheduler_config"]["broadcast_delay"], 0.5);
+    }
+}
+
+#[test]
+fn scheduler_options_are_checked() {
+    fails_with(
+        &["--scheduler", "pipelined", "--capacity", "0"],
+        &["--capacity", "0"],
+    );
+    fails_with(
+        &["--scheduler", "simulated", "--in-flight", "0"],
+        &["--in-flight"],
+    );
+    fails_with(
+        &["--scheduler", "simulated", "--link-delay", "-1"],
+        &["--link-delay", "-1"],
+    );
+    fails_with(
+        &["--scheduler", "simulated", "--stage-time", "1,nan"],
+        &["--stage-time", "NaN"],
+    );
+    fails_with(
+        &["--scheduler", "simulated", "--stage-time", "1,2,3,4"],
+        &["--stage-time has 4 values for 2 stages"],
+    );
+    fails_with(
+        &["--scheduler", "pipelined", "--link-delay", "1"],
+        &["--link-delay applies to --scheduler simulated"],
+    );
+    fails_with(
+        &["--capacity", "3"],
+        &[
+            "--capacity applies to --scheduler pipelined or simulated",
+            "lockstep",
+        ],
+    );
+    fails_with(
+        &[
+            "--algo",
+            "dfa",
+            "--scheduler",
+            "pipelined",
+            "--replay-buffer",
+            "2",
+        ],
+        &["no stage can have one"],
+    );
+    fails_with(&["--scheduler", "greedy-ish"], &["--scheduler"]);
+    fails_with(
+        &["--input-hidden", "16"],
+        &[
+            "--input-hidden applies to --scheduler forward-unlocked",
+            "lockstep",
+        ],
+    );
+    fails_with(
+        &["--scheduler", "forward-unlocked", "--input-hidden", "0"],
+        &["--input-hidden should be >= 1 unit"],
+    );
+    fails_with(
+        &["--scheduler", "forward-unlocked", "--capacity", "2"],
+        &["--capacity applies to", "forward-unlocked"],
+    );
+}
+
+#[test]
+fn forward_unlocked_runs_are_reproducible_and_record_the_input_model() {
+    let args = [
+        "--algo",
+        "cdni",
+        "--seed",
+        "3",
+        "--scheduler",
+        "forward-unlocked",
+        "--input-hidden",
+        "16",
+    ];
+    let losses = |j: &serde_json::Value| {
+        j["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["train_loss"].as_f64(), e["test_loss"].as_f64()))
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (run_json(&args), run_json(&args));
+    assert_eq!(a["test_accuracy"], b["test_accuracy"]);
+    assert_eq!(losses(&a), losses(&b));
+    let model = &a["config"]["scheduler_config"]["synthetic_inputs"]["model"];
+    assert_eq!(model["Mlp"]["hidden"], 16, "{model}");
+    // The synthetic inputs change the run: it is not the lockstep one.
+    let lockstep = run_json(&["--algo", "cdni", "--seed", "3"]);
+    assert_ne!(losses(&lockstep), losses(&a));
+}
+
+#[test]
+fn plot_points_draws_a_figure_against_another() {
+    let dir = std::env::temp_dir().join(format!("locus-plot-points-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut runs = Vec::new();
+    for delay in ["0", "4"] {
+        let out = dir.join(format!("dfa-{delay}"));
+        let o = locus(&[
+            "train",
+            "--algo",
+            "dfa",
+            "--hidden",
+            "16",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "1000",
+            "--batch-size",
+            "20",
+            "--scheduler",
+            "simulated",
+            "--in-flight",
+            "8",
+            "--capacity",
+            "8",
+            "--link-delay",
+            delay,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        runs.push(out.join("results.json").to_str().unwrap().to_string());
+    }
+    let png = dir.join("points.png");
+    let mut args = vec!["plot-points"];
+    args.extend(runs.iter().map(String::as_str));
+    args.extend([
+        "--x",
+        "config.scheduler_config.link_delay",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    let o = locus(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+    // Staleness of the bottom stage grew with the delay, and the path finds it.
+    let staleness = |run: &str| {
+        let j: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run).unwrap()).unwrap();
+        j["stages"][0]["staleness"].as_f64().unwrap()
+    };
+    assert!(staleness(&runs[1]) > staleness(&runs[0]));
+    let x = args.len() - 3;
+    args[x] = "stages.*.no_such_figure";
+    let o = locus(&args);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no finite number at \"stages.*.no_such_figure\""));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

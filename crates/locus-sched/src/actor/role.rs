@@ -1,0 +1,138 @@
+//! What each stage waits for under an asynchronous schedule, decided once from the
+//! objectives, and the checks that make a stack schedulable.
+
+use locus_core::Float;
+
+use crate::{AsyncConfig, Error, Result, Stage};
+
+/// What one stage waits for and whom it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Role {
+    /// Backward-locked: the update needs the gradient from the stage above.
+    pub waits_message: bool,
+    /// The update needs the top stage's output error (DFA).
+    pub waits_global: bool,
+    /// Update-unlocked: learns from its prediction, then from the message when it comes.
+    pub late_message: bool,
+    /// The stage below needs this stage's input gradient.
+    pub below_needs_message: bool,
+    /// The top stage: learns from its loss, broadcasts the global error.
+    pub is_top: bool,
+    /// Top stage only: the stages that need the global error.
+    pub global_targets: Vec<usize>,
+    /// Draws its inputs from a replay buffer.
+    pub replay: bool,
+}
+
+/// Every stage's role, after checking that the stack can run asynchronously.
+///
+/// # Errors
+/// [`Error::Config`] for an empty stack, a top stage that waits for a message or for the
+/// global error (nothing can send them), a replay buffer on the first stage or above a
+/// stage that waits for a message or the global error, or a replay stage index past the
+/// top.
+pub(crate) fn roles<F: Float>(stages: &[Stage<F>], config: &AsyncConfig) -> Result<Vec<Role>> {
+    config.check()?;
+    let Some(top) = stages.len().checked_sub(1) else {
+        return Err(Error::Config("there are no stages".into()));
+    };
+    let objective = |i: usize| stages[i].objective();
+    if objective(top).needs_message() {
+        return Err(Error::Config(format!(
+            "the top stage '{}' uses objective '{}', which waits for a gradient message from \
+             a stage above, but there is none; give the top stage a loss (e.g. SupervisedLoss)",
+            stages[top].name(),
+            objective(top).name()
+        )));
+    }
+    if objective(top).needs_global_error() {
+        return Err(Error::Config(format!(
+            "the top stage '{}' uses objective '{}', which waits for the global error, but \
+             the top stage is the one that computes it; give the top stage a loss",
+            stages[top].name(),
+            objective(top).name()
+        )));
+    }
+    let learns_locally =
+        |i: usize| !objective(i).needs_message() && !objective(i).needs_global_error();
+    let mut replay = vec![false; stages.len()];
+    if let Some(r) = &config.replay {
+        match &r.stages {
+            None => {
+                for j in 1..stages.len() {
+                    if learns_locally(j - 1) {
+                        replay[j] = true;
+                    } else {
+                        break;
+                    }
+                }
+                if stages.len() == 1 {
+                    return Err(Error::Config(
+                        "replay buffers were asked for, but a stack of one stage has no \
+                         place for one (a buffer sits between two stages)"
+                            .into(),
+                    ));
+                }
+                if !replay.contains(&true) {
+                    return Err(Error::Config(format!(
+                        "replay buffers were asked for, but no stage can have one: a buffer \
+                         sits above a stage that learns locally, and the first stage '{}' \
+                         (objective '{}') waits for a gradient message or the global error",
+                        stages[0].name(),
+                        objective(0).name()
+                    )));
+                }
+            }
+            Some(list) => {
+                for &j in list {
+                    if j > top {
+                        return Err(Error::Config(format!(
+                            "replay buffer for stage index {j}, but the stack has {} stages \
+                             (indices 0 to {top})",
+                            stages.len()
+                        )));
+                    }
+                    if j == 0 {
+                        return Err(Error::Config(format!(
+                            "replay buffer for the first stage '{}': a buffer sits between \
+                             two stages, and the first one reads the data in order",
+                            stages[0].name()
+                        )));
+                    }
+                    if let Some(k) = (0..j).find(|&k| !learns_locally(k)) {
+                        return Err(Error::Config(format!(
+                            "replay buffer for stage '{}': stage '{}' below it waits for a \
+                             gradient message or the global error (objective '{}'), which \
+                             cannot reach it through a buffer that draws batches at random",
+                            stages[j].name(),
+                            stages[k].name(),
+                            objective(k).name()
+                        )));
+                    }
+                    replay[j] = true;
+                }
+            }
+        }
+    }
+    Ok((0..stages.len())
+        .map(|i| {
+            let o = objective(i);
+            let unlocked = o.is_update_unlocked();
+            Role {
+                waits_message: o.needs_message() && !unlocked,
+                waits_global: o.needs_global_error(),
+                late_message: o.needs_message() && unlocked,
+                below_needs_message: i > 0 && objective(i - 1).needs_message(),
+                is_top: i == top,
+                global_targets: if i == top {
+                    (0..top)
+                        .filter(|&j| objective(j).needs_global_error())
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+                replay: replay[i],
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,86 @@
+//! The two halves of an update-unlocked step (Jaderberg et al. 2016): learn from the
+//! objective's prediction now, hand it the message from above when that arrives.
+
+use locus_core::{Cache, Float, Tensor};
+use locus_objectives::{Mode, StageContext};
+
+use crate::{Result, Signals, Stage, StageUpdate};
+
+impl<F: Float> Stage<F> {
+    /// One learning step that does not wait for the message from above: the objective's
+    /// signal is computed in [`Mode::Evaluate`] with no message (for an update-unlocked
+    /// objective such as a synthetic gradient, its prediction), backpropagated through the
+    /// module with `cache`, and applied by the optimizer. `signals.message` is ignored.
+    /// The message for this batch is given later to
+    /// [`Stage::learn_from_late_message`].
+    ///
+    /// # Errors
+    /// [`Error::Stage`](crate::Error::Stage) naming this stage when the objective, module
+    /// or optimizer fails.
+    pub fn learn_unlocked(
+        &mut self,
+        input: &Tensor<F>,
+        output: &Tensor<F>,
+        cache: &Cache<F>,
+        signals: Signals<'_, F>,
+        need_input_grad: bool,
+    ) -> Result<StageUpdate<F>> {
+        let ctx = StageContext {
+            input,
+            output,
+            labels: signals.labels,
+            global_error: signals.global_error,
+            message: None,
+            step: self.steps,
+        };
+        let signal = self
+            .objective
+            .signal(&ctx, Mode::Evaluate)
+            .map_err(|e| self.wrap(e))?;
+        let grads = self
+            .module
+            .backward(cache, &signal.grad_output, need_input_grad)
+            .map_err(|e| self.wrap(e))?;
+        let params = self.module.params_mut();
+        self.optimizer
+            .step(params, &grads.params)
+            .map_err(|e| self.wrap(e))?;
+        self.steps += 1;
+        Ok(StageUpdate {
+            loss: signal.loss,
+            grad_output: signal.grad_output,
+            grad_input: grads.input,
+        })
+    }
+
+    /// Gives the objective the gradient message for a batch this stage already learned
+    /// from with [`Stage::learn_unlocked`]: `input`, `output` and `labels` are that
+    /// batch's, `step` the stage's step count when it learned from it. Only the
+    /// objective's own parameters change
+    /// ([`LocalObjective::learn_from_late_message`](locus_objectives::LocalObjective::learn_from_late_message));
+    /// returns its auxiliary loss.
+    ///
+    /// # Errors
+    /// [`Error::Stage`](crate::Error::Stage) naming this stage when the objective refuses
+    /// the message (wrong shape, NaN, or an objective that is not update-unlocked).
+    pub fn learn_from_late_message(
+        &mut self,
+        input: &Tensor<F>,
+        output: &Tensor<F>,
+        labels: Option<&[usize]>,
+        message: &Tensor<F>,
+        step: u64,
+    ) -> Result<F> {
+        let ctx = StageContext {
+            input,
+            output,
+            labels,
+            global_error: None,
+            message: Some(message),
+            step,
+        };
+        self.objective
+            .learn_from_late_message(&ctx)
+            .map_err(|e| self.wrap(e))
+    }
+}
