@@ -119,6 +119,15 @@ pub trait LocalObjective<F: Float>: Send {
     fn metrics(&self) -> Vec<(String, f64)> {
         Vec::new()
     }
+
+    /// Class scores `[batch, classes]` that the objective's own classifier (an auxiliary
+    /// head, as in [`LocalClassifier`](crate::LocalClassifier)) gives a stage output, so
+    /// that every stage's accuracy can be measured. `None` (the default) when the
+    /// objective has no classifier; `Some(Err(..))` when it has one that cannot score
+    /// this output (wrong width, not built yet).
+    fn class_scores(&self, _output: &Tensor<F>) -> Option<Result<Tensor<F>>> {
+        None
+    }
 }
 
 impl<F: Float> LocalObjective<F> for Box<dyn LocalObjective<F>> {
@@ -139,5 +148,8 @@ impl<F: Float> LocalObjective<F> for Box<dyn LocalObjective<F>> {
     }
     fn metrics(&self) -> Vec<(String, f64)> {
         (**self).metrics()
+    }
+    fn class_scores(&self, output: &Tensor<F>) -> Option<Result<Tensor<F>>> {
+        (**self).class_scores(output)
     }
 }
