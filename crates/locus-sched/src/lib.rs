@@ -10,6 +10,10 @@
 
 mod alignment;
 mod evaluate;
+mod ff_evaluate;
+mod ff_mlp;
+mod ff_readout;
+mod ff_trainer;
 mod lenet;
 mod lockstep;
 mod mlp;
@@ -17,9 +21,14 @@ mod observe;
 mod schedule;
 mod scheduler;
 mod stage;
+mod stage_accuracy;
 
 pub use alignment::{measure_alignment, StageAlignment};
 pub use evaluate::{evaluate, predict, Evaluation};
+pub use ff_evaluate::{evaluate_forward_forward, ForwardForwardEvaluation};
+pub use ff_mlp::ForwardForwardMlp;
+pub use ff_readout::{Readout, ReadoutConfig, ReadoutScores};
+pub use ff_trainer::ForwardForwardTrainer;
 pub use lenet::LeNetConfig;
 pub use lockstep::Lockstep;
 pub use mlp::{MlpConfig, StageLayout};
@@ -27,6 +36,7 @@ pub use observe::{NoObserver, Observer, StepInfo};
 pub use schedule::LrSchedule;
 pub use scheduler::{BatchReport, EpochPlan, EpochReport, Scheduler};
 pub use stage::{Signals, Stage, StageUpdate};
+pub use stage_accuracy::stage_accuracies;
 
 /// Errors of the schedulers: the core error, or a data error while loading a batch.
 #[derive(Debug)]

@@ -34,6 +34,19 @@ impl NegativeData {
             NegativeData::Hybrid(_) => data_shape.to_vec(),
         }
     }
+
+    /// A batch as the network sees it when no label is known (for the softmax read-out):
+    /// with the neutral label (`1 / classes` everywhere) for supervised data, unchanged
+    /// for unsupervised data.
+    ///
+    /// # Errors
+    /// The label embedding's shape errors.
+    pub fn neutral<F: Float>(&self, inputs: &Tensor<F>) -> Result<Tensor<F>> {
+        match self {
+            NegativeData::WrongLabel(embedding) => embedding.embed_neutral(inputs),
+            NegativeData::Hybrid(_) => Ok(inputs.clone()),
+        }
+    }
 }
 
 /// The batch a Forward-Forward stack trains on for the samples at `indices`: their `n`
