@@ -9,31 +9,35 @@ use locus_core::{Activation, AdamConfig, Module, OptimizerConfig, SgdConfig};
 use locus_data::gather;
 use locus_data::Dataset;
 use locus_eval::{EpochRecord, RunReport, StageReport};
-use locus_objectives::{SgModel, SyntheticGradientConfig};
+use locus_objectives::{
+    ForwardForwardConfig, Goodness, HeadKind, LocalClassifierConfig, SgModel,
+    SyntheticGradientConfig,
+};
 use locus_sched::{
-    evaluate, measure_alignment, EpochPlan, LeNetConfig, Lockstep, LrSchedule, MlpConfig,
-    Scheduler, Stage, StageAlignment,
+    evaluate, measure_alignment, stage_accuracies, EpochPlan, LeNetConfig, Lockstep, LrSchedule,
+    MlpConfig, Scheduler, Stage, StageAlignment,
 };
 use serde_json::json;
 
-use crate::algo::ObjectiveSettings;
+use crate::algo::{HiddenSignal, ObjectiveSettings};
 use crate::args::{
-    ActivationKind, InitKind, ModelKind, OptimizerKind, ScheduleKind, SgModelKind, TrainArgs,
+    ActivationKind, GoodnessKind, HeadKindArg, InitKind, ModelKind, OptimizerKind, ScheduleKind,
+    SgModelKind, TrainArgs,
 };
 use crate::progress::ProgressBar;
 use crate::{algo, data};
 
 /// Samples per evaluation batch; evaluation keeps no caches, so this only bounds memory.
-const EVAL_BATCH: usize = 1000;
+pub(crate) const EVAL_BATCH: usize = 1000;
 
 /// Hidden widths of the MLP when --hidden is not given.
-const DEFAULT_HIDDEN: [usize; 2] = [1000, 1000];
+pub(crate) const DEFAULT_HIDDEN: [usize; 2] = [1000, 1000];
 
 /// Training samples on which alignment with backpropagation is measured each epoch.
 const ALIGNMENT_PROBE: usize = 256;
 
 /// Checks the arguments clap cannot check by type.
-fn check(args: &TrainArgs) -> anyhow::Result<()> {
+pub(crate) fn check(args: &TrainArgs) -> anyhow::Result<()> {
     if args.epochs == 0 {
         anyhow::bail!("--epochs should be >= 1, but it is 0");
     }
@@ -55,7 +59,7 @@ fn check(args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn optimizer(args: &TrainArgs) -> OptimizerConfig {
+pub(crate) fn optimizer(args: &TrainArgs) -> OptimizerConfig {
     match args.optimizer {
         OptimizerKind::Sgd => OptimizerConfig::Sgd(
             SgdConfig::new(args.lr.unwrap_or(0.05))
@@ -66,6 +70,24 @@ fn optimizer(args: &TrainArgs) -> OptimizerConfig {
             weight_decay: args.weight_decay,
             ..AdamConfig::new(args.lr.unwrap_or(1e-3))
         }),
+    }
+}
+
+/// The hidden activation `--activation` names.
+pub(crate) fn activation(args: &TrainArgs) -> Activation {
+    match args.activation {
+        ActivationKind::Tanh => Activation::Tanh,
+        ActivationKind::Relu => Activation::Relu,
+    }
+}
+
+/// The weight initialisation `--init` names.
+pub(crate) fn init(args: &TrainArgs) -> Init {
+    match args.init {
+        InitKind::Torch => Init::TorchDefault,
+        InitKind::Zeros => Init::Zeros,
+        InitKind::Xavier => Init::XavierUniform,
+        InitKind::He => Init::HeNormal,
     }
 }
 
@@ -80,16 +102,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         .context("invalid optimizer settings")?;
     let split = data::load(args)?;
     let classes = split.train.num_classes().max(split.test.num_classes());
-    let activation = match args.activation {
-        ActivationKind::Tanh => Activation::Tanh,
-        ActivationKind::Relu => Activation::Relu,
-    };
-    let init = match args.init {
-        InitKind::Torch => Init::TorchDefault,
-        InitKind::Zeros => Init::Zeros,
-        InitKind::Xavier => Init::XavierUniform,
-        InitKind::He => Init::HeNormal,
-    };
+    let (activation, init) = (activation(args), init(args));
     let settings = ObjectiveSettings {
         seed: args.seed,
         classes,
@@ -102,8 +115,25 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             })
             .with_optimizer(OptimizerConfig::Adam(AdamConfig::new(args.sg_lr)))
             .with_lambda(args.sg_lambda),
+        local_classifier: LocalClassifierConfig::new(classes, args.seed)
+            .with_head(match args.head {
+                HeadKindArg::Linear => HeadKind::Linear,
+                HeadKindArg::Mlp => HeadKind::Mlp {
+                    hidden: args.head_hidden,
+                },
+            })
+            .with_optimizer(optimizer),
+        forward_forward: ForwardForwardConfig::default()
+            .with_goodness(match args.ff_goodness {
+                GoodnessKind::Sum => Goodness::SumOfSquares,
+                GoodnessKind::Mean => Goodness::MeanOfSquares,
+            })
+            .with_threshold(args.ff_threshold),
     };
     algorithm.check(&settings)?;
+    if let Some(supervised) = algorithm.forward_forward() {
+        return crate::forward_forward::run(args, &settings, &optimizer, split, supervised);
+    }
     let objective = |i, n| algorithm.objective(i, n, &settings);
     let (mut stages, model_config): (Vec<Stage<f32>>, serde_json::Value) = match args.model {
         ModelKind::Mlp => {
@@ -168,6 +198,15 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         train_s += report.wall_s;
         let test = evaluate(&mut stages, &split.test, EVAL_BATCH)?;
         let alignment = measure_alignment(&mut stages, &probe.inputs, &probe.labels)?;
+        // Every stage with its own classifier head reports its accuracy; the top one's is
+        // the network's.
+        let accuracies = if algorithm.hidden == HiddenSignal::LocalClassifier {
+            let mut a = stage_accuracies(&stages, &split.test, EVAL_BATCH)?;
+            a.last_mut().map(|top| top.get_or_insert(test.accuracy));
+            a
+        } else {
+            vec![None; stages.len()]
+        };
         bar.clear();
         log(format!(
             "epoch {:>3}/{}  train loss {:.4}  test loss {:.4}  test acc {:.4}  {:.1}s",
@@ -194,27 +233,28 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             stage_metrics: stages
                 .iter()
                 .zip(&alignment)
-                .flat_map(|(s, a)| {
-                    stage_metrics(s, a)
+                .zip(&accuracies)
+                .flat_map(|((s, a), &accuracy)| {
+                    stage_metrics(s, a, accuracy)
                         .into_iter()
                         .map(move |(k, v)| (format!("{}.{k}", s.name()), v))
                 })
                 .collect(),
         });
-        last = Some((report, test, alignment));
+        last = Some((report, test, alignment, accuracies));
     }
-    let (report, test, alignment) = last.context("no epoch ran")?;
+    let (report, test, alignment, accuracies) = last.context("no epoch ran")?;
     let stage_reports = stages
         .iter()
         .zip(&report.stage_losses)
-        .zip(&alignment)
-        .map(|((s, &loss), a)| StageReport {
+        .zip(alignment.iter().zip(&accuracies))
+        .map(|((s, &loss), (a, &accuracy))| StageReport {
             name: s.name().to_string(),
             module: s.module().name(),
             objective: s.objective().name(),
             params: s.module().num_params(),
             final_loss: loss,
-            metrics: stage_metrics(s, a),
+            metrics: stage_metrics(s, a, accuracy),
         })
         .collect();
     let config: BTreeMap<String, serde_json::Value> = [
@@ -233,6 +273,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         ("data_seed", json!(args.data_seed)),
         ("float", json!("f32")),
         ("synthetic_gradient", json!(settings.synthetic)),
+        ("local_classifier", json!(settings.local_classifier)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -251,13 +292,16 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         config,
         history,
     };
+    finish(args, &run)
+}
+
+/// Writes the run's files when `--out` is given and prints its summary (one JSON line
+/// with `--json`).
+pub(crate) fn finish(args: &TrainArgs, run: &RunReport) -> anyhow::Result<()> {
     if let Some(dir) = &args.out {
         run.write_to_dir(dir)
             .with_context(|| format!("writing results into {}", dir.display()))?;
-        log(format!(
-            "wrote {}/results.json and epochs.csv",
-            dir.display()
-        ));
+        eprintln!("wrote {}/results.json and epochs.csv", dir.display());
     }
     if args.json {
         println!("{}", run.to_json_line()?);
@@ -276,16 +320,22 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
 }
 
 /// A stage's figures for the report: its objective's metrics, `alignment_deg` (the angle
-/// between its update and the true gradient, on the probe batch after the last epoch) and
-/// its module's diagnostics such as `weight_alignment_deg` (averaged when the stage has
-/// several layers reporting one). NaN figures (no angle to measure) are left out.
-fn stage_metrics(stage: &Stage<f32>, alignment: &StageAlignment) -> BTreeMap<String, f64> {
+/// between its update and the true gradient, on the probe batch after the last epoch),
+/// `probe_accuracy` (its test accuracy, for stages that have one) and its module's
+/// diagnostics such as `weight_alignment_deg` (averaged when the stage has several layers
+/// reporting one). NaN figures (no angle to measure) are left out.
+fn stage_metrics(
+    stage: &Stage<f32>,
+    alignment: &StageAlignment,
+    accuracy: Option<f64>,
+) -> BTreeMap<String, f64> {
     let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     let all = stage
         .objective()
         .metrics()
         .into_iter()
         .chain([("alignment_deg".to_string(), alignment.update_angle_deg)])
+        .chain(accuracy.map(|a| ("probe_accuracy".to_string(), a)))
         .chain(alignment.module_diagnostics.iter().cloned());
     for (name, value) in all.filter(|(_, v)| v.is_finite()) {
         let entry = sums.entry(name).or_insert((0.0, 0));

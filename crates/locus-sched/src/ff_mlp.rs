@@ -166,7 +166,9 @@ mod tests {
             Box::new(ForwardForwardConfig::default().build().unwrap())
         };
         assert!(ForwardForwardMlp::new(vec![4]).build(0, &opt, ff).is_err());
-        let e = ForwardForwardMlp::new(vec![4, 0]).build(0, &opt, ff).unwrap_err();
+        let e = ForwardForwardMlp::new(vec![4, 0])
+            .build(0, &opt, ff)
+            .unwrap_err();
         assert!(e.to_string().contains("width 1"), "{e}");
     }
 }

@@ -5,8 +5,8 @@ use locus_data::forward_forward::{positive_negative_batch, NegativeData};
 use locus_data::{epoch_batches, gather, Dataset};
 
 use crate::{
-    BatchReport, EpochPlan, EpochReport, Error, Lockstep, Observer, Readout, ReadoutConfig,
-    Result, Scheduler, Stage, StepInfo,
+    BatchReport, EpochPlan, EpochReport, Error, Lockstep, Observer, Readout, ReadoutConfig, Result,
+    Scheduler, Stage, StepInfo,
 };
 
 /// Salt that keeps the negatives' random stream apart from the batch shuffle's.
@@ -91,7 +91,10 @@ impl<F: Float> ForwardForwardTrainer<F> {
 
 impl<F: Float> Scheduler<F> for ForwardForwardTrainer<F> {
     fn name(&self) -> String {
-        format!("forward-forward ({} negatives, lockstep)", self.negatives.name())
+        format!(
+            "forward-forward ({} negatives, lockstep)",
+            self.negatives.name()
+        )
     }
 
     fn train_epoch(
