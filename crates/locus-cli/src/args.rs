@@ -131,7 +131,8 @@ pub struct TrainArgs {
     /// Samples per training batch.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
-    /// Learning rate (default: 0.05 for sgd, 0.001 for adam).
+    /// Learning rate (default: 0.05 for sgd, 0.001 for adam; 0.001 for both with ff and
+    /// ff-unsup).
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     /// Optimizer.

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::Context;
-use locus_core::{AdamConfig, Module, OptimizerConfig};
+use locus_core::{AdamConfig, Module, OptimizerConfig, SgdConfig};
 use locus_data::forward_forward::{LabelEmbedding, LabelPlacement, MaskConfig, NegativeData};
 use locus_data::{Dataset, Split};
 use locus_eval::{EpochRecord, RunReport, StageReport};
@@ -26,6 +26,11 @@ use crate::args::{DatasetKind, LabelPlacementKind, ModelKind, ScheduleKind, Trai
 use crate::progress::ProgressBar;
 use crate::train::{activation, finish, init, DEFAULT_HIDDEN, EVAL_BATCH};
 
+/// The learning rate of SGD when --lr is not given: the sum-of-squares goodness of a wide
+/// layer has large gradients, and SGD at 0.05 (the CLI's default for the other rules)
+/// diverges. 0.001 with momentum 0.9 is the rate of Löwe's public reimplementation.
+const DEFAULT_SGD_LR: f64 = 1e-3;
+
 /// Trains and evaluates `--algo ff` (`supervised`) or `--algo ff-unsup`.
 pub fn run(
     args: &TrainArgs,
@@ -35,6 +40,13 @@ pub fn run(
     supervised: bool,
 ) -> anyhow::Result<()> {
     let algorithm = algo::find(&args.algo)?;
+    let optimizer = &match (args.lr, optimizer) {
+        (None, OptimizerConfig::Sgd(sgd)) => OptimizerConfig::Sgd(SgdConfig {
+            lr: DEFAULT_SGD_LR,
+            ..*sgd
+        }),
+        _ => *optimizer,
+    };
     if args.model == ModelKind::Lenet {
         anyhow::bail!(
             "--algo {} trains a fully connected network (--model mlp); --model lenet is not \
