@@ -48,18 +48,20 @@ pub mod prelude {
     pub use locus_core::init::Init;
     pub use locus_core::{
         seeded_rng, Activation, AdamConfig, AvgPool2d, Cache, Conv2d, Conv2dConfig, FeedbackRule,
-        Flatten, Float, Gradients, Linear, LinearConfig, Loss, MaxPool2d, Module, Optimizer,
-        OptimizerConfig, Pool2dConfig, Sequential, SgdConfig, Tensor,
+        Flatten, Float, Gradients, LayerNorm, LayerNormConfig, Linear, LinearConfig, Loss,
+        MaxPool2d, Module, Optimizer, OptimizerConfig, Pool2dConfig, Sequential, SgdConfig, Tensor,
     };
     pub use locus_data::{Dataset, InMemoryDataset, Split};
     pub use locus_eval::{RunReport, StageReport};
     pub use locus_objectives::{
-        DirectFeedback, LocalObjective, LocalSignal, Mode, SgModel, StageContext, SupervisedLoss,
-        SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
+        ClassifierHead, DirectFeedback, ForwardForward, ForwardForwardConfig, Goodness, HeadKind,
+        LocalClassifier, LocalClassifierConfig, LocalObjective, LocalSignal, Mode, SgModel,
+        StageContext, SupervisedLoss, SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
     };
     pub use locus_sched::{
-        evaluate, measure_alignment, predict, EpochPlan, Lockstep, MlpConfig, NoObserver,
-        Scheduler, Stage, StageAlignment, StageLayout,
+        evaluate, evaluate_forward_forward, measure_alignment, predict, stage_accuracies,
+        EpochPlan, ForwardForwardMlp, ForwardForwardTrainer, Lockstep, MlpConfig, NoObserver,
+        ReadoutConfig, Scheduler, Stage, StageAlignment, StageLayout,
     };
 }
 
@@ -81,4 +83,6 @@ mod book {
     struct Datasets;
     #[doc = include_str!("../book/src/feedback-alignment.md")]
     struct FeedbackAlignment;
+    #[doc = include_str!("../book/src/forward-forward.md")]
+    struct ForwardForward;
 }
