@@ -27,8 +27,10 @@ use crate::progress::ProgressBar;
 use crate::train::{activation, finish, init, DEFAULT_HIDDEN, EVAL_BATCH};
 
 /// The learning rate of SGD when --lr is not given: the sum-of-squares goodness of a wide
-/// layer has large gradients, and SGD at 0.05 (the CLI's default for the other rules)
-/// diverges. 0.001 with momentum 0.9 is the rate of Löwe's public reimplementation.
+/// layer has large gradients, and at 0.05 (the CLI's default for the other rules) every
+/// unit of a 784-500-500 network died within one epoch on 10,000 MNIST images (loss stuck
+/// at θ/2, chance accuracy). 0.001 with momentum 0.9 is the rate of Löwe's public
+/// reimplementation.
 const DEFAULT_SGD_LR: f64 = 1e-3;
 
 /// Trains and evaluates `--algo ff` (`supervised`) or `--algo ff-unsup`.
