@@ -3,10 +3,11 @@
 # by side with backprop on the same network and budget: a 784-1000-1000-1000-10 ReLU MLP,
 # one stage per layer (4 stages); every hidden stage of dgl trains a linear softmax head on
 # its output and learns from that head's loss alone, the top stage is an ordinary
-# supervised layer. SGD momentum 0.9, lr 0.05 with cosine decay (heads too), batch 64,
-# EPOCHS epochs (default 20), seed 0. Writes results.json, epochs.csv and the PNG curves per
-# run under book/src/results/dgl-mnist-mlp/, then one comparison chart. About 25 minutes on
-# 2 cores when the machine is otherwise idle.
+# supervised layer. SGD momentum 0.9, lr 0.05 with cosine decay (the heads' own SGD keeps
+# 0.05 throughout: the schedule sets the stages' rates), batch 64, EPOCHS epochs (default
+# 20), seed 0. Writes results.json, epochs.csv and the PNG curves per
+# run under book/src/results/dgl-mnist-mlp/, then one comparison chart. About 35 minutes on
+# 2 cores shared with other jobs (bp 20 minutes, dgl 15).
 #   [EPOCHS=20] reproduce/local_classifiers.sh [DATA_DIR]
 #     (default: $LOCUS_DATA or ../shared/data)
 set -euo pipefail

@@ -37,7 +37,7 @@ pub(crate) const DEFAULT_HIDDEN: [usize; 2] = [1000, 1000];
 const ALIGNMENT_PROBE: usize = 256;
 
 /// Checks the arguments clap cannot check by type.
-pub(crate) fn check(args: &TrainArgs) -> anyhow::Result<()> {
+fn check(args: &TrainArgs) -> anyhow::Result<()> {
     if args.epochs == 0 {
         anyhow::bail!("--epochs should be >= 1, but it is 0");
     }
@@ -59,7 +59,7 @@ pub(crate) fn check(args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn optimizer(args: &TrainArgs) -> OptimizerConfig {
+fn optimizer(args: &TrainArgs) -> OptimizerConfig {
     match args.optimizer {
         OptimizerKind::Sgd => OptimizerConfig::Sgd(
             SgdConfig::new(args.lr.unwrap_or(0.05))
