@@ -48,20 +48,22 @@ pub mod prelude {
     pub use locus_core::init::Init;
     pub use locus_core::{
         seeded_rng, Activation, AdamConfig, AvgPool2d, Cache, Conv2d, Conv2dConfig, FeedbackRule,
-        Flatten, Float, Gradients, Linear, LinearConfig, Loss, MaxPool2d, Module, Optimizer,
-        OptimizerConfig, Pool2dConfig, Sequential, SgdConfig, Tensor,
+        Flatten, Float, Gradients, LayerNorm, LayerNormConfig, Linear, LinearConfig, Loss,
+        MaxPool2d, Module, Optimizer, OptimizerConfig, Pool2dConfig, Sequential, SgdConfig, Tensor,
     };
     pub use locus_data::{Dataset, InMemoryDataset, Split};
     pub use locus_eval::{LinearProbe, ProbeConfig, RunReport, StageReport};
     pub use locus_objectives::{
-        DirectFeedback, LocalObjective, LocalSignal, Mode, SgModel, StageContext, SupervisedLoss,
-        SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
+        ClassifierHead, DirectFeedback, ForwardForward, ForwardForwardConfig, Goodness, HeadKind,
+        LocalClassifier, LocalClassifierConfig, LocalObjective, LocalSignal, Mode, SgModel,
+        StageContext, SupervisedLoss, SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
     };
     pub use locus_sched::{
-        evaluate, measure_alignment, predict, probe_stages, stage_features, AsyncConfig, EpochPlan,
-        ForwardUnlocked, InputModel, Lockstep, MlpConfig, NoObserver, Pipelined, Scheduler,
-        Simulated, SimulatedConfig, Stage, StageAlignment, StageLayout, StageTime,
-        SyntheticInputConfig,
+        evaluate, evaluate_forward_forward, measure_alignment, predict, probe_stages,
+        stage_accuracies, stage_features, AsyncConfig, EpochPlan, ForwardForwardMlp,
+        ForwardForwardTrainer, ForwardUnlocked, InputModel, Lockstep, MlpConfig, NoObserver,
+        Pipelined, ReadoutConfig, Scheduler, Simulated, SimulatedConfig, Stage, StageAlignment,
+        StageLayout, StageTime, SyntheticInputConfig,
     };
 }
 
@@ -87,4 +89,6 @@ mod book {
     struct SyntheticGradients;
     #[doc = include_str!("../book/src/schedulers.md")]
     struct SchedulersAndAsynchrony;
+    #[doc = include_str!("../book/src/forward-forward.md")]
+    struct ForwardForward;
 }

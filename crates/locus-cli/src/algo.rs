@@ -3,8 +3,8 @@
 
 use locus_core::{FeedbackRule, Float, Loss};
 use locus_objectives::{
-    DirectFeedback, LocalObjective, SupervisedLoss, SyntheticGradient, SyntheticGradientConfig,
-    UpstreamGradient,
+    DirectFeedback, ForwardForwardConfig, LocalClassifierConfig, LocalObjective, SupervisedLoss,
+    SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
 };
 
 /// What the hidden stages (all but the top) learn from.
@@ -19,6 +19,16 @@ pub enum HiddenSignal {
     SyntheticGradient {
         /// Whether the gradient model also sees the one-hot label.
         conditional: bool,
+    },
+    /// The cross-entropy of an auxiliary classifier head on the stage's output (decoupled
+    /// greedy learning); the top stage stays an ordinary supervised layer.
+    LocalClassifier,
+    /// Forward-Forward goodness on positive and negative data, for *every* stage: the
+    /// network has no output layer (see `crate::forward_forward`). The flag says whether
+    /// negatives carry wrong labels (supervised) or are hybrid images (unsupervised).
+    ForwardForward {
+        /// Whether the label is written into the input.
+        supervised: bool,
     },
 }
 
@@ -67,6 +77,24 @@ pub const ALGORITHMS: &[Algorithm] = &[
         hidden: HiddenSignal::SyntheticGradient { conditional: true },
     },
     Algorithm {
+        name: "dgl",
+        summary: "decoupled greedy learning: every hidden stage trains its own classifier head",
+        feedback: FeedbackRule::Transpose,
+        hidden: HiddenSignal::LocalClassifier,
+    },
+    Algorithm {
+        name: "ff",
+        summary: "Forward-Forward: goodness of images with true vs wrong labels written in",
+        feedback: FeedbackRule::Transpose,
+        hidden: HiddenSignal::ForwardForward { supervised: true },
+    },
+    Algorithm {
+        name: "ff-unsup",
+        summary: "Forward-Forward, unsupervised: images vs hybrids, softmax read-out",
+        feedback: FeedbackRule::Transpose,
+        hidden: HiddenSignal::ForwardForward { supervised: false },
+    },
+    Algorithm {
         name: "usf",
         summary: "sign symmetry: errors sent down through sign(W)",
         feedback: FeedbackRule::SignSymmetry,
@@ -109,6 +137,10 @@ pub struct ObjectiveSettings {
     pub classes: usize,
     /// The synthetic-gradient model and optimizer (for `dni` and `cdni`).
     pub synthetic: SyntheticGradientConfig,
+    /// The auxiliary heads (for `dgl`); its seed is replaced per stage.
+    pub local_classifier: LocalClassifierConfig,
+    /// Goodness and threshold (for `ff` and `ff-unsup`).
+    pub forward_forward: ForwardForwardConfig,
 }
 
 impl Algorithm {
@@ -117,12 +149,30 @@ impl Algorithm {
     /// # Errors
     /// The synthetic-gradient configuration's error, naming the bad value.
     pub fn check(&self, settings: &ObjectiveSettings) -> anyhow::Result<()> {
-        if let HiddenSignal::SyntheticGradient { conditional } = self.hidden {
-            self.synthetic_config(settings, 0, conditional)
+        match self.hidden {
+            HiddenSignal::SyntheticGradient { conditional } => self
+                .synthetic_config(settings, 0, conditional)
                 .check()
-                .map_err(|e| anyhow::anyhow!("invalid synthetic-gradient settings: {e}"))?;
+                .map_err(|e| anyhow::anyhow!("invalid synthetic-gradient settings: {e}")),
+            HiddenSignal::LocalClassifier => settings
+                .local_classifier
+                .check()
+                .map_err(|e| anyhow::anyhow!("invalid local-classifier settings: {e}")),
+            HiddenSignal::ForwardForward { .. } => settings
+                .forward_forward
+                .check()
+                .map_err(|e| anyhow::anyhow!("invalid Forward-Forward settings: {e}")),
+            _ => Ok(()),
         }
-        Ok(())
+    }
+
+    /// `Some(supervised)` for the Forward-Forward algorithms, which train and predict
+    /// their own way (`crate::forward_forward`).
+    pub fn forward_forward(&self) -> Option<bool> {
+        match self.hidden {
+            HiddenSignal::ForwardForward { supervised } => Some(supervised),
+            _ => None,
+        }
     }
 
     fn synthetic_config(
@@ -149,10 +199,16 @@ impl Algorithm {
         count: usize,
         settings: &ObjectiveSettings,
     ) -> Box<dyn LocalObjective<F>> {
-        if index + 1 == count {
-            return Box::new(SupervisedLoss::new(Loss::SoftmaxCrossEntropy));
-        }
+        let top = index + 1 == count;
         match self.hidden {
+            // Every Forward-Forward stage, the top one too, learns from its goodness.
+            HiddenSignal::ForwardForward { .. } => Box::new(
+                settings
+                    .forward_forward
+                    .build()
+                    .expect("Forward-Forward settings are checked before stages are built"),
+            ),
+            _ if top => Box::new(SupervisedLoss::new(Loss::SoftmaxCrossEntropy)),
             HiddenSignal::Message => Box::new(UpstreamGradient),
             HiddenSignal::DirectFeedback => {
                 Box::new(DirectFeedback::<F>::new(stage_seed(settings.seed, index)))
@@ -163,6 +219,17 @@ impl Algorithm {
                     .build()
                     .expect("synthetic-gradient settings are checked before stages are built");
                 Box::new(objective)
+            }
+            HiddenSignal::LocalClassifier => {
+                let config = LocalClassifierConfig {
+                    seed: stage_seed(settings.seed, index),
+                    ..settings.local_classifier
+                };
+                Box::new(
+                    config
+                        .build::<F>()
+                        .expect("local-classifier settings are checked before stages are built"),
+                )
             }
         }
     }

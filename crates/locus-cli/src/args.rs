@@ -75,6 +75,30 @@ pub enum SgModelKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HeadKindArg {
+    /// One dense layer to the classes.
+    Linear,
+    /// A hidden ReLU layer of --head-hidden units, then the classes.
+    Mlp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GoodnessKind {
+    /// Sum of squared activities (Hinton 2022).
+    Sum,
+    /// Mean of squared activities.
+    Mean,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LabelPlacementKind {
+    /// Over the first pixels of each sample (the paper's, for images with a blank border).
+    FirstPixels,
+    /// Before each sample, as extra inputs (nothing is overwritten).
+    Prepend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InitKind {
     /// PyTorch's default: uniform on ±1/sqrt(fan_in).
     Torch,
@@ -110,7 +134,8 @@ pub struct TrainArgs {
     /// Samples per training batch.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
-    /// Learning rate (default: 0.05 for sgd, 0.001 for adam).
+    /// Learning rate (default: 0.05 for sgd, 0.001 for adam; 0.001 for both with ff and
+    /// ff-unsup).
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     /// Optimizer.
@@ -152,6 +177,26 @@ pub struct TrainArgs {
     pub sg_lambda: f64,
     #[command(flatten)]
     pub schedule: crate::scheduler::SchedulerArgs,
+    /// Auxiliary classifier head of every hidden stage (dgl).
+    #[arg(long, value_enum, default_value_t = HeadKindArg::Linear)]
+    pub head: HeadKindArg,
+    /// Hidden width of --head mlp.
+    #[arg(long, default_value_t = 256)]
+    pub head_hidden: usize,
+    /// Goodness of a Forward-Forward layer (ff, ff-unsup).
+    #[arg(long, value_enum, default_value_t = GoodnessKind::Sum)]
+    pub ff_goodness: GoodnessKind,
+    /// Forward-Forward threshold, as the mean squared activity per unit at which a sample
+    /// is judged positive with probability 1/2 (θ = this × width for --ff-goodness sum).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub ff_threshold: f64,
+    /// Where ff writes the label into a sample [default: first-pixels for image data
+    /// (mnist, idx), prepend otherwise].
+    #[arg(long, value_enum)]
+    pub ff_label: Option<LabelPlacementKind>,
+    /// Adam learning rate of the Forward-Forward softmax read-outs (ff, ff-unsup).
+    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
+    pub readout_lr: f64,
     /// Seed of the weights and the batch order.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

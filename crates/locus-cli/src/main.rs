@@ -3,6 +3,7 @@
 mod algo;
 mod args;
 mod data;
+mod forward_forward;
 mod plot;
 mod plot_points;
 mod progress;

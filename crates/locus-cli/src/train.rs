@@ -9,25 +9,29 @@ use locus_core::{Activation, AdamConfig, Module, OptimizerConfig, SgdConfig};
 use locus_data::gather;
 use locus_data::Dataset;
 use locus_eval::{EpochRecord, RunReport, StageReport};
-use locus_objectives::{SgModel, SyntheticGradientConfig};
+use locus_objectives::{
+    ForwardForwardConfig, Goodness, HeadKind, LocalClassifierConfig, SgModel,
+    SyntheticGradientConfig,
+};
 use locus_sched::{
-    evaluate, measure_alignment, EpochPlan, LeNetConfig, LrSchedule, MlpConfig, Stage,
-    StageAlignment, StageStats, StatsLog,
+    evaluate, measure_alignment, stage_accuracies, EpochPlan, LeNetConfig, LrSchedule, MlpConfig,
+    Stage, StageAlignment, StageStats, StatsLog,
 };
 use serde_json::json;
 
-use crate::algo::ObjectiveSettings;
+use crate::algo::{HiddenSignal, ObjectiveSettings};
 use crate::args::{
-    ActivationKind, InitKind, ModelKind, OptimizerKind, ScheduleKind, SgModelKind, TrainArgs,
+    ActivationKind, GoodnessKind, HeadKindArg, InitKind, ModelKind, OptimizerKind, ScheduleKind,
+    SgModelKind, TrainArgs,
 };
 use crate::progress::ProgressBar;
 use crate::{algo, data};
 
 /// Samples per evaluation batch; evaluation keeps no caches, so this only bounds memory.
-const EVAL_BATCH: usize = 1000;
+pub(crate) const EVAL_BATCH: usize = 1000;
 
 /// Hidden widths of the MLP when --hidden is not given.
-const DEFAULT_HIDDEN: [usize; 2] = [1000, 1000];
+pub(crate) const DEFAULT_HIDDEN: [usize; 2] = [1000, 1000];
 
 /// Training samples on which alignment with backpropagation is measured each epoch.
 const ALIGNMENT_PROBE: usize = 256;
@@ -69,6 +73,24 @@ fn optimizer(args: &TrainArgs) -> OptimizerConfig {
     }
 }
 
+/// The hidden activation `--activation` names.
+pub(crate) fn activation(args: &TrainArgs) -> Activation {
+    match args.activation {
+        ActivationKind::Tanh => Activation::Tanh,
+        ActivationKind::Relu => Activation::Relu,
+    }
+}
+
+/// The weight initialisation `--init` names.
+pub(crate) fn init(args: &TrainArgs) -> Init {
+    match args.init {
+        InitKind::Torch => Init::TorchDefault,
+        InitKind::Zeros => Init::Zeros,
+        InitKind::Xavier => Init::XavierUniform,
+        InitKind::He => Init::HeNormal,
+    }
+}
+
 /// Runs `locus train`.
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     check(args)?;
@@ -81,16 +103,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let (mut scheduler, scheduler_settings) = args.schedule.build(args.seed)?;
     let split = data::load(args)?;
     let classes = split.train.num_classes().max(split.test.num_classes());
-    let activation = match args.activation {
-        ActivationKind::Tanh => Activation::Tanh,
-        ActivationKind::Relu => Activation::Relu,
-    };
-    let init = match args.init {
-        InitKind::Torch => Init::TorchDefault,
-        InitKind::Zeros => Init::Zeros,
-        InitKind::Xavier => Init::XavierUniform,
-        InitKind::He => Init::HeNormal,
-    };
+    let (activation, init) = (activation(args), init(args));
     let settings = ObjectiveSettings {
         seed: args.seed,
         classes,
@@ -103,8 +116,25 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             })
             .with_optimizer(OptimizerConfig::Adam(AdamConfig::new(args.sg_lr)))
             .with_lambda(args.sg_lambda),
+        local_classifier: LocalClassifierConfig::new(classes, args.seed)
+            .with_head(match args.head {
+                HeadKindArg::Linear => HeadKind::Linear,
+                HeadKindArg::Mlp => HeadKind::Mlp {
+                    hidden: args.head_hidden,
+                },
+            })
+            .with_optimizer(optimizer),
+        forward_forward: ForwardForwardConfig::default()
+            .with_goodness(match args.ff_goodness {
+                GoodnessKind::Sum => Goodness::SumOfSquares,
+                GoodnessKind::Mean => Goodness::MeanOfSquares,
+            })
+            .with_threshold(args.ff_threshold),
     };
     algorithm.check(&settings)?;
+    if let Some(supervised) = algorithm.forward_forward() {
+        return crate::forward_forward::run(args, &settings, &optimizer, split, supervised);
+    }
     let objective = |i, n| algorithm.objective(i, n, &settings);
     let (mut stages, model_config): (Vec<Stage<f32>>, serde_json::Value) = match args.model {
         ModelKind::Mlp => {
@@ -179,6 +209,15 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         train_s += report.wall_s;
         let test = evaluate(&mut stages, &split.test, EVAL_BATCH)?;
         let alignment = measure_alignment(&mut stages, &probe.inputs, &probe.labels)?;
+        // Every stage with its own classifier head reports its accuracy; the top one's is
+        // the network's.
+        let accuracies = if algorithm.hidden == HiddenSignal::LocalClassifier {
+            let mut a = stage_accuracies(&stages, &split.test, EVAL_BATCH)?;
+            a.last_mut().map(|top| top.get_or_insert(test.accuracy));
+            a
+        } else {
+            vec![None; stages.len()]
+        };
         bar.clear();
         log(format!(
             "epoch {:>3}/{}  train loss {:.4}  test loss {:.4}  test acc {:.4}  {:.1}s",
@@ -206,28 +245,29 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 .iter()
                 .zip(&alignment)
                 .zip(stats)
-                .flat_map(|((s, a), t)| {
-                    stage_metrics(s, a, t)
+                .zip(&accuracies)
+                .flat_map(|(((s, a), t), &accuracy)| {
+                    stage_metrics(s, a, t, accuracy)
                         .into_iter()
                         .map(move |(k, v)| (format!("{}.{k}", s.name()), v))
                 })
                 .collect(),
         });
-        last = Some((report, test, alignment, stats.to_vec()));
+        last = Some((report, test, alignment, stats.to_vec(), accuracies));
     }
-    let (report, test, alignment, stats) = last.context("no epoch ran")?;
+    let (report, test, alignment, stats, accuracies) = last.context("no epoch ran")?;
     let stage_reports = stages
         .iter()
         .zip(&report.stage_losses)
         .zip(&alignment)
-        .zip(&stats)
-        .map(|(((s, &loss), a), t)| StageReport {
+        .zip(stats.iter().zip(&accuracies))
+        .map(|(((s, &loss), a), (t, &accuracy))| StageReport {
             name: s.name().to_string(),
             module: s.module().name(),
             objective: s.objective().name(),
             params: s.module().num_params(),
             final_loss: loss,
-            metrics: stage_metrics(s, a, t),
+            metrics: stage_metrics(s, a, t, accuracy),
         })
         .collect();
     let config: BTreeMap<String, serde_json::Value> = [
@@ -251,6 +291,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         ("data_seed", json!(args.data_seed)),
         ("float", json!("f32")),
         ("synthetic_gradient", json!(settings.synthetic)),
+        ("local_classifier", json!(settings.local_classifier)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -269,13 +310,16 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         config,
         history,
     };
+    finish(args, &run)
+}
+
+/// Writes the run's files when `--out` is given and prints its summary (one JSON line
+/// with `--json`).
+pub(crate) fn finish(args: &TrainArgs, run: &RunReport) -> anyhow::Result<()> {
     if let Some(dir) = &args.out {
         run.write_to_dir(dir)
             .with_context(|| format!("writing results into {}", dir.display()))?;
-        log(format!(
-            "wrote {}/results.json and epochs.csv",
-            dir.display()
-        ));
+        eprintln!("wrote {}/results.json and epochs.csv", dir.display());
     }
     if args.json {
         println!("{}", run.to_json_line()?);
@@ -294,17 +338,19 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
 }
 
 /// A stage's figures for the report: its objective's metrics, `alignment_deg` (the angle
-/// between its update and the true gradient, on the probe batch after the last epoch), its
-/// module's diagnostics such as `weight_alignment_deg` (averaged when the stage has
-/// several layers reporting one), and what the scheduler measured over the epoch:
-/// `staleness` (mean updates between a batch's forward pass and its update),
-/// `staleness_max`, `message_staleness` (the same at the arrival of its message, when one
-/// comes) and `busy_fraction` (time computing / epoch time; virtual time under the
-/// simulated scheduler). NaN figures (no angle to measure) are left out.
+/// between its update and the true gradient, on the probe batch after the last epoch),
+/// `probe_accuracy` (its test accuracy, for stages that have one), its module's
+/// diagnostics such as `weight_alignment_deg` (averaged when the stage has several layers
+/// reporting one), and what the scheduler measured over the epoch: `staleness` (mean
+/// updates between a batch's forward pass and its update), `staleness_max`,
+/// `message_staleness` (the same at the arrival of its message, when one comes) and
+/// `busy_fraction` (time computing / epoch time; virtual time under the simulated
+/// scheduler). NaN figures (no angle to measure) are left out.
 fn stage_metrics(
     stage: &Stage<f32>,
     alignment: &StageAlignment,
     stats: &StageStats,
+    accuracy: Option<f64>,
 ) -> BTreeMap<String, f64> {
     let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     let schedule = [
@@ -320,6 +366,7 @@ fn stage_metrics(
         .metrics()
         .into_iter()
         .chain([("alignment_deg".to_string(), alignment.update_angle_deg)])
+        .chain(accuracy.map(|a| ("probe_accuracy".to_string(), a)))
         .chain(alignment.module_diagnostics.iter().cloned())
         .chain(schedule);
     for (name, value) in all.filter(|(_, v)| v.is_finite()) {

@@ -4,6 +4,7 @@
 mod batch;
 mod dataset;
 mod error;
+pub mod forward_forward;
 pub mod idx;
 mod locate;
 pub mod mnist1d;

@@ -4,7 +4,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::plot::{alignment_curves, learning_curves, loss_curves, Metric, PlotError};
+use crate::plot::{
+    alignment_curves, learning_curves, loss_curves, stage_accuracy_curves, Metric, PlotError,
+};
 
 /// Width and height in pixels of the plots [`RunReport::write_to_dir`] writes.
 const PLOT_SIZE: (u32, u32) = (800, 500);
@@ -95,7 +97,9 @@ impl RunReport {
     /// - `curves.png`, test accuracy per epoch ([`learning_curves`]);
     /// - `loss.png`, train and test loss per epoch ([`loss_curves`]);
     /// - `alignment.png`, the stages' alignment angles per epoch ([`alignment_curves`]),
-    ///   when some stage's rule is not exact backpropagation.
+    ///   when some stage's rule is not exact backpropagation;
+    /// - `stage-accuracy.png`, each stage's own test accuracy per epoch
+    ///   ([`stage_accuracy_curves`]), when stages report a `probe_accuracy`.
     ///
     /// A plot with nothing to draw (no history, or only non-finite values) is not written.
     ///
@@ -142,6 +146,7 @@ impl RunReport {
             ("curves.png", learning_curves(&[self], Metric::TestAccuracy)),
             ("loss.png", loss_curves(self)),
             ("alignment.png", alignment_curves(self)),
+            ("stage-accuracy.png", stage_accuracy_curves(self)),
         ];
         for (name, chart) in charts {
             if chart.has_points() {

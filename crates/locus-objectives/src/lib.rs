@@ -12,15 +12,28 @@
 //! alignment replaces the message by [`DirectFeedback`], a fixed random projection of the
 //! output error. [`SyntheticGradient`] (DNI, cDNI) replaces it by a learned prediction,
 //! trained on the message when it arrives.
+//!
+//! Two rules need no message and no global error at all: [`ForwardForward`] (each stage
+//! separates positive from negative data by its [`Goodness`]) and [`LocalClassifier`]
+//! (decoupled greedy learning: each stage trains a small [`ClassifierHead`] on its output
+//! and learns from that head's loss).
 #![warn(missing_docs)]
 
+mod classifier_head;
 mod direct_feedback;
+mod forward_forward;
+mod goodness;
+mod local_classifier;
 mod objective;
 mod supervised;
 mod synthetic_gradient;
 mod upstream;
 
+pub use classifier_head::{ClassifierHead, HeadKind, HeadPass};
 pub use direct_feedback::DirectFeedback;
+pub use forward_forward::{ForwardForward, ForwardForwardConfig};
+pub use goodness::Goodness;
+pub use local_classifier::{LocalClassifier, LocalClassifierConfig};
 pub use objective::{LocalObjective, LocalSignal, Mode, StageContext};
 pub use supervised::SupervisedLoss;
 pub use synthetic_gradient::{SgModel, SyntheticGradient, SyntheticGradientConfig};

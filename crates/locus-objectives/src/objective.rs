@@ -163,6 +163,15 @@ pub trait LocalObjective<F: Float>: Send {
             "a message for an objective that is not",
         ))
     }
+
+    /// Class scores `[batch, classes]` that the objective's own classifier (an auxiliary
+    /// head, as in [`LocalClassifier`](crate::LocalClassifier)) gives a stage output, so
+    /// that every stage's accuracy can be measured. `None` (the default) when the
+    /// objective has no classifier; `Some(Err(..))` when it has one that cannot score
+    /// this output (wrong width, not built yet).
+    fn class_scores(&self, _output: &Tensor<F>) -> Option<Result<Tensor<F>>> {
+        None
+    }
 }
 
 impl<F: Float> LocalObjective<F> for Box<dyn LocalObjective<F>> {
@@ -192,5 +201,8 @@ impl<F: Float> LocalObjective<F> for Box<dyn LocalObjective<F>> {
     }
     fn learn_from_late_message(&mut self, ctx: &StageContext<'_, F>) -> Result<F> {
         (**self).learn_from_late_message(ctx)
+    }
+    fn class_scores(&self, output: &Tensor<F>) -> Option<Result<Tensor<F>>> {
+        (**self).class_scores(output)
     }
 }

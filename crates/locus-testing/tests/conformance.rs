@@ -388,3 +388,64 @@ fn reshape_conforms() {
             .unwrap_or_else(|e| panic!("{e}"));
     }
 }
+
+#[test]
+fn layer_norm_conforms() {
+    use locus_core::LayerNormConfig;
+    // Over the last axis and over all features of a sample; centred or not (RMS, the
+    // length normalisation of Forward-Forward); with and without a learned scale/shift.
+    let cases: [(&[usize], Vec<usize>); 4] = [
+        (&[5, 4], vec![4]),
+        (&[3, 2, 6], vec![6]),
+        (&[2, 3, 2, 2], vec![3, 2, 2]),
+        (&[1, 1], vec![1]),
+    ];
+    for (input, normalized) in cases {
+        for center in [true, false] {
+            for affine in [true, false] {
+                if center && normalized == [1] {
+                    // One centred value is always 0: its output does not depend on the
+                    // input, which the suite rightly allows, but it has nothing to check.
+                    continue;
+                }
+                let config = LayerNormConfig::new(normalized.clone())
+                    .with_center(center)
+                    .with_affine(affine);
+                let mut wrong_last = input.to_vec();
+                *wrong_last.last_mut().unwrap() += 1;
+                ModuleConformance::new(input)
+                    // The trailing axes must be the normalised shape, after a batch axis.
+                    .with_wrong_input_shapes(vec![wrong_last, normalized.clone()])
+                    .run("layer norm", |_| Box::new(config.init::<f64>().unwrap()))
+                    .unwrap_or_else(|e| panic!("{config:?}: {e}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn layer_norm_in_a_stack_conforms() {
+    // Length normalisation, then a dense layer and ReLU: one Forward-Forward stage.
+    let stage = |seed| -> Box<dyn Module<f64>> {
+        Box::new(
+            Sequential::new()
+                .push(
+                    locus_core::LayerNormConfig::length(6)
+                        .init::<f64>()
+                        .unwrap(),
+                )
+                .push(
+                    LinearConfig::new(6, 4)
+                        .init::<f64>(&mut seeded_rng(seed))
+                        .unwrap(),
+                )
+                .push(Activation::Tanh),
+        )
+    };
+    for seed in 0..3 {
+        ModuleConformance::new(&[4, 6])
+            .with_seed(seed)
+            .run("ff stage", stage)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}

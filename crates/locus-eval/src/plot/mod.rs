@@ -22,12 +22,14 @@ mod font;
 mod layout;
 mod legend;
 mod png;
+mod stage_accuracy;
 mod ticks;
 
 pub use canvas::{Image, Rgb};
 pub use chart::{LineChart, Series, LINE_THICKNESS, PALETTE};
 pub use curves::{alignment_curves, learning_curves, loss_curves, Metric};
 pub use error::PlotError;
+pub use stage_accuracy::stage_accuracy_curves;
 
 /// The largest image side, in pixels, that [`Image::new`] and [`LineChart::render`] accept.
 pub const MAX_SIDE: u32 = 8192;

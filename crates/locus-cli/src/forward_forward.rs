@@ -1,0 +1,271 @@
+//! `locus train --algo ff|ff-unsup`: Forward-Forward trains and predicts its own way.
+//!
+//! The network is a `ForwardForwardMlp` (length normalisation, dense layer, activation per
+//! stage; no output layer) of the `--hidden` widths. Each batch is doubled into positive and
+//! negative data by a `ForwardForwardTrainer`; the test accuracy is by goodness over all
+//! labels for `ff` and by the softmax read-out for `ff-unsup`, and every stage reports its
+//! own accuracy as `probe_accuracy` (by its goodness alone for `ff`, by its own read-out
+//! for `ff-unsup`).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::ValueEnum;
+use locus_core::{AdamConfig, Module, OptimizerConfig, SgdConfig};
+use locus_data::forward_forward::{LabelEmbedding, LabelPlacement, MaskConfig, NegativeData};
+use locus_data::{Dataset, Split};
+use locus_eval::{EpochRecord, RunReport, StageReport};
+use locus_sched::{
+    evaluate_forward_forward, EpochPlan, ForwardForwardEvaluation, ForwardForwardMlp,
+    ForwardForwardTrainer, LrSchedule, ReadoutConfig, Scheduler, Stage,
+};
+use serde_json::json;
+
+use crate::algo::{self, ObjectiveSettings};
+use crate::args::{DatasetKind, LabelPlacementKind, ModelKind, ScheduleKind, TrainArgs};
+use crate::progress::ProgressBar;
+use crate::train::{activation, finish, init, DEFAULT_HIDDEN, EVAL_BATCH};
+
+/// The learning rate of SGD when --lr is not given: the sum-of-squares goodness of a wide
+/// layer has large gradients, and at 0.05 (the CLI's default for the other rules) every
+/// unit of a 784-500-500 network died within one epoch on 10,000 MNIST images (loss stuck
+/// at θ/2, chance accuracy). 0.001 with momentum 0.9 is the rate of Löwe's public
+/// reimplementation.
+const DEFAULT_SGD_LR: f64 = 1e-3;
+
+/// Trains and evaluates `--algo ff` (`supervised`) or `--algo ff-unsup`.
+pub fn run(
+    args: &TrainArgs,
+    settings: &ObjectiveSettings,
+    optimizer: &OptimizerConfig,
+    split: Split,
+    supervised: bool,
+) -> anyhow::Result<()> {
+    let algorithm = algo::find(&args.algo)?;
+    let optimizer = &match (args.lr, optimizer) {
+        (None, OptimizerConfig::Sgd(sgd)) => OptimizerConfig::Sgd(SgdConfig {
+            lr: DEFAULT_SGD_LR,
+            ..*sgd
+        }),
+        _ => *optimizer,
+    };
+    if args.schedule.scheduler != crate::scheduler::SchedulerKind::Lockstep {
+        anyhow::bail!(
+            "--algo {} trains its layers with its own lockstep trainer (positive and negative \
+             passes on every batch); --scheduler {} is not supported",
+            algorithm.name,
+            args.schedule
+                .scheduler
+                .to_possible_value()
+                .map_or_else(String::new, |v| v.get_name().to_owned())
+        );
+    }
+    if args.model == ModelKind::Lenet {
+        anyhow::bail!(
+            "--algo {} trains a fully connected network (--model mlp); --model lenet is not \
+             supported",
+            algorithm.name
+        );
+    }
+    if !supervised && args.ff_label.is_some() {
+        anyhow::bail!("--ff-label applies to --algo ff; ff-unsup writes no label into the input");
+    }
+    let readout_optimizer = OptimizerConfig::Adam(AdamConfig::new(args.readout_lr));
+    readout_optimizer
+        .build::<f32>()
+        .context("invalid --readout-lr")?;
+    let negatives = if supervised {
+        let placement = match args.ff_label {
+            Some(LabelPlacementKind::FirstPixels) => LabelPlacement::FirstPixels,
+            Some(LabelPlacementKind::Prepend) => LabelPlacement::Prepend,
+            // Images have black first pixels to write the label over; other data does not.
+            None if matches!(args.dataset, DatasetKind::Mnist | DatasetKind::Idx) => {
+                LabelPlacement::FirstPixels
+            }
+            None => LabelPlacement::Prepend,
+        };
+        NegativeData::WrongLabel(LabelEmbedding::new(placement, settings.classes)?)
+    } else {
+        NegativeData::Hybrid(MaskConfig::default())
+    };
+    let inputs: usize = negatives
+        .sample_shape(split.train.sample_shape())
+        .iter()
+        .product();
+    let mut sizes = vec![inputs];
+    sizes.extend(args.hidden.as_deref().unwrap_or(&DEFAULT_HIDDEN));
+    let network = ForwardForwardMlp::new(sizes)
+        .with_activation(activation(args))
+        .with_init(init(args));
+    let mut stages: Vec<Stage<f32>> = network.build(args.seed, optimizer, |i, n| {
+        algorithm.objective(i, n, settings)
+    })?;
+    let readout = ReadoutConfig::new(args.seed).with_optimizer(readout_optimizer);
+    let mut trainer = ForwardForwardTrainer::new(negatives).with_readout(readout);
+    let goodness = settings.forward_forward.goodness;
+
+    eprintln!(
+        "locus train: {} on {} ({} train / {} test samples), {} stages, {} negatives, {}",
+        algorithm.name,
+        args.dataset.name(),
+        split.train.len(),
+        split.test.len(),
+        stages.len(),
+        negatives.name(),
+        Module::<f32>::name(stages[0].module()),
+    );
+    let start = Instant::now();
+    let mut train_s = 0.0;
+    let mut history = Vec::new();
+    let mut last = None;
+    let mut bar = ProgressBar::new(args.epochs);
+    let schedule = match args.lr_schedule {
+        ScheduleKind::Constant => LrSchedule::Constant,
+        ScheduleKind::Cosine => LrSchedule::Cosine,
+    };
+    for epoch in 0..args.epochs {
+        let lr = schedule.rate(optimizer.learning_rate(), epoch, args.epochs);
+        for stage in &mut stages {
+            stage.optimizer_mut().set_learning_rate(lr)?;
+        }
+        let plan = EpochPlan {
+            batch_size: args.batch_size,
+            seed: args.seed,
+            epoch,
+        };
+        let report = trainer.train_epoch(&mut stages, &split.train, plan, &mut bar)?;
+        train_s += report.wall_s;
+        let test =
+            evaluate_forward_forward(&mut stages, &trainer, &split.test, goodness, EVAL_BATCH)?;
+        bar.clear();
+        eprintln!(
+            "epoch {:>3}/{}  train loss {:.4}  test loss {:.4}  test acc {:.4}{}  {:.1}s",
+            epoch + 1,
+            args.epochs,
+            report.loss,
+            test.loss,
+            test.accuracy,
+            match (test.goodness_accuracy, test.readout_accuracy) {
+                (Some(_), Some(r)) => format!(" (read-out {r:.4})"),
+                _ => String::new(),
+            },
+            report.wall_s
+        );
+        if !report.loss.is_finite() {
+            anyhow::bail!(
+                "training diverged at epoch {} (loss {}); try a smaller --lr",
+                epoch + 1,
+                report.loss
+            );
+        }
+        let mut stage_metrics: BTreeMap<String, f64> = stages
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| {
+                stage_metrics(s, &test, i)
+                    .into_iter()
+                    .map(move |(k, v)| (format!("{}.{k}", s.name()), v))
+            })
+            .collect();
+        if let (Some(_), Some(r)) = (test.goodness_accuracy, test.readout_accuracy) {
+            stage_metrics.insert("readout.accuracy".into(), r);
+        }
+        history.push(EpochRecord {
+            epoch: epoch + 1,
+            train_loss: report.loss,
+            test_accuracy: test.accuracy,
+            test_loss: test.loss,
+            train_s: report.wall_s,
+            stage_metrics,
+        });
+        last = Some((report, test));
+    }
+    let (report, test) = last.context("no epoch ran")?;
+    let stage_reports = stages
+        .iter()
+        .zip(&report.stage_losses)
+        .enumerate()
+        .map(|(i, (s, &loss))| StageReport {
+            name: s.name().to_string(),
+            module: s.module().name(),
+            objective: s.objective().name(),
+            params: s.module().num_params(),
+            final_loss: loss,
+            metrics: stage_metrics(s, &test, i),
+        })
+        .collect();
+    let config: BTreeMap<String, serde_json::Value> = [
+        ("model", json!("ff-mlp")),
+        ("network", json!(network)),
+        (
+            "activation",
+            json!(format!("{:?}", args.activation).to_lowercase()),
+        ),
+        ("optimizer", json!(optimizer)),
+        ("batch_size", json!(args.batch_size)),
+        ("lr_schedule", json!(schedule)),
+        ("scheduler", json!(Scheduler::<f32>::name(&trainer))),
+        ("train_samples", json!(split.train.len())),
+        ("test_samples", json!(split.test.len())),
+        ("data_seed", json!(args.data_seed)),
+        ("float", json!("f32")),
+        ("forward_forward", json!(settings.forward_forward)),
+        ("negatives", json!(negatives)),
+        ("readout", json!(readout)),
+        (
+            "prediction",
+            json!(if supervised {
+                "goodness accumulated over every stage but the first, for each label"
+            } else {
+                "softmax read-out of the normalised activities of every stage but the first"
+            }),
+        ),
+        ("test_goodness_accuracy", json!(test.goodness_accuracy)),
+        ("test_readout_accuracy", json!(test.readout_accuracy)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let run = RunReport {
+        algo: algorithm.name.to_string(),
+        dataset: args.dataset.name().to_string(),
+        epochs: args.epochs,
+        seed: args.seed,
+        test_accuracy: test.accuracy,
+        test_loss: test.loss,
+        train_loss: report.loss,
+        wall_s: start.elapsed().as_secs_f64(),
+        samples_per_s: (split.train.len() as f64 * args.epochs as f64) / train_s.max(1e-9),
+        stages: stage_reports,
+        config,
+        history,
+    };
+    finish(args, &run)
+}
+
+/// A Forward-Forward stage's figures: its objective's metrics (mean goodness of positive
+/// and negative data, how many it separates), `probe_accuracy` (its own test accuracy: by
+/// its goodness alone for supervised data, by its own read-out otherwise) and, for
+/// supervised data, `readout_accuracy` (its own read-out's).
+fn stage_metrics(
+    stage: &Stage<f32>,
+    test: &ForwardForwardEvaluation,
+    index: usize,
+) -> BTreeMap<String, f64> {
+    let mut metrics: BTreeMap<String, f64> = stage
+        .objective()
+        .metrics()
+        .into_iter()
+        .filter(|(_, v)| v.is_finite())
+        .collect();
+    if let Some(a) = test.stage_accuracy(index) {
+        metrics.insert("probe_accuracy".into(), a);
+    }
+    if !test.stage_goodness_accuracy.is_empty() {
+        if let Some(&r) = test.stage_readout_accuracy.get(index) {
+            metrics.insert("readout_accuracy".into(), r);
+        }
+    }
+    metrics
+}

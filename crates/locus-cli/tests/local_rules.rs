@@ -1,0 +1,219 @@
+//! `--algo ff`, `ff-unsup` and `dgl` through the binary: the JSON contract with a
+//! `probe_accuracy` for every stage, their own flags, and clear errors for bad ones.
+
+use std::process::{Command, Output};
+
+use locus_testing::shared_data::shared_data_dir;
+
+fn locus(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_locus"))
+        .args(args)
+        .env_remove("LOCUS_DATA")
+        .output()
+        .expect("the locus binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn last_json_line(o: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let line = stdout.lines().last().expect("stdout has a line");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+}
+
+/// Runs `locus train` with `args` and `--json`, and returns the summary.
+fn train(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["train"];
+    all.extend(args);
+    all.push("--json");
+    let o = locus(&all);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    last_json_line(&o)
+}
+
+fn fails_with(args: &[&str], needles: &[&str]) {
+    let mut all = vec!["train"];
+    all.extend(args);
+    let o = locus(&all);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{args:?} should fail; stderr: {err}");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: expected {n:?} in: {err}");
+    }
+}
+
+/// Every stage's `probe_accuracy`, which must be there and in `[0, 1]`.
+fn probe_accuracies(j: &serde_json::Value) -> Vec<f64> {
+    j["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let a = s["probe_accuracy"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("no probe_accuracy in {s}"));
+            assert!((0.0..=1.0).contains(&a), "{a}");
+            a
+        })
+        .collect()
+}
+
+const SMALL: &[&str] = &[
+    "--dataset",
+    "mnist1d",
+    "--hidden",
+    "64,64",
+    "--epochs",
+    "3",
+    "--batch-size",
+    "50",
+    "--seed",
+    "2",
+];
+
+#[test]
+fn ff_reports_goodness_and_read_out_accuracies_per_stage() {
+    let mut args = vec!["--algo", "ff"];
+    args.extend(SMALL);
+    let j = train(&args);
+    assert_eq!(j["algo"], "ff");
+    let stages = j["stages"].as_array().unwrap();
+    assert_eq!(
+        stages.len(),
+        2,
+        "no output layer: one stage per hidden layer"
+    );
+    for s in stages {
+        let objective = s["objective"].as_str().unwrap();
+        assert!(objective.starts_with("forward-forward"), "{objective}");
+        for key in ["goodness_positive", "goodness_negative", "readout_accuracy"] {
+            assert!(s[key].as_f64().is_some(), "{key} missing in {s}");
+        }
+    }
+    probe_accuracies(&j);
+    let config = &j["config"];
+    assert_eq!(config["model"], "ff-mlp");
+    // MNIST-1D has no blank border, so the label is prepended by default: 10 + 40 inputs.
+    assert_eq!(config["network"]["sizes"], serde_json::json!([50, 64, 64]));
+    assert!(config["negatives"]["WrongLabel"].is_object(), "{config}");
+    assert_eq!(
+        j["test_accuracy"].as_f64(),
+        config["test_goodness_accuracy"].as_f64()
+    );
+    let history = j["history"].as_array().unwrap();
+    assert_eq!(history.len(), 3);
+    assert!(history[2]["stage_metrics"]["stage2.probe_accuracy"].is_number());
+    assert!(history[2]["stage_metrics"]["readout.accuracy"].is_number());
+    // The same seed gives the same run.
+    assert_eq!(train(&args)["test_accuracy"], j["test_accuracy"]);
+}
+
+#[test]
+fn ff_unsup_predicts_by_read_out() {
+    let mut args = vec!["--algo", "ff-unsup"];
+    args.extend(SMALL);
+    let j = train(&args);
+    assert!(j["config"]["negatives"]["Hybrid"].is_object());
+    assert!(j["config"]["test_goodness_accuracy"].is_null());
+    assert_eq!(
+        j["test_accuracy"].as_f64(),
+        j["config"]["test_readout_accuracy"].as_f64()
+    );
+    assert_eq!(probe_accuracies(&j).len(), 2);
+    for s in j["stages"].as_array().unwrap() {
+        assert!(
+            s.get("readout_accuracy").is_none(),
+            "probe_accuracy is the read-out's"
+        );
+    }
+}
+
+#[test]
+fn dgl_reports_every_stage_and_its_heads() {
+    for head in ["linear", "mlp"] {
+        let mut args = vec![
+            "--algo",
+            "dgl",
+            "--head",
+            head,
+            "--head-hidden",
+            "32",
+            "--optimizer",
+            "adam",
+        ];
+        args.extend(SMALL);
+        let j = train(&args);
+        let stages = j["stages"].as_array().unwrap();
+        assert_eq!(stages.len(), 3);
+        assert!(stages[0]["objective"]
+            .as_str()
+            .unwrap()
+            .starts_with("local-classifier"));
+        assert!(stages[0]["head_loss"].as_f64().is_some());
+        assert!(stages[0]["alignment_deg"].as_f64().is_some());
+        let probes = probe_accuracies(&j);
+        // The top stage is the network's output: its accuracy is the test accuracy.
+        assert_eq!(Some(probes[2]), j["test_accuracy"].as_f64());
+        assert!(
+            j["test_accuracy"].as_f64().unwrap() > 0.2,
+            "{head}: chance is 0.1"
+        );
+    }
+}
+
+#[test]
+fn bad_settings_are_named() {
+    fails_with(
+        &["--algo", "ff", "--ff-threshold", "-1"],
+        &["threshold", "-1"],
+    );
+    fails_with(
+        &["--algo", "ff-unsup", "--ff-label", "prepend"],
+        &["--ff-label", "--algo ff"],
+    );
+    fails_with(
+        &["--algo", "ff", "--model", "lenet"],
+        &["--model lenet", "not supported"],
+    );
+    fails_with(&["--algo", "ff", "--readout-lr", "0"], &["--readout-lr"]);
+    fails_with(
+        &["--algo", "dgl", "--head", "mlp", "--head-hidden", "0"],
+        &["local-classifier", "hidden width"],
+    );
+}
+
+#[test]
+fn ff_classifies_a_slice_of_mnist() {
+    let Some(dir) = shared_data_dir("mnist") else {
+        return;
+    };
+    let j = train(&[
+        "--algo",
+        "ff",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--train-limit",
+        "5000",
+        "--hidden",
+        "200,200",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "50",
+        "--lr",
+        "0.003",
+    ]);
+    // The label goes over the first (black) pixels of each image.
+    assert_eq!(
+        j["config"]["network"]["sizes"],
+        serde_json::json!([784, 200, 200])
+    );
+    let acc = j["test_accuracy"].as_f64().unwrap();
+    eprintln!("ff on 5000 MNIST images, 2 epochs: test accuracy {acc}");
+    assert!(acc > 0.5, "accuracy {acc} (chance 0.1)");
+}

@@ -1,0 +1,266 @@
+use locus_core::{
+    AdamConfig, Float, LayerNormConfig, Module, OptimizerConfig, Result as CoreResult, Tensor,
+};
+use locus_objectives::{ClassifierHead, HeadKind};
+use ndarray::{concatenate, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result, Stage};
+
+/// Configuration of a [`Readout`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ReadoutConfig {
+    /// The optimizer of every softmax (default Adam with learning rate 1e-3).
+    pub optimizer: OptimizerConfig,
+    /// Seed of the softmaxes' initial weights.
+    pub seed: u64,
+}
+
+impl ReadoutConfig {
+    /// Adam at 1e-3, weights drawn from `seed`.
+    pub fn new(seed: u64) -> Self {
+        ReadoutConfig {
+            optimizer: OptimizerConfig::Adam(AdamConfig::new(1e-3)),
+            seed,
+        }
+    }
+
+    /// Sets the optimizer.
+    pub fn with_optimizer(mut self, optimizer: OptimizerConfig) -> Self {
+        self.optimizer = optimizer;
+        self
+    }
+}
+
+/// Linear softmax read-outs of a Forward-Forward stack, trained alongside it (Hinton
+/// 2022, "A simple supervised example of FF": a softmax on the normalised activities of
+/// all but the first hidden layer, fed the input with a neutral label).
+///
+/// Each stage's output is length-normalised (`y / sqrt(mean(y²) + ε)`, what the next
+/// stage sees) and
+/// - read by its **own** softmax: the per-stage accuracy;
+/// - concatenated, for all stages but the first when there are two or more, and read by
+///   one **combined** softmax: the read-out prediction of the whole stack.
+///
+/// The read-outs learn from the activities as they are (no gradient reaches the stages),
+/// with cross-entropy against the true class, one step per batch.
+pub struct Readout<F: Float> {
+    config: ReadoutConfig,
+    /// Per-stage softmaxes, then the combined one; built on the first batch.
+    heads: Option<(Vec<ClassifierHead<F>>, ClassifierHead<F>)>,
+}
+
+impl<F: Float> std::fmt::Debug for Readout<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Readout")
+            .field("config", &self.config)
+            .field("built", &self.heads.is_some())
+            .finish()
+    }
+}
+
+/// What a [`Readout`] makes of a batch.
+#[derive(Debug, Clone)]
+pub struct ReadoutScores<F> {
+    /// Scores `[batch, classes]` of each stage's own softmax, bottom first.
+    pub per_stage: Vec<Tensor<F>>,
+    /// Scores of the combined softmax.
+    pub combined: Tensor<F>,
+}
+
+impl<F: Float> Readout<F> {
+    /// Read-outs that will be built on the first batch.
+    pub fn new(config: ReadoutConfig) -> Self {
+        Readout {
+            config,
+            heads: None,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ReadoutConfig {
+        &self.config
+    }
+
+    /// Which stages the combined softmax reads: all but the first when there are two or
+    /// more.
+    pub fn combined_stages(num_stages: usize) -> std::ops::Range<usize> {
+        usize::from(num_stages >= 2)..num_stages
+    }
+
+    /// The normalised activity of every stage for a batch of network inputs.
+    fn activities(stages: &[Stage<F>], inputs: &Tensor<F>) -> Result<Vec<Tensor<F>>> {
+        let mut x = inputs.clone();
+        let mut out = Vec::with_capacity(stages.len());
+        for stage in stages {
+            x = stage.module().infer(&x).map_err(|e| stage.wrap(e))?;
+            out.push(normalised(&x).map_err(|e| stage.wrap(e))?);
+        }
+        Ok(out)
+    }
+
+    fn combined_input(activities: &[Tensor<F>]) -> Result<Tensor<F>> {
+        let range = Self::combined_stages(activities.len());
+        let flat: Vec<_> = activities[range]
+            .iter()
+            .map(|a| {
+                let batch = a.shape()[0];
+                a.view()
+                    .into_shape_with_order((batch, a.len() / batch.max(1)))
+                    .expect("activities are contiguous")
+            })
+            .collect();
+        Ok(concatenate(Axis(1), &flat)
+            .map_err(|e| Error::Config(format!("read-out: cannot join activities: {e}")))?
+            .into_dyn())
+    }
+
+    /// One training step of every softmax on a batch of network inputs (with the neutral
+    /// label, for supervised data) and their classes; returns the combined softmax's
+    /// loss before the step. The softmaxes are built on the first call.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an empty stack or zero classes; [`Error::Stage`] when a
+    /// stage or a softmax fails (labels out of range, widths that changed).
+    pub fn learn(
+        &mut self,
+        stages: &[Stage<F>],
+        inputs: &Tensor<F>,
+        labels: &[usize],
+        classes: usize,
+    ) -> Result<f64> {
+        if stages.is_empty() {
+            return Err(Error::Config("there are no stages".into()));
+        }
+        let activities = Self::activities(stages, inputs)?;
+        let combined = Self::combined_input(&activities)?;
+        if self.heads.is_none() {
+            let wrap = |e| Error::Stage {
+                stage: "read-out".into(),
+                source: e,
+            };
+            let make = |width: usize, k: u64| {
+                ClassifierHead::new(
+                    HeadKind::Linear,
+                    width,
+                    classes,
+                    &self.config.optimizer,
+                    self.config.seed.wrapping_add(k),
+                )
+            };
+            let per_stage = activities
+                .iter()
+                .enumerate()
+                .map(|(i, a)| make(a.len() / a.shape()[0].max(1), i as u64))
+                .collect::<CoreResult<Vec<_>>>()
+                .map_err(wrap)?;
+            let width = combined.len() / combined.shape()[0].max(1);
+            let all = make(width, stages.len() as u64).map_err(wrap)?;
+            self.heads = Some((per_stage, all));
+        }
+        let (per_stage, all) = self.heads.as_mut().expect("built above");
+        for ((head, activity), stage) in per_stage.iter_mut().zip(&activities).zip(stages) {
+            head.learn(activity, labels).map_err(|e| stage.wrap(e))?;
+        }
+        let loss = all.learn(&combined, labels).map_err(|e| Error::Stage {
+            stage: "read-out".into(),
+            source: e,
+        })?;
+        Ok(loss.as_f64())
+    }
+
+    /// The scores of every softmax for a batch of network inputs (with the neutral label,
+    /// for supervised data).
+    ///
+    /// # Errors
+    /// [`Error::Config`] before the first [`Readout::learn`]; [`Error::Stage`] when a
+    /// stage or a softmax rejects its input.
+    pub fn scores(&self, stages: &[Stage<F>], inputs: &Tensor<F>) -> Result<ReadoutScores<F>> {
+        let Some((per_stage, all)) = &self.heads else {
+            return Err(Error::Config(
+                "the read-out has not been trained on any batch yet".into(),
+            ));
+        };
+        if per_stage.len() != stages.len() {
+            return Err(Error::Config(format!(
+                "the read-out was trained on {} stages, not {}",
+                per_stage.len(),
+                stages.len()
+            )));
+        }
+        let activities = Self::activities(stages, inputs)?;
+        let per_stage = per_stage
+            .iter()
+            .zip(&activities)
+            .zip(stages)
+            .map(|((head, a), stage)| head.scores(a).map_err(|e| stage.wrap(e)))
+            .collect::<Result<Vec<_>>>()?;
+        let combined = all
+            .scores(&Self::combined_input(&activities)?)
+            .map_err(|e| Error::Stage {
+                stage: "read-out".into(),
+                source: e,
+            })?;
+        Ok(ReadoutScores {
+            per_stage,
+            combined,
+        })
+    }
+}
+
+/// `y / sqrt(mean(y²) + ε)` per sample: the length normalisation the next stage applies.
+fn normalised<F: Float>(activity: &Tensor<F>) -> CoreResult<Tensor<F>> {
+    let batch = activity.shape().first().copied().unwrap_or(0);
+    let width = activity.len() / batch.max(1);
+    let flat = activity
+        .as_standard_layout()
+        .into_owned()
+        .into_shape_with_order(vec![batch, width])
+        .expect("batch × width values");
+    LayerNormConfig::length(width.max(1))
+        .init::<F>()?
+        .infer(&flat)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ForwardForwardMlp;
+    use locus_core::SgdConfig;
+    use locus_objectives::ForwardForwardConfig;
+
+    #[test]
+    fn the_combined_softmax_skips_the_first_stage_of_two_or_more() {
+        assert_eq!(Readout::<f32>::combined_stages(1), 0..1);
+        assert_eq!(Readout::<f32>::combined_stages(3), 1..3);
+    }
+
+    #[test]
+    fn read_outs_learn_a_separable_problem_on_fixed_features() {
+        let opt = OptimizerConfig::Sgd(SgdConfig::new(0.1));
+        let stages = ForwardForwardMlp::new(vec![4, 16, 16])
+            .build::<f64>(1, &opt, |_, _| {
+                Box::new(ForwardForwardConfig::default().build().unwrap())
+            })
+            .unwrap();
+        let x = Tensor::from_shape_fn(vec![8, 4], |i| if i[1] == i[0] % 4 { 1.0 } else { 0.1 });
+        let labels: Vec<usize> = (0..8).map(|i| i % 4).collect();
+        let mut readout = Readout::new(
+            ReadoutConfig::new(0).with_optimizer(OptimizerConfig::Sgd(SgdConfig::new(0.5))),
+        );
+        assert!(readout.scores(&stages, &x).is_err(), "not trained yet");
+        let first = readout.learn(&stages, &x, &labels, 4).unwrap();
+        let mut last = first;
+        for _ in 0..200 {
+            last = readout.learn(&stages, &x, &labels, 4).unwrap();
+        }
+        assert!(last < 0.2 * first, "{first} → {last}");
+        let scores = readout.scores(&stages, &x).unwrap();
+        assert_eq!(scores.per_stage.len(), 2);
+        assert_eq!(scores.combined.shape(), &[8, 4]);
+        let predicted =
+            locus_core::loss::argmax_rows(scores.combined.view().into_dimensionality().unwrap());
+        assert_eq!(predicted, labels);
+        assert!(readout.scores(&stages[..1], &x).is_err());
+    }
+}

@@ -1,0 +1,140 @@
+use std::time::Instant;
+
+use locus_core::{seeded_rng, Float, SeededRng};
+use locus_data::forward_forward::{positive_negative_batch, NegativeData};
+use locus_data::{epoch_batches, gather, Dataset};
+
+use crate::{
+    BatchReport, EpochPlan, EpochReport, Error, Lockstep, Observer, Readout, ReadoutConfig, Result,
+    Scheduler, Stage, StepInfo,
+};
+
+/// Salt that keeps the negatives' random stream apart from the batch shuffle's.
+const NEGATIVES_SALT: u64 = 0x6e65_6761_7469_7665;
+
+/// Trains a Forward-Forward stack (Hinton 2022): for every batch it makes the positive and
+/// negative data ([`positive_negative_batch`]: positives in the first half of the rows,
+/// negatives in the second) and runs one [`Lockstep`] step on it, so every stage's
+/// [`ForwardForward`](locus_objectives::ForwardForward) objective sees its own positive
+/// and negative activities in one forward pass; no gradient crosses the stages. When it
+/// has a [`Readout`], the read-out softmaxes then learn from the same samples with the
+/// neutral label.
+///
+/// The negatives are drawn from a stream fixed by the plan's seed, the epoch and the
+/// batch, so a seed reproduces the run; they are fresh every epoch.
+#[derive(Debug)]
+pub struct ForwardForwardTrainer<F: Float> {
+    negatives: NegativeData,
+    readout: Option<Readout<F>>,
+}
+
+impl<F: Float> ForwardForwardTrainer<F> {
+    /// A trainer making negatives as `negatives` says, without a read-out.
+    pub fn new(negatives: NegativeData) -> Self {
+        ForwardForwardTrainer {
+            negatives,
+            readout: None,
+        }
+    }
+
+    /// Also trains a [`Readout`] on every batch.
+    pub fn with_readout(mut self, config: ReadoutConfig) -> Self {
+        self.readout = Some(Readout::new(config));
+        self
+    }
+
+    /// How negatives are made.
+    pub fn negatives(&self) -> &NegativeData {
+        &self.negatives
+    }
+
+    /// The read-out, when there is one.
+    pub fn readout(&self) -> Option<&Readout<F>> {
+        self.readout.as_ref()
+    }
+
+    /// The random generator of batch `batch` of `epoch` under `seed`.
+    pub fn batch_rng(seed: u64, epoch: u64, batch: usize) -> SeededRng {
+        let mix = |x: u64| {
+            // splitmix64's finaliser: nearby inputs give unrelated outputs.
+            let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        seeded_rng(mix(seed ^ NEGATIVES_SALT ^ mix(epoch ^ mix(batch as u64))))
+    }
+
+    /// One step on the samples of `data` at `indices`: the positive/negative batch
+    /// through every stage, then the read-out.
+    ///
+    /// # Errors
+    /// [`Error::Data`] when the batch cannot be made; [`Error::Stage`] naming the stage
+    /// that failed; [`Error::Config`] for an unusable stack.
+    pub fn train_batch(
+        &mut self,
+        stages: &mut [Stage<F>],
+        data: &dyn Dataset,
+        indices: &[usize],
+        rng: &mut SeededRng,
+    ) -> Result<BatchReport> {
+        let batch = positive_negative_batch::<F>(data, indices, &self.negatives, rng)?;
+        let report = Lockstep.train_batch(stages, &batch.inputs, &batch.labels)?;
+        if let Some(readout) = &mut self.readout {
+            let plain = gather::<F>(data, indices)?;
+            let neutral = self.negatives.neutral(&plain.inputs)?;
+            readout.learn(stages, &neutral, &plain.labels, data.num_classes())?;
+        }
+        Ok(report)
+    }
+}
+
+impl<F: Float> Scheduler<F> for ForwardForwardTrainer<F> {
+    fn name(&self) -> String {
+        format!(
+            "forward-forward ({} negatives, lockstep)",
+            self.negatives.name()
+        )
+    }
+
+    fn train_epoch(
+        &mut self,
+        stages: &mut [Stage<F>],
+        data: &dyn Dataset,
+        plan: EpochPlan,
+        observer: &mut dyn Observer,
+    ) -> Result<EpochReport> {
+        if stages.is_empty() {
+            return Err(Error::Config("there are no stages".into()));
+        }
+        let start = Instant::now();
+        let batches = epoch_batches(data.len(), plan.batch_size, plan.seed, plan.epoch)?;
+        let mut loss_sum = 0.0;
+        let mut stage_sums = vec![0.0; stages.len()];
+        let mut samples = 0;
+        for (b, indices) in batches.iter().enumerate() {
+            let mut rng = Self::batch_rng(plan.seed, plan.epoch, b);
+            let report = self.train_batch(stages, data, indices, &mut rng)?;
+            let n = indices.len() as f64;
+            loss_sum += report.loss * n;
+            for (s, l) in stage_sums.iter_mut().zip(&report.stage_losses) {
+                *s += l * n;
+            }
+            samples += indices.len();
+            observer.on_step(&StepInfo {
+                epoch: plan.epoch,
+                batch: b,
+                batches: batches.len(),
+                loss: report.loss,
+            });
+        }
+        let denom = samples.max(1) as f64;
+        Ok(EpochReport {
+            epoch: plan.epoch,
+            loss: loss_sum / denom,
+            stage_losses: stage_sums.into_iter().map(|s| s / denom).collect(),
+            samples,
+            wall_s: start.elapsed().as_secs_f64(),
+        })
+    }
+}
