@@ -138,9 +138,10 @@ pub struct TrainArgs {
     /// ff-unsup).
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
-    /// Optimizer.
-    #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
-    pub optimizer: OptimizerKind,
+    /// Optimizer of the stages [default: sgd; adam for dni and cdni, whose stages follow
+    /// a learned gradient model that SGD at the default rate drives to overflow].
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerKind>,
     /// Learning-rate schedule over the epochs.
     #[arg(long, value_enum, default_value_t = ScheduleKind::Constant)]
     pub lr_schedule: ScheduleKind,

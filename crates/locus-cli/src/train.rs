@@ -59,8 +59,14 @@ fn check(args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn optimizer(args: &TrainArgs) -> OptimizerConfig {
-    match args.optimizer {
+/// The stages' optimizer: `--optimizer`, or the algorithm's default (Adam for synthetic
+/// gradients, SGD otherwise), at `--lr` or the optimizer's default rate.
+fn optimizer(args: &TrainArgs, algorithm: &algo::Algorithm) -> OptimizerConfig {
+    let kind = args.optimizer.unwrap_or(match algorithm.hidden {
+        HiddenSignal::SyntheticGradient { .. } => OptimizerKind::Adam,
+        _ => OptimizerKind::Sgd,
+    });
+    match kind {
         OptimizerKind::Sgd => OptimizerConfig::Sgd(
             SgdConfig::new(args.lr.unwrap_or(0.05))
                 .with_momentum(args.momentum)
@@ -95,7 +101,7 @@ pub(crate) fn init(args: &TrainArgs) -> Init {
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     check(args)?;
     let algorithm = algo::find(&args.algo)?;
-    let optimizer = optimizer(args);
+    let optimizer = optimizer(args, algorithm);
     // Build one optimizer up front so bad hyper-parameters fail before data loading.
     optimizer
         .build::<f32>()

@@ -402,3 +402,39 @@ fn synthetic_gradients_run_and_report_alignment() {
         assert!(acc > 0.15, "{algo}: accuracy {acc} (chance 0.1)");
     }
 }
+
+/// Without --optimizer, synthetic-gradient stages train with Adam (SGD at its default rate
+/// overflows their gradient models) and every other algorithm with SGD; the choice is
+/// recorded in the run's config.
+#[test]
+fn default_optimizer_depends_on_the_algorithm() {
+    for (algo, expected) in [
+        ("dni", "Adam"),
+        ("cdni", "Adam"),
+        ("bp", "Sgd"),
+        ("dfa", "Sgd"),
+    ] {
+        let mut args = vec!["train", "--algo", algo, "--dataset", "mnist1d", "--json"];
+        args.extend(SMALL);
+        let o = locus(&args);
+        assert!(o.status.success(), "{algo}: {}", stderr(&o));
+        let optimizer = &last_json_line(&o)["config"]["optimizer"];
+        assert!(optimizer.get(expected).is_some(), "{algo}: {optimizer}");
+    }
+    let mut args = vec![
+        "train",
+        "--algo",
+        "dni",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.01",
+    ];
+    args.extend(["--dataset", "mnist1d", "--json"]);
+    args.extend(SMALL);
+    let o = locus(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(last_json_line(&o)["config"]["optimizer"]
+        .get("Sgd")
+        .is_some());
+}
