@@ -11,17 +11,26 @@
 //! change only the layers' backward rule (`locus_core::FeedbackRule`); direct feedback
 //! alignment replaces the message by [`DirectFeedback`], a fixed random projection of the
 //! output error. [`SyntheticGradient`] (DNI, cDNI) replaces it by a learned prediction,
-//! trained on the message when it arrives.
+//! trained on the message when it arrives. [`Reconstruction`] makes a stage regress its
+//! own input through a decoder (autoencoders, SARM), the signal of greedy layer-wise
+//! pretraining.
 #![warn(missing_docs)]
 
+mod corruption;
 mod direct_feedback;
 mod objective;
+mod reconstruction;
+mod reconstruction_loss;
+mod ridge;
 mod supervised;
 mod synthetic_gradient;
 mod upstream;
 
+pub use corruption::Corruption;
 pub use direct_feedback::DirectFeedback;
 pub use objective::{LocalObjective, LocalSignal, Mode, StageContext};
+pub use reconstruction::{Decoder, Reconstruction, ReconstructionConfig};
+pub use reconstruction_loss::ReconstructionLoss;
 pub use supervised::SupervisedLoss;
 pub use synthetic_gradient::{SgModel, SyntheticGradient, SyntheticGradientConfig};
 pub use upstream::UpstreamGradient;

@@ -9,6 +9,7 @@ mod params;
 mod pool;
 mod reshape;
 mod sequential;
+mod sparse_coding;
 mod window;
 
 pub use activation::Activation;
@@ -19,3 +20,4 @@ pub use linear::{Linear, LinearConfig};
 pub use pool::{AvgPool2d, MaxPool2d, Pool2dConfig};
 pub use reshape::Reshape;
 pub use sequential::Sequential;
+pub use sparse_coding::{SparseCoding, SparseCodingConfig};
