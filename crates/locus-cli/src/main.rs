@@ -3,6 +3,8 @@
 mod algo;
 mod args;
 mod data;
+mod greedy;
+mod greedy_args;
 mod plot;
 mod progress;
 mod train;

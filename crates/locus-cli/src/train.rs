@@ -24,16 +24,16 @@ use crate::progress::ProgressBar;
 use crate::{algo, data};
 
 /// Samples per evaluation batch; evaluation keeps no caches, so this only bounds memory.
-const EVAL_BATCH: usize = 1000;
+pub(crate) const EVAL_BATCH: usize = 1000;
 
 /// Hidden widths of the MLP when --hidden is not given.
-const DEFAULT_HIDDEN: [usize; 2] = [1000, 1000];
+pub(crate) const DEFAULT_HIDDEN: [usize; 2] = [1000, 1000];
 
 /// Training samples on which alignment with backpropagation is measured each epoch.
 const ALIGNMENT_PROBE: usize = 256;
 
 /// Checks the arguments clap cannot check by type.
-fn check(args: &TrainArgs) -> anyhow::Result<()> {
+pub(crate) fn check(args: &TrainArgs) -> anyhow::Result<()> {
     if args.epochs == 0 {
         anyhow::bail!("--epochs should be >= 1, but it is 0");
     }
@@ -55,7 +55,7 @@ fn check(args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn optimizer(args: &TrainArgs) -> OptimizerConfig {
+pub(crate) fn optimizer(args: &TrainArgs) -> OptimizerConfig {
     match args.optimizer {
         OptimizerKind::Sgd => OptimizerConfig::Sgd(
             SgdConfig::new(args.lr.unwrap_or(0.05))
@@ -69,8 +69,38 @@ fn optimizer(args: &TrainArgs) -> OptimizerConfig {
     }
 }
 
+/// The hidden activation `--activation` names.
+pub(crate) fn activation(args: &TrainArgs) -> Activation {
+    match args.activation {
+        ActivationKind::Tanh => Activation::Tanh,
+        ActivationKind::Relu => Activation::Relu,
+    }
+}
+
+/// The weight initialisation `--init` names.
+pub(crate) fn init(args: &TrainArgs) -> Init {
+    match args.init {
+        InitKind::Torch => Init::TorchDefault,
+        InitKind::Zeros => Init::Zeros,
+        InitKind::Xavier => Init::XavierUniform,
+        InitKind::He => Init::HeNormal,
+    }
+}
+
+/// The learning-rate schedule `--lr-schedule` names.
+pub(crate) fn lr_schedule(args: &TrainArgs) -> LrSchedule {
+    match args.lr_schedule {
+        ScheduleKind::Constant => LrSchedule::Constant,
+        ScheduleKind::Cosine => LrSchedule::Cosine,
+    }
+}
+
 /// Runs `locus train`.
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
+    if crate::greedy::is_greedy(&args.algo) {
+        return crate::greedy::run(args);
+    }
+    args.greedy.refuse_for(&args.algo)?;
     check(args)?;
     let algorithm = algo::find(&args.algo)?;
     let optimizer = optimizer(args);
@@ -80,16 +110,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         .context("invalid optimizer settings")?;
     let split = data::load(args)?;
     let classes = split.train.num_classes().max(split.test.num_classes());
-    let activation = match args.activation {
-        ActivationKind::Tanh => Activation::Tanh,
-        ActivationKind::Relu => Activation::Relu,
-    };
-    let init = match args.init {
-        InitKind::Torch => Init::TorchDefault,
-        InitKind::Zeros => Init::Zeros,
-        InitKind::Xavier => Init::XavierUniform,
-        InitKind::He => Init::HeNormal,
-    };
+    let activation = activation(args);
+    let init = init(args);
     let settings = ObjectiveSettings {
         seed: args.seed,
         classes,
@@ -150,10 +172,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let mut history = Vec::new();
     let mut last = None;
     let mut bar = ProgressBar::new(args.epochs);
-    let schedule = match args.lr_schedule {
-        ScheduleKind::Constant => LrSchedule::Constant,
-        ScheduleKind::Cosine => LrSchedule::Cosine,
-    };
+    let schedule = lr_schedule(args);
     for epoch in 0..args.epochs {
         let lr = schedule.rate(optimizer.learning_rate(), epoch, args.epochs);
         for stage in &mut stages {

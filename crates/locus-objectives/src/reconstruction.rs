@@ -235,7 +235,9 @@ impl<F: Float> Reconstruction<F> {
             DecoderState::TiedBias(c) => self.tied.as_ref().map(|t| {
                 (
                     t.weight.t().to_owned(),
-                    c.clone().into_dimensionality().expect("1-D by construction"),
+                    c.clone()
+                        .into_dimensionality()
+                        .expect("1-D by construction"),
                 )
             }),
         }
@@ -383,7 +385,10 @@ impl<F: Float> LocalObjective<F> for Reconstruction<F> {
             }
             DecoderState::TiedBias(bias) => {
                 let tied = Self::tied_weight(self.tied.as_ref(), width, features)?;
-                let c = bias.view().into_dimensionality::<ndarray::Ix1>().expect("1-D");
+                let c = bias
+                    .view()
+                    .into_dimensionality::<ndarray::Ix1>()
+                    .expect("1-D");
                 let z = h.dot(&tied.weight.t()) + &c;
                 let (loss, dz) = loss_kind.evaluate(z.view(), x.view())?;
                 let grad_h = dz.dot(&tied.weight).into_dyn();
@@ -472,7 +477,10 @@ impl<F: Float> LocalObjective<F> for Reconstruction<F> {
         let [index] = matrices[..] else {
             let names: Vec<&str> = matrices.iter().map(|&i| params[i].name.as_str()).collect();
             return Err(Error::invalid(
-                &format!("module '{}' for a tied reconstruction decoder", module.name()),
+                &format!(
+                    "module '{}' for a tied reconstruction decoder",
+                    module.name()
+                ),
                 "should have exactly one 2-D weight [features, width] to tie the decoder to",
                 format!("{} of them {names:?}", names.len()),
             ));

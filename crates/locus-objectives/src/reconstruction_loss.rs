@@ -79,13 +79,10 @@ impl ReconstructionLoss {
                 }
                 let mut loss = F::zero();
                 let mut grad = Array2::zeros(z.dim());
-                Zip::from(&mut grad)
-                    .and(&z)
-                    .and(&x)
-                    .for_each(|g, &z, &x| {
-                        loss += softplus(z) - x * z;
-                        *g = (sigmoid(z) - x) / batch;
-                    });
+                Zip::from(&mut grad).and(&z).and(&x).for_each(|g, &z, &x| {
+                    loss += softplus(z) - x * z;
+                    *g = (sigmoid(z) - x) / batch;
+                });
                 Ok((loss / batch, grad))
             }
         }
@@ -147,7 +144,10 @@ mod tests {
         let e = ReconstructionLoss::BinaryCrossEntropy
             .evaluate(z.view(), x.view())
             .unwrap_err();
-        assert!(e.to_string().contains("[0, 1]") && e.to_string().contains("1.5"), "{e}");
+        assert!(
+            e.to_string().contains("[0, 1]") && e.to_string().contains("1.5"),
+            "{e}"
+        );
         let e = ReconstructionLoss::Mse
             .evaluate(z.view(), arr2(&[[0.0]]).view())
             .unwrap_err();

@@ -5,12 +5,15 @@
 //! batches and signals. [`Lockstep`] trains every stage on every batch, top-down, so
 //! end-to-end backpropagation (stages with
 //! [`UpstreamGradient`](locus_objectives::UpstreamGradient)) and purely local rules run
-//! through the same code.
+//! through the same code. [`Greedy`] trains one stage at a time on the frozen stages
+//! below it (greedy layer-wise pretraining), then a supervised top, then optionally
+//! fine-tunes end to end.
 #![warn(missing_docs)]
 
 mod alignment;
 mod evaluate;
 mod features;
+mod greedy;
 mod lenet;
 mod lockstep;
 mod mlp;
@@ -22,6 +25,7 @@ mod stage;
 pub use alignment::{measure_alignment, StageAlignment};
 pub use evaluate::{evaluate, predict, Evaluation};
 pub use features::{probe_stages, stage_features};
+pub use greedy::{FeatureSource, Greedy, GreedyConfig, GreedyEpoch, Phase};
 pub use lenet::LeNetConfig;
 pub use lockstep::Lockstep;
 pub use mlp::{MlpConfig, StageLayout};

@@ -80,13 +80,25 @@ impl SparseCodingConfig {
     /// [`Error::InvalidParameter`] naming the bad value.
     pub fn check(&self) -> Result<()> {
         if self.inputs == 0 {
-            return Err(Error::invalid("sparse coding input width", "should be >= 1", 0));
+            return Err(Error::invalid(
+                "sparse coding input width",
+                "should be >= 1",
+                0,
+            ));
         }
         if self.codes == 0 {
-            return Err(Error::invalid("sparse coding code width", "should be >= 1", 0));
+            return Err(Error::invalid(
+                "sparse coding code width",
+                "should be >= 1",
+                0,
+            ));
         }
         if self.steps == 0 {
-            return Err(Error::invalid("sparse coding ISTA steps", "should be >= 1", 0));
+            return Err(Error::invalid(
+                "sparse coding ISTA steps",
+                "should be >= 1",
+                0,
+            ));
         }
         if !(self.step_size.is_finite() && self.step_size > 0.0) {
             return Err(Error::invalid(
@@ -111,9 +123,9 @@ impl SparseCodingConfig {
     /// As [`SparseCodingConfig::check`].
     pub fn init<F: Float>(&self, rng: &mut SeededRng) -> Result<SparseCoding<F>> {
         self.check()?;
-        let weight = self
-            .init
-            .sample::<F>(&[self.inputs, self.codes], self.inputs, self.codes, rng)?;
+        let weight =
+            self.init
+                .sample::<F>(&[self.inputs, self.codes], self.inputs, self.codes, rng)?;
         Ok(SparseCoding {
             weight,
             config: *self,
@@ -238,7 +250,11 @@ impl<F: Float> Module<F> for SparseCoding<F> {
         need_input_grad: bool,
     ) -> Result<Gradients<F>> {
         let context = self.name();
-        let x = as_matrix(cache.tensor(0, &context)?, Some(self.config.inputs), &context)?;
+        let x = as_matrix(
+            cache.tensor(0, &context)?,
+            Some(self.config.inputs),
+            &context,
+        )?;
         let steps = self.config.steps;
         let mut us = Vec::with_capacity(steps);
         for k in 0..steps {
@@ -343,7 +359,10 @@ mod tests {
         let x = arr2(&[[1.0, -0.2, 4.0], [-0.5, 2.0, 0.0]]).into_dyn();
         let z = layer.infer(&x).unwrap();
         let expected = arr2(&[[0.7, 0.0], [-0.2, 1.7]]).into_dyn();
-        assert!(z.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-12), "{z}");
+        assert!(
+            z.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-12),
+            "{z}"
+        );
         // Non-negative codes clip the negative one.
         let mut nn = layer.clone();
         nn.config.nonnegative = true;
@@ -359,21 +378,32 @@ mod tests {
                 .with_l1(l1)
                 .init::<f64>(&mut seeded_rng(1))
                 .unwrap();
-            layer.infer(&x).unwrap().iter().filter(|&&v| v == 0.0).count()
+            layer
+                .infer(&x)
+                .unwrap()
+                .iter()
+                .filter(|&&v| v == 0.0)
+                .count()
         };
         assert!(zeros(0.0) < zeros(1.0) && zeros(1.0) < zeros(4.0));
     }
 
     #[test]
     fn bad_settings_are_named() {
-        let e = SparseCodingConfig::new(3, 2).with_steps(0).check().unwrap_err();
+        let e = SparseCodingConfig::new(3, 2)
+            .with_steps(0)
+            .check()
+            .unwrap_err();
         assert!(e.to_string().contains("ISTA steps"), "{e}");
         let e = SparseCodingConfig::new(3, 2)
             .with_step_size(f64::NAN)
             .check()
             .unwrap_err();
         assert!(e.to_string().contains("step size"), "{e}");
-        let e = SparseCodingConfig::new(3, 2).with_l1(-1.0).check().unwrap_err();
+        let e = SparseCodingConfig::new(3, 2)
+            .with_l1(-1.0)
+            .check()
+            .unwrap_err();
         assert!(e.to_string().contains("ℓ1"), "{e}");
         assert!(SparseCodingConfig::new(0, 2).check().is_err());
     }
