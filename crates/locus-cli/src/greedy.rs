@@ -118,15 +118,15 @@ fn sarm_stages(
 
 /// Runs `locus train --algo sae|sarm`.
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
-    train::check(args)?;
-    let g = &args.greedy;
-    let sarm = args.algo == "sarm";
     if args.model != crate::args::ModelKind::Mlp {
         anyhow::bail!(
-            "--algo {} builds its own stages; --model lenet is not supported",
+            "--algo {} builds its own dense stages; --model lenet is not supported",
             args.algo
         );
     }
+    train::check(args)?;
+    let g = &args.greedy;
+    let sarm = args.algo == "sarm";
     let optimizer = train::optimizer(args);
     optimizer
         .build::<f32>()
@@ -364,16 +364,27 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", run.to_json_line()?);
     } else {
+        let probes = if g.probe_epochs > 0 {
+            format!(
+                ", probe accuracy per stage {:?}",
+                probes
+                    .iter()
+                    .map(|p| (p * 1e4).round() / 1e4)
+                    .collect::<Vec<_>>()
+            )
+        } else {
+            String::new()
+        };
         println!(
-            "{} on {}: test accuracy {:.4} ({:.2}% error), probe accuracy per stage {:?}, {:.0} samples/s",
+            "{} on {}: test accuracy {:.4} ({:.2}% error){probes}, {:.0} samples/s",
             run.algo,
             run.dataset,
             run.test_accuracy,
             100.0 * (1.0 - run.test_accuracy),
-            probes.iter().map(|p| (p * 1e4).round() / 1e4).collect::<Vec<_>>(),
             run.samples_per_s
         );
     }
+
     Ok(())
 }
 
