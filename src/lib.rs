@@ -49,17 +49,19 @@ pub mod prelude {
     pub use locus_core::{
         seeded_rng, Activation, AdamConfig, AvgPool2d, Cache, Conv2d, Conv2dConfig, FeedbackRule,
         Flatten, Float, Gradients, Linear, LinearConfig, Loss, MaxPool2d, Module, Optimizer,
-        OptimizerConfig, Pool2dConfig, Sequential, SgdConfig, Tensor,
+        OptimizerConfig, Pool2dConfig, Sequential, SgdConfig, SparseCoding, SparseCodingConfig,
+        Tensor,
     };
     pub use locus_data::{Dataset, InMemoryDataset, Split};
     pub use locus_eval::{RunReport, StageReport};
     pub use locus_objectives::{
-        DirectFeedback, LocalObjective, LocalSignal, Mode, SgModel, StageContext, SupervisedLoss,
+        Corruption, Decoder, DirectFeedback, LocalObjective, LocalSignal, Mode, Reconstruction,
+        ReconstructionConfig, ReconstructionLoss, SgModel, StageContext, SupervisedLoss,
         SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
     };
     pub use locus_sched::{
-        evaluate, measure_alignment, predict, EpochPlan, Lockstep, MlpConfig, NoObserver,
-        Scheduler, Stage, StageAlignment, StageLayout,
+        evaluate, measure_alignment, predict, probe_stages, EpochPlan, Greedy, GreedyConfig,
+        Lockstep, MlpConfig, NoObserver, Phase, Scheduler, Stage, StageAlignment, StageLayout,
     };
 }
 
@@ -81,4 +83,6 @@ mod book {
     struct Datasets;
     #[doc = include_str!("../book/src/feedback-alignment.md")]
     struct FeedbackAlignment;
+    #[doc = include_str!("../book/src/reconstruction.md")]
+    struct Reconstruction;
 }
