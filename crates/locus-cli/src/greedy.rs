@@ -131,7 +131,11 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     optimizer
         .build::<f32>()
         .context("invalid optimizer settings")?;
-    let pretrain_optimizer = match g.pretrain_lr {
+    let pretrain_lr = g.pretrain_lr.or(match optimizer {
+        OptimizerConfig::Sgd(_) => Some(0.01),
+        OptimizerConfig::Adam(_) => None,
+    });
+    let pretrain_optimizer = match pretrain_lr {
         None => optimizer,
         Some(lr) => match optimizer {
             OptimizerConfig::Sgd(c) => OptimizerConfig::Sgd(locus_core::SgdConfig { lr, ..c }),

@@ -25,14 +25,18 @@ pub struct SparseCodingConfig {
     /// Non-negative codes: `max(u − θ, 0)` instead of the two-sided soft threshold
     /// (default false).
     pub nonnegative: bool,
-    /// Initialisation of the dictionary (default PyTorch's, uniform on
-    /// `±1/sqrt(inputs)`).
+    /// Initialisation of the dictionary (default: uniform with standard deviation
+    /// `1/(√inputs + √codes)`, which puts the largest singular value of a random `W`
+    /// near 1 (Bai–Yin), so the default step η = 0.5 is a convergent ISTA step,
+    /// `η < 2/‖W‖₂²`, at any width).
     pub init: Init,
 }
 
 impl SparseCodingConfig {
-    /// `steps = 3`, `η = 0.5`, `λ = 0.1`, two-sided codes, PyTorch's initialisation.
+    /// `steps = 3`, `η = 0.5`, `λ = 0.1`, two-sided codes, a dictionary of spectral
+    /// norm about 1 (see [`SparseCodingConfig::init`](Self#structfield.init)).
     pub fn new(inputs: usize, codes: usize) -> Self {
+        let spread = (inputs as f64).sqrt() + (codes as f64).sqrt();
         SparseCodingConfig {
             inputs,
             codes,
@@ -40,7 +44,8 @@ impl SparseCodingConfig {
             step_size: 0.5,
             l1: 0.1,
             nonnegative: false,
-            init: Init::TorchDefault,
+            // Uniform on ±a has standard deviation a/√3.
+            init: Init::Uniform(3f64.sqrt() / spread.max(1.0)),
         }
     }
 
