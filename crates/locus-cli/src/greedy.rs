@@ -132,7 +132,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         .build::<f32>()
         .context("invalid optimizer settings")?;
     let pretrain_lr = g.pretrain_lr.or(match optimizer {
-        OptimizerConfig::Sgd(_) => Some(0.01),
+        OptimizerConfig::Sgd(_) => Some(0.002),
         OptimizerConfig::Adam(_) => None,
     });
     let pretrain_optimizer = match pretrain_lr {

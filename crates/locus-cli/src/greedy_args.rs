@@ -65,7 +65,7 @@ pub struct GreedyArgs {
     /// from (a seeded random subset; the top and fine-tuning use all of it).
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub pretrain_fraction: f64,
-    /// sae, sarm: learning rate of the stages while they pretrain [default: 0.01 for
+    /// sae, sarm: learning rate of the stages while they pretrain [default: 0.002 for
     /// sgd, --lr for adam]. A reconstruction loss sums over the input's features, so it
     /// takes a smaller rate than the supervised phases.
     #[arg(long, allow_negative_numbers = true)]
