@@ -163,5 +163,5 @@ pub struct TrainArgs {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
-    pub greedy: crate::greedy_args::GreedyArgs,
+    pub greedy: Box<crate::greedy_args::GreedyArgs>,
 }

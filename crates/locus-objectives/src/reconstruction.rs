@@ -89,9 +89,9 @@ impl ReconstructionConfig {
     /// Checks every field.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] naming the bad value: a ridge λ that is not finite and
-    /// > 0, a zero refit interval, a ridge decoder with a loss other than squared error,
-    /// a bad optimizer setting.
+    /// [`Error::InvalidParameter`] naming the bad value: a ridge λ that is not finite
+    /// and positive, a zero refit interval, a ridge decoder with a loss other than
+    /// squared error, a bad optimizer setting.
     pub fn check(&self) -> Result<()> {
         if let Decoder::Ridge {
             lambda,
@@ -389,7 +389,7 @@ impl<F: Float> LocalObjective<F> for Reconstruction<F> {
                     .view()
                     .into_dimensionality::<ndarray::Ix1>()
                     .expect("1-D");
-                let z = h.dot(&tied.weight.t()) + &c;
+                let z = h.dot(&tied.weight.t()) + c;
                 let (loss, dz) = loss_kind.evaluate(z.view(), x.view())?;
                 let grad_h = dz.dot(&tied.weight).into_dyn();
                 if learn {

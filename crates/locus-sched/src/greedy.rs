@@ -149,6 +149,10 @@ pub struct GreedyEpoch {
     pub wall_s: f64,
 }
 
+/// What [`Greedy::run`] calls after every epoch, with the stages and what the epoch did
+/// (to evaluate, log or checkpoint); an error it returns stops the run.
+pub type OnEpoch<'a, F> = dyn FnMut(&mut [Stage<F>], &GreedyEpoch) -> Result<()> + 'a;
+
 /// Greedy layer-wise training (Bengio, Lamblin, Popovici & Larochelle 2007, "Greedy
 /// layer-wise training of deep networks", §2 and Algorithm 1 in its appendix): stage 1
 /// learns alone from its own objective for its budget, is frozen, and its outputs become
@@ -263,7 +267,7 @@ impl Greedy {
         stages: &mut [Stage<F>],
         train: &dyn Dataset,
         observer: &mut dyn Observer,
-        on_epoch: &mut dyn FnMut(&mut [Stage<F>], &GreedyEpoch) -> Result<()>,
+        on_epoch: &mut OnEpoch<'_, F>,
     ) -> Result<Vec<GreedyEpoch>> {
         let top = self.check_stack(stages, train)?;
         let mut log = Vec::new();
@@ -445,7 +449,7 @@ impl Greedy {
         stages: &mut [Stage<F>],
         train: &dyn Dataset,
         observer: &mut dyn Observer,
-        on_epoch: &mut dyn FnMut(&mut [Stage<F>], &GreedyEpoch) -> Result<()>,
+        on_epoch: &mut OnEpoch<'_, F>,
         log: &mut Vec<GreedyEpoch>,
     ) -> Result<()> {
         let top = stages.len() - 1;

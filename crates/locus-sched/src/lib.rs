@@ -25,7 +25,7 @@ mod stage;
 pub use alignment::{measure_alignment, StageAlignment};
 pub use evaluate::{evaluate, predict, Evaluation};
 pub use features::{probe_stages, stage_features};
-pub use greedy::{FeatureSource, Greedy, GreedyConfig, GreedyEpoch, Phase};
+pub use greedy::{FeatureSource, Greedy, GreedyConfig, GreedyEpoch, OnEpoch, Phase};
 pub use lenet::LeNetConfig;
 pub use lockstep::Lockstep;
 pub use mlp::{MlpConfig, StageLayout};

@@ -5,8 +5,8 @@
 use std::sync::{Arc, Mutex};
 
 use locus_core::{
-    seeded_rng, Activation, LinearConfig, Loss, Module, OptimizerConfig, Result, Sequential,
-    SgdConfig, Tensor,
+    seeded_rng, Activation, LinearConfig, Loss, OptimizerConfig, Result, Sequential, SgdConfig,
+    Tensor,
 };
 use locus_data::mnist1d::{generate, Mnist1dConfig};
 use locus_data::{Dataset, Split};
@@ -69,12 +69,15 @@ fn weights(stage: &Stage<f64>) -> Vec<Tensor<f64>> {
         .collect()
 }
 
+/// Every stage's parameters at one moment.
+type Snapshot = Vec<Vec<Tensor<f64>>>;
+
 /// Runs greedy training, recording every stage's weights after every epoch.
 fn run(
     stages: &mut [Stage<f64>],
     config: GreedyConfig,
     split: &Split,
-) -> (Vec<GreedyEpoch>, Vec<Vec<Vec<Tensor<f64>>>>) {
+) -> (Vec<GreedyEpoch>, Vec<Snapshot>) {
     let mut snapshots = Vec::new();
     let log = Greedy::new(config)
         .unwrap()
@@ -384,8 +387,8 @@ fn tied_loss(w: &Tensor<f64>, b: &Tensor<f64>, x: &Tensor<f64>) -> f64 {
     let w2 = w.view().into_dimensionality::<ndarray::Ix2>().unwrap();
     let x2 = x.view().into_dimensionality::<ndarray::Ix2>().unwrap();
     let b1 = b.view().into_dimensionality::<ndarray::Ix1>().unwrap();
-    let h = (x2.dot(&w2) + &b1).mapv(f64::tanh);
-    let r = h.dot(&w2.t()) - &x2;
+    let h = (x2.dot(&w2) + b1).mapv(f64::tanh);
+    let r = h.dot(&w2.t()) - x2;
     r.iter().map(|v| v * v).sum::<f64>() * 0.5 / x2.nrows() as f64
 }
 
