@@ -50,7 +50,8 @@ pub enum FeatureKind {
 /// Greedy layer-wise training (sae, sarm).
 #[derive(Debug, Clone, Args)]
 pub struct GreedyArgs {
-    /// sae, sarm: epochs each stage below the top trains alone (its greedy budget).
+    /// sae, sarm: epochs each stage below the top trains alone (its greedy budget; 0
+    /// leaves them untrained, the random-features control).
     #[arg(long, default_value_t = 1)]
     pub stage_epochs: u64,
     /// sae, sarm: epochs of the supervised top on the frozen features

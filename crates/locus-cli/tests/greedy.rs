@@ -170,7 +170,7 @@ fn bad_greedy_settings_are_named() {
     let cases: &[(&[&str], &str)] = &[
         (&["--algo", "sae", "--pretrain-fraction", "0"], "fraction"),
         (&["--algo", "sae", "--pretrain-fraction", "1.5"], "fraction"),
-        (&["--algo", "sae", "--stage-epochs", "0"], "stage epochs"),
+        (&["--algo", "sae", "--top-epochs", "0"], "top epochs"),
         (
             &["--algo", "sae", "--noise", "mask", "--noise-level", "1.5"],
             "masking",

@@ -30,7 +30,8 @@ pub enum FeatureSource {
 /// Configuration of a [`Greedy`] run, checked by [`GreedyConfig::check`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GreedyConfig {
-    /// Epochs each stage below the top trains alone (its budget), >= 1.
+    /// Epochs each stage below the top trains alone (its budget). 0 leaves them at their
+    /// initial weights: the random-features control a pretrained stack is compared with.
     pub stage_epochs: u64,
     /// Epochs of the supervised top on the frozen features, >= 1.
     pub top_epochs: u64,
@@ -86,9 +87,6 @@ impl GreedyConfig {
         let bad = |what: &str, value: String| {
             Err(Error::Config(format!("greedy {what}, but it is {value}")))
         };
-        if self.stage_epochs == 0 {
-            return bad("stage epochs should be >= 1", "0".into());
-        }
         if self.top_epochs == 0 {
             return bad("top epochs should be >= 1", "0".into());
         }

@@ -292,6 +292,22 @@ fn denoising_corrupts_what_the_module_sees_not_what_the_objective_reconstructs()
 }
 
 #[test]
+fn zero_stage_epochs_leave_the_stages_untrained() {
+    let split = data();
+    let mut stages = stack(5);
+    let initial: Vec<_> = stages.iter().map(weights).collect();
+    let config = GreedyConfig {
+        stage_epochs: 0,
+        ..config()
+    };
+    let (log, _) = run(&mut stages, config, &split);
+    assert!(log.iter().all(|e| e.phase == Phase::Top));
+    assert_eq!(weights(&stages[0]), initial[0]);
+    assert_eq!(weights(&stages[1]), initial[1]);
+    assert_ne!(weights(&stages[2]), initial[2]);
+}
+
+#[test]
 fn any_local_objective_can_be_trained_greedily() {
     // A hidden stage with a local classifier (a supervised loss on its own 10 outputs).
     let split = data();
@@ -349,10 +365,10 @@ fn unusable_stacks_and_settings_are_refused_by_name() {
         ),
         (
             GreedyConfig {
-                stage_epochs: 0,
+                top_epochs: 0,
                 ..config()
             },
-            "stage epochs",
+            "top epochs",
         ),
         (
             GreedyConfig {
