@@ -49,21 +49,23 @@ pub mod prelude {
     pub use locus_core::{
         seeded_rng, Activation, AdamConfig, AvgPool2d, Cache, Conv2d, Conv2dConfig, FeedbackRule,
         Flatten, Float, Gradients, LayerNorm, LayerNormConfig, Linear, LinearConfig, Loss,
-        MaxPool2d, Module, Optimizer, OptimizerConfig, Pool2dConfig, Sequential, SgdConfig, Tensor,
+        MaxPool2d, Module, Optimizer, OptimizerConfig, Pool2dConfig, Sequential, SgdConfig,
+        SparseCoding, SparseCodingConfig, Tensor,
     };
     pub use locus_data::{Dataset, InMemoryDataset, Split};
     pub use locus_eval::{LinearProbe, ProbeConfig, RunReport, StageReport};
     pub use locus_objectives::{
-        ClassifierHead, DirectFeedback, ForwardForward, ForwardForwardConfig, Goodness, HeadKind,
-        LocalClassifier, LocalClassifierConfig, LocalObjective, LocalSignal, Mode, SgModel,
-        StageContext, SupervisedLoss, SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
+        ClassifierHead, Corruption, Decoder, DirectFeedback, ForwardForward, ForwardForwardConfig,
+        Goodness, HeadKind, LocalClassifier, LocalClassifierConfig, LocalObjective, LocalSignal,
+        Mode, Reconstruction, ReconstructionConfig, ReconstructionLoss, SgModel, StageContext,
+        SupervisedLoss, SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
     };
     pub use locus_sched::{
         evaluate, evaluate_forward_forward, measure_alignment, predict, probe_stages,
         stage_accuracies, stage_features, AsyncConfig, EpochPlan, ForwardForwardMlp,
-        ForwardForwardTrainer, ForwardUnlocked, InputModel, Lockstep, MlpConfig, NoObserver,
-        Pipelined, ReadoutConfig, Scheduler, Simulated, SimulatedConfig, Stage, StageAlignment,
-        StageLayout, StageTime, SyntheticInputConfig,
+        ForwardForwardTrainer, ForwardUnlocked, Greedy, GreedyConfig, InputModel, Lockstep,
+        MlpConfig, NoObserver, Phase, Pipelined, ReadoutConfig, Scheduler, Simulated,
+        SimulatedConfig, Stage, StageAlignment, StageLayout, StageTime, SyntheticInputConfig,
     };
 }
 
@@ -91,4 +93,6 @@ mod book {
     struct SchedulersAndAsynchrony;
     #[doc = include_str!("../book/src/forward-forward.md")]
     struct ForwardForward;
+    #[doc = include_str!("../book/src/reconstruction.md")]
+    struct Reconstruction;
 }

@@ -120,6 +120,11 @@ pub fn find(name: &str) -> anyhow::Result<&'static Algorithm> {
         let known: Vec<String> = ALGORITHMS
             .iter()
             .map(|a| format!("{} ({})", a.name, a.summary))
+            .chain(
+                crate::greedy::ALGORITHMS
+                    .iter()
+                    .map(|(n, s)| format!("{n} ({s})")),
+            )
             .collect();
         anyhow::anyhow!(
             "unknown --algo {name:?}; known algorithms: {}",

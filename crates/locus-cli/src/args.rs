@@ -213,4 +213,6 @@ pub struct TrainArgs {
     /// Print the run's summary as one JSON object on the last line of stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub greedy: Box<crate::greedy_args::GreedyArgs>,
 }

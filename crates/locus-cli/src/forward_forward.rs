@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::ValueEnum;
 use locus_core::{AdamConfig, Module, OptimizerConfig, SgdConfig};
 use locus_data::forward_forward::{LabelEmbedding, LabelPlacement, MaskConfig, NegativeData};
 use locus_data::{Dataset, Split};
@@ -50,17 +49,10 @@ pub fn run(
         }),
         _ => *optimizer,
     };
-    if args.schedule.scheduler != crate::scheduler::SchedulerKind::Lockstep {
-        anyhow::bail!(
-            "--algo {} trains its layers with its own lockstep trainer (positive and negative \
-             passes on every batch); --scheduler {} is not supported",
-            algorithm.name,
-            args.schedule
-                .scheduler
-                .to_possible_value()
-                .map_or_else(String::new, |v| v.get_name().to_owned())
-        );
-    }
+    args.schedule.require_lockstep(
+        &args.algo,
+        "its layers with its own lockstep trainer (positive and negative passes on every batch)",
+    )?;
     if args.model == ModelKind::Lenet {
         anyhow::bail!(
             "--algo {} trains a fully connected network (--model mlp); --model lenet is not \

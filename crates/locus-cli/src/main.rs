@@ -4,6 +4,8 @@ mod algo;
 mod args;
 mod data;
 mod forward_forward;
+mod greedy;
+mod greedy_args;
 mod plot;
 mod plot_points;
 mod progress;

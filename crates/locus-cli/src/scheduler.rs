@@ -23,6 +23,14 @@ pub enum SchedulerKind {
     ForwardUnlocked,
 }
 
+impl SchedulerKind {
+    /// The value `--scheduler` takes for it.
+    pub fn name(self) -> String {
+        self.to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_owned())
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct SchedulerArgs {
     /// How the stages are run.
@@ -69,10 +77,7 @@ impl SchedulerArgs {
             ("--link-delay", self.link_delay.is_some()),
             ("--broadcast-delay", self.broadcast_delay.is_some()),
         ];
-        let name = self
-            .scheduler
-            .to_possible_value()
-            .map_or_else(String::new, |v| v.get_name().to_owned());
+        let name = self.scheduler.name();
         let refuse = |options: &[(&str, bool)], applies: &str| match options
             .iter()
             .find(|(_, given)| *given)
@@ -119,6 +124,21 @@ impl SchedulerArgs {
                 &[("--input-hidden", self.input_hidden.is_some())],
                 "--scheduler forward-unlocked",
             )?;
+        }
+        Ok(())
+    }
+
+    /// Refuses every scheduler but lockstep, for an algorithm that trains its stages
+    /// `how` (named in the error).
+    ///
+    /// # Errors
+    /// When `--scheduler` is not lockstep.
+    pub fn require_lockstep(&self, algo: &str, how: &str) -> anyhow::Result<()> {
+        if self.scheduler != SchedulerKind::Lockstep {
+            anyhow::bail!(
+                "--algo {algo} trains {how}; --scheduler {} is not supported",
+                self.scheduler.name()
+            );
         }
         Ok(())
     }

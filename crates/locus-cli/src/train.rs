@@ -37,7 +37,7 @@ pub(crate) const DEFAULT_HIDDEN: [usize; 2] = [1000, 1000];
 const ALIGNMENT_PROBE: usize = 256;
 
 /// Checks the arguments clap cannot check by type.
-fn check(args: &TrainArgs) -> anyhow::Result<()> {
+pub(crate) fn check(args: &TrainArgs) -> anyhow::Result<()> {
     if args.epochs == 0 {
         anyhow::bail!("--epochs should be >= 1, but it is 0");
     }
@@ -59,14 +59,10 @@ fn check(args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The stages' optimizer: `--optimizer`, or the algorithm's default (Adam for synthetic
-/// gradients, SGD otherwise), at `--lr` or the optimizer's default rate.
-fn optimizer(args: &TrainArgs, algorithm: &algo::Algorithm) -> OptimizerConfig {
-    let kind = args.optimizer.unwrap_or(match algorithm.hidden {
-        HiddenSignal::SyntheticGradient { .. } => OptimizerKind::Adam,
-        _ => OptimizerKind::Sgd,
-    });
-    match kind {
+/// The stages' optimizer: `--optimizer`, or `default` when it is not given, at `--lr` or
+/// the optimizer's default rate.
+pub(crate) fn optimizer(args: &TrainArgs, default: OptimizerKind) -> OptimizerConfig {
+    match args.optimizer.unwrap_or(default) {
         OptimizerKind::Sgd => OptimizerConfig::Sgd(
             SgdConfig::new(args.lr.unwrap_or(0.05))
                 .with_momentum(args.momentum)
@@ -97,11 +93,29 @@ pub(crate) fn init(args: &TrainArgs) -> Init {
     }
 }
 
+/// The learning-rate schedule `--lr-schedule` names.
+pub(crate) fn lr_schedule(args: &TrainArgs) -> LrSchedule {
+    match args.lr_schedule {
+        ScheduleKind::Constant => LrSchedule::Constant,
+        ScheduleKind::Cosine => LrSchedule::Cosine,
+    }
+}
+
 /// Runs `locus train`.
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
+    if crate::greedy::is_greedy(&args.algo) {
+        return crate::greedy::run(args);
+    }
+    args.greedy.refuse_for(&args.algo)?;
     check(args)?;
     let algorithm = algo::find(&args.algo)?;
-    let optimizer = optimizer(args, algorithm);
+    // Synthetic-gradient stages follow a learned gradient model that SGD at its default
+    // rate drives to overflow; every other rule defaults to SGD.
+    let default_optimizer = match algorithm.hidden {
+        HiddenSignal::SyntheticGradient { .. } => OptimizerKind::Adam,
+        _ => OptimizerKind::Sgd,
+    };
+    let optimizer = optimizer(args, default_optimizer);
     // Build one optimizer up front so bad hyper-parameters fail before data loading.
     optimizer
         .build::<f32>()
@@ -189,10 +203,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let mut history = Vec::new();
     let mut last = None;
     let mut bar = ProgressBar::new(args.epochs);
-    let schedule = match args.lr_schedule {
-        ScheduleKind::Constant => LrSchedule::Constant,
-        ScheduleKind::Cosine => LrSchedule::Cosine,
-    };
+    let schedule = lr_schedule(args);
     for epoch in 0..args.epochs {
         let lr = schedule.rate(optimizer.learning_rate(), epoch, args.epochs);
         for stage in &mut stages {

@@ -183,6 +183,16 @@ fn scheduler_options_are_checked() {
         &["no stage can have one"],
     );
     fails_with(&["--scheduler", "greedy-ish"], &["--scheduler"]);
+    for (algo, scheduler) in [
+        ("ff", "pipelined"),
+        ("sae", "simulated"),
+        ("sarm", "forward-unlocked"),
+    ] {
+        fails_with(
+            &["--algo", algo, "--scheduler", scheduler],
+            &[algo, &format!("--scheduler {scheduler} is not supported")],
+        );
+    }
     fails_with(
         &["--input-hidden", "16"],
         &[

@@ -21,6 +21,7 @@ pub use float::Float;
 pub use layers::{
     Activation, AvgPool2d, Conv2d, Conv2dConfig, Feedback, FeedbackRule, Flatten, LayerNorm,
     LayerNormConfig, Linear, LinearConfig, MaxPool2d, Pool2dConfig, Reshape, Sequential,
+    SparseCoding, SparseCodingConfig,
 };
 pub use loss::Loss;
 pub use module::{Cache, Gradients, Module, Param, ParamMut};

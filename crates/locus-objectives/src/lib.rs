@@ -11,7 +11,9 @@
 //! change only the layers' backward rule (`locus_core::FeedbackRule`); direct feedback
 //! alignment replaces the message by [`DirectFeedback`], a fixed random projection of the
 //! output error. [`SyntheticGradient`] (DNI, cDNI) replaces it by a learned prediction,
-//! trained on the message when it arrives.
+//! trained on the message when it arrives. [`Reconstruction`] makes a stage regress its
+//! own input through a decoder (autoencoders, SARM), the signal of greedy layer-wise
+//! pretraining.
 //!
 //! Two rules need no message and no global error at all: [`ForwardForward`] (each stage
 //! separates positive from negative data by its [`Goodness`]) and [`LocalClassifier`]
@@ -20,21 +22,28 @@
 #![warn(missing_docs)]
 
 mod classifier_head;
+mod corruption;
 mod direct_feedback;
 mod forward_forward;
 mod goodness;
 mod local_classifier;
 mod objective;
+mod reconstruction;
+mod reconstruction_loss;
+mod ridge;
 mod supervised;
 mod synthetic_gradient;
 mod upstream;
 
 pub use classifier_head::{ClassifierHead, HeadKind, HeadPass};
+pub use corruption::Corruption;
 pub use direct_feedback::DirectFeedback;
 pub use forward_forward::{ForwardForward, ForwardForwardConfig};
 pub use goodness::Goodness;
 pub use local_classifier::{LocalClassifier, LocalClassifierConfig};
 pub use objective::{LocalObjective, LocalSignal, Mode, StageContext};
+pub use reconstruction::{Decoder, Reconstruction, ReconstructionConfig};
+pub use reconstruction_loss::ReconstructionLoss;
 pub use supervised::SupervisedLoss;
 pub use synthetic_gradient::{SgModel, SyntheticGradient, SyntheticGradientConfig};
 pub use upstream::UpstreamGradient;

@@ -1,4 +1,4 @@
-use locus_core::{Float, Result, Tensor};
+use locus_core::{Float, Module, Result, Tensor};
 
 /// Everything a stage can see when it computes its learning signal.
 #[derive(Debug, Clone, Copy)]
@@ -172,6 +172,27 @@ pub trait LocalObjective<F: Float>: Send {
     fn class_scores(&self, _output: &Tensor<F>) -> Option<Result<Tensor<F>>> {
         None
     }
+
+    /// Shows the objective the stage's module before a [`Mode::Learn`] signal, for
+    /// objectives whose auxiliary parameters are *tied* to the module's (a decoder that is
+    /// the encoder's `Wᵀ`, [`Reconstruction`](crate::Reconstruction) with
+    /// [`Decoder::Tied`](crate::Decoder::Tied)). `Stage::learn` calls it before every
+    /// signal; the default ignores the module.
+    ///
+    /// # Errors
+    /// When the module does not have the parameters the objective is tied to.
+    fn attach_module(&mut self, _module: &dyn Module<F>) -> Result<()> {
+        Ok(())
+    }
+
+    /// Gradients of the last [`Mode::Learn`] loss with respect to the attached module's
+    /// parameters along paths that do **not** pass through the stage output (the decoder
+    /// side of tied weights), in the order of `Module::params`, to be added to what the
+    /// module's backward pass computes from `grad_output`. Taking them clears them. The
+    /// default has none.
+    fn take_module_gradients(&mut self) -> Option<Vec<Tensor<F>>> {
+        None
+    }
 }
 
 impl<F: Float> LocalObjective<F> for Box<dyn LocalObjective<F>> {
@@ -204,5 +225,11 @@ impl<F: Float> LocalObjective<F> for Box<dyn LocalObjective<F>> {
     }
     fn class_scores(&self, output: &Tensor<F>) -> Option<Result<Tensor<F>>> {
         (**self).class_scores(output)
+    }
+    fn attach_module(&mut self, module: &dyn Module<F>) -> Result<()> {
+        (**self).attach_module(module)
+    }
+    fn take_module_gradients(&mut self) -> Option<Vec<Tensor<F>>> {
+        (**self).take_module_gradients()
     }
 }

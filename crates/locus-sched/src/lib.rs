@@ -9,6 +9,8 @@
 //! work on different batches at once and update as soon as their signal is ready;
 //! [`Simulated`] runs the same protocol on a virtual clock with set stage times and
 //! delays, reproducibly. [`Observer`]s hear of every step and epoch under any of them.
+//! [`Greedy`] trains one stage at a time on the frozen stages below it (greedy layer-wise
+//! pretraining), then a supervised top, then optionally fine-tunes end to end.
 #![warn(missing_docs)]
 
 mod actor;
@@ -22,6 +24,7 @@ mod ff_mlp;
 mod ff_readout;
 mod ff_trainer;
 mod forward_unlocked;
+mod greedy;
 mod lenet;
 mod lockstep;
 mod mlp;
@@ -48,6 +51,7 @@ pub use ff_mlp::ForwardForwardMlp;
 pub use ff_readout::{Readout, ReadoutConfig, ReadoutScores};
 pub use ff_trainer::ForwardForwardTrainer;
 pub use forward_unlocked::ForwardUnlocked;
+pub use greedy::{FeatureSource, Greedy, GreedyConfig, GreedyEpoch, OnEpoch, Phase};
 pub use lenet::LeNetConfig;
 pub use lockstep::Lockstep;
 pub use mlp::{MlpConfig, StageLayout};

@@ -96,6 +96,23 @@ impl<F: Float> Stage<F> {
         self.steps
     }
 
+    /// Swaps in another objective and returns the old one; e.g. greedy layer-wise
+    /// training fine-tunes a pretrained stage end to end with
+    /// [`UpstreamGradient`](locus_objectives::UpstreamGradient) and then puts its
+    /// pretraining objective back.
+    pub fn replace_objective(
+        &mut self,
+        objective: Box<dyn LocalObjective<F>>,
+    ) -> Box<dyn LocalObjective<F>> {
+        std::mem::replace(&mut self.objective, objective)
+    }
+
+    /// Swaps in another optimizer (fresh state, another rule or rate) and returns the
+    /// old one.
+    pub fn replace_optimizer(&mut self, optimizer: Box<dyn Optimizer<F>>) -> Box<dyn Optimizer<F>> {
+        std::mem::replace(&mut self.optimizer, optimizer)
+    }
+
     pub(crate) fn wrap(&self, source: locus_core::Error) -> Error {
         Error::Stage {
             stage: self.name.clone(),
@@ -134,14 +151,20 @@ impl<F: Float> Stage<F> {
             message: signals.message,
             step: self.steps,
         };
+        self.objective
+            .attach_module(self.module.as_ref())
+            .map_err(|e| self.wrap(e))?;
         let signal = self
             .objective
             .signal(&ctx, Mode::Learn)
             .map_err(|e| self.wrap(e))?;
-        let grads = self
+        let mut grads = self
             .module
             .backward(cache, &signal.grad_output, need_input_grad)
             .map_err(|e| self.wrap(e))?;
+        if let Some(extra) = self.objective.take_module_gradients() {
+            add_gradients(&mut grads.params, extra).map_err(|e| self.wrap(e))?;
+        }
         let params = self.module.params_mut();
         self.optimizer
             .step(params, &grads.params)
@@ -156,6 +179,36 @@ impl<F: Float> Stage<F> {
             grad_input: grads.input,
         })
     }
+}
+
+/// Adds an objective's gradients along tied paths
+/// ([`LocalObjective::take_module_gradients`]) to the module's own.
+fn add_gradients<F: Float>(
+    grads: &mut [Tensor<F>],
+    extra: Vec<Tensor<F>>,
+) -> std::result::Result<(), locus_core::Error> {
+    let mismatch = |reason: String| locus_core::Error::GradientMismatch {
+        context: "tied-parameter gradients from the objective".into(),
+        reason,
+    };
+    if extra.len() != grads.len() {
+        return Err(mismatch(format!(
+            "{} gradients for a module with {} parameters",
+            extra.len(),
+            grads.len()
+        )));
+    }
+    for (i, (g, e)) in grads.iter_mut().zip(extra).enumerate() {
+        if g.shape() != e.shape() {
+            return Err(mismatch(format!(
+                "parameter {i} has gradient shape {:?} but the objective's is {:?}",
+                g.shape(),
+                e.shape()
+            )));
+        }
+        *g += &e;
+    }
+    Ok(())
 }
 
 impl<F: Float> std::fmt::Debug for Stage<F> {

@@ -10,6 +10,7 @@ mod params;
 mod pool;
 mod reshape;
 mod sequential;
+mod sparse_coding;
 mod window;
 
 pub use activation::Activation;
@@ -21,3 +22,4 @@ pub use linear::{Linear, LinearConfig};
 pub use pool::{AvgPool2d, MaxPool2d, Pool2dConfig};
 pub use reshape::Reshape;
 pub use sequential::Sequential;
+pub use sparse_coding::{SparseCoding, SparseCodingConfig};
