@@ -45,7 +45,7 @@ impl CorrelatedGaussians {
                 Error::invalid("correlated Gaussian dimension", "should be >= 1", 0).into(),
             );
         }
-        if !(rho.abs() < 1.0) {
+        if rho.is_nan() || rho.abs() >= 1.0 {
             return Err(Error::invalid(
                 "correlated Gaussian correlation ρ",
                 "should be in (-1, 1) (ρ = ±1 has infinite mutual information)",
