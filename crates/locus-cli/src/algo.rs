@@ -20,6 +20,9 @@ pub enum HiddenSignal {
         /// Whether the gradient model also sees the one-hot label.
         conditional: bool,
     },
+    /// Contrastive learning on an encoder, probed linearly (gim, cpc, bp-encoder), run by
+    /// `crate::contrastive`; its stand-alone objective is InfoNCE.
+    Contrastive,
 }
 
 /// One learning algorithm the CLI can run.
@@ -65,6 +68,24 @@ pub const ALGORITHMS: &[Algorithm] = &[
         summary: "synthetic gradients conditioned on the label (cDNI)",
         feedback: FeedbackRule::Transpose,
         hidden: HiddenSignal::SyntheticGradient { conditional: true },
+    },
+    Algorithm {
+        name: "gim",
+        summary: "Greedy InfoMax: every encoder stage learns from its own InfoNCE loss",
+        feedback: FeedbackRule::Transpose,
+        hidden: HiddenSignal::Contrastive,
+    },
+    Algorithm {
+        name: "cpc",
+        summary: "end-to-end CPC: one InfoNCE loss at the top of the encoder",
+        feedback: FeedbackRule::Transpose,
+        hidden: HiddenSignal::Contrastive,
+    },
+    Algorithm {
+        name: "bp-encoder",
+        summary: "the gim/cpc encoder trained end to end through a supervised linear head",
+        feedback: FeedbackRule::Transpose,
+        hidden: HiddenSignal::Contrastive,
     },
     Algorithm {
         name: "usf",
@@ -164,6 +185,11 @@ impl Algorithm {
                     .expect("synthetic-gradient settings are checked before stages are built");
                 Box::new(objective)
             }
+            HiddenSignal::Contrastive => Box::new(
+                locus_objectives::InfoNceConfig::new(stage_seed(settings.seed, index))
+                    .build::<F>()
+                    .expect("the default InfoNCE settings are valid"),
+            ),
         }
     }
 }

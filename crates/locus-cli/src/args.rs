@@ -162,4 +162,7 @@ pub struct TrainArgs {
     /// Print the run's summary as one JSON object on the last line of stdout.
     #[arg(long)]
     pub json: bool,
+    /// Settings of gim, cpc and bp-encoder.
+    #[command(flatten)]
+    pub contrastive: Box<crate::contrastive_args::ContrastiveArgs>,
 }

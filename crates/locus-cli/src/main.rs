@@ -2,7 +2,11 @@
 
 mod algo;
 mod args;
+mod contrastive;
+mod contrastive_args;
+mod contrastive_model;
 mod data;
+mod memory;
 mod plot;
 mod progress;
 mod train;

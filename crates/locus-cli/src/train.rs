@@ -55,7 +55,7 @@ fn check(args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn optimizer(args: &TrainArgs) -> OptimizerConfig {
+pub(crate) fn optimizer(args: &TrainArgs) -> OptimizerConfig {
     match args.optimizer {
         OptimizerKind::Sgd => OptimizerConfig::Sgd(
             SgdConfig::new(args.lr.unwrap_or(0.05))
@@ -72,6 +72,9 @@ fn optimizer(args: &TrainArgs) -> OptimizerConfig {
 /// Runs `locus train`.
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     check(args)?;
+    if let Some(family) = crate::contrastive_model::Family::of(&args.algo) {
+        return crate::contrastive::run(args, family);
+    }
     let algorithm = algo::find(&args.algo)?;
     let optimizer = optimizer(args);
     // Build one optimizer up front so bad hyper-parameters fail before data loading.

@@ -9,25 +9,34 @@
 #![warn(missing_docs)]
 
 mod alignment;
+mod build_stages;
 mod evaluate;
 mod features;
+mod frozen_inputs;
 mod lenet;
 mod lockstep;
 mod mlp;
 mod observe;
+mod patch_encoder;
+mod pooled_features;
 mod schedule;
 mod scheduler;
+mod sequence_encoder;
 mod stage;
 
 pub use alignment::{measure_alignment, StageAlignment};
 pub use evaluate::{evaluate, predict, Evaluation};
 pub use features::{probe_stages, stage_features};
+pub use frozen_inputs::{cache_stage_inputs, train_epoch_on_frozen};
 pub use lenet::LeNetConfig;
 pub use lockstep::Lockstep;
 pub use mlp::{MlpConfig, StageLayout};
 pub use observe::{NoObserver, Observer, StepInfo};
+pub use patch_encoder::PatchEncoderConfig;
+pub use pooled_features::{pooled_stage_features, probe_stages_pooled};
 pub use schedule::LrSchedule;
 pub use scheduler::{BatchReport, EpochPlan, EpochReport, Scheduler};
+pub use sequence_encoder::{Conv1dStage, SequenceEncoderConfig};
 pub use stage::{Signals, Stage, StageUpdate};
 
 /// Errors of the schedulers: the core error, or a data error while loading a batch.
