@@ -47,19 +47,21 @@ pub use locus_sched as sched;
 pub mod prelude {
     pub use locus_core::init::Init;
     pub use locus_core::{
-        seeded_rng, Activation, AdamConfig, AvgPool2d, Cache, Conv2d, Conv2dConfig, FeedbackRule,
-        Flatten, Float, Gradients, Linear, LinearConfig, Loss, MaxPool2d, Module, Optimizer,
-        OptimizerConfig, Pool2dConfig, Sequential, SgdConfig, Tensor,
+        seeded_rng, Activation, AdamConfig, AvgPool2d, Cache, Conv1d, Conv1dConfig, Conv2d,
+        Conv2dConfig, FeedbackRule, Flatten, Float, Gradients, Linear, LinearConfig, Loss,
+        MaxPool2d, Module, Optimizer, OptimizerConfig, Patches, Pool2dConfig, Sequential,
+        SgdConfig, Tensor,
     };
     pub use locus_data::{Dataset, InMemoryDataset, Split};
-    pub use locus_eval::{RunReport, StageReport};
+    pub use locus_eval::{FeaturePooling, RunReport, StageReport};
     pub use locus_objectives::{
-        DirectFeedback, LocalObjective, LocalSignal, Mode, SgModel, StageContext, SupervisedLoss,
-        SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
+        DirectFeedback, InfoNce, InfoNceConfig, LocalObjective, LocalSignal, Mode,
+        NegativeSampling, SgModel, StageContext, SupervisedLoss, SyntheticGradient,
+        SyntheticGradientConfig, UpstreamGradient,
     };
     pub use locus_sched::{
         evaluate, measure_alignment, predict, EpochPlan, Lockstep, MlpConfig, NoObserver,
-        Scheduler, Stage, StageAlignment, StageLayout,
+        PatchEncoderConfig, Scheduler, SequenceEncoderConfig, Stage, StageAlignment, StageLayout,
     };
 }
 
@@ -81,4 +83,6 @@ mod book {
     struct Datasets;
     #[doc = include_str!("../book/src/feedback-alignment.md")]
     struct FeedbackAlignment;
+    #[doc = include_str!("../book/src/contrastive.md")]
+    struct Contrastive;
 }
