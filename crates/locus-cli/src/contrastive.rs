@@ -80,7 +80,7 @@ pub fn run(args: &TrainArgs, family: Family) -> anyhow::Result<()> {
     let run = Run {
         args,
         family,
-        pooling: c.probe_pool.unwrap_or_else(|| encoder.default_pooling()),
+        pooling: c.probe_pool,
         split,
         probe,
         schedule: match args.lr_schedule {

@@ -5,7 +5,6 @@ use anyhow::Context;
 use locus_core::{
     seeded_rng, AdamConfig, Flatten, LinearConfig, Loss, Module, OptimizerConfig, Sequential,
 };
-use locus_eval::FeaturePooling;
 use locus_objectives::{InfoNceConfig, LocalObjective, SupervisedLoss, UpstreamGradient};
 use locus_sched::{Conv1dStage, PatchEncoderConfig, SequenceEncoderConfig, Stage};
 use serde_json::json;
@@ -126,16 +125,6 @@ impl Encoder {
         match self {
             Encoder::Patches(_) => "patches",
             Encoder::Sequence(_) => "conv1d",
-        }
-    }
-
-    /// The probe pooling used when --probe-pool is not given: a 2×2 grid of cells for
-    /// patch grids (a linear read-out of a digit needs to know roughly where strokes are;
-    /// GIM's global mean lost 10 or more points here), every value for the short sequences.
-    pub fn default_pooling(&self) -> FeaturePooling {
-        match self {
-            Encoder::Patches(_) => FeaturePooling::Grid(2),
-            Encoder::Sequence(_) => FeaturePooling::Flatten,
         }
     }
 
