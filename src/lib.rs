@@ -47,25 +47,27 @@ pub use locus_sched as sched;
 pub mod prelude {
     pub use locus_core::init::Init;
     pub use locus_core::{
-        seeded_rng, Activation, AdamConfig, AvgPool2d, Cache, Conv2d, Conv2dConfig, FeedbackRule,
-        Flatten, Float, Gradients, LayerNorm, LayerNormConfig, Linear, LinearConfig, Loss,
-        MaxPool2d, Module, Optimizer, OptimizerConfig, Pool2dConfig, Sequential, SgdConfig,
-        SparseCoding, SparseCodingConfig, Tensor,
+        seeded_rng, Activation, AdamConfig, AvgPool2d, Cache, Conv1d, Conv1dConfig, Conv2d,
+        Conv2dConfig, FeedbackRule, Flatten, Float, Gradients, LayerNorm, LayerNormConfig, Linear,
+        LinearConfig, Loss, MaxPool2d, Module, Optimizer, OptimizerConfig, Patches, Pool2dConfig,
+        Sequential, SgdConfig, SparseCoding, SparseCodingConfig, Tensor,
     };
     pub use locus_data::{Dataset, InMemoryDataset, Split};
-    pub use locus_eval::{LinearProbe, ProbeConfig, RunReport, StageReport};
+    pub use locus_eval::{FeaturePooling, LinearProbe, ProbeConfig, RunReport, StageReport};
     pub use locus_objectives::{
         ClassifierHead, Corruption, Decoder, DirectFeedback, ForwardForward, ForwardForwardConfig,
-        Goodness, HeadKind, LocalClassifier, LocalClassifierConfig, LocalObjective, LocalSignal,
-        Mode, Reconstruction, ReconstructionConfig, ReconstructionLoss, SgModel, StageContext,
-        SupervisedLoss, SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
+        Goodness, HeadKind, InfoNce, InfoNceConfig, LocalClassifier, LocalClassifierConfig,
+        LocalObjective, LocalSignal, Mode, NegativeSampling, Reconstruction, ReconstructionConfig,
+        ReconstructionLoss, SgModel, StageContext, SupervisedLoss, SyntheticGradient,
+        SyntheticGradientConfig, UpstreamGradient,
     };
     pub use locus_sched::{
         evaluate, evaluate_forward_forward, measure_alignment, predict, probe_stages,
         stage_accuracies, stage_features, AsyncConfig, EpochPlan, ForwardForwardMlp,
         ForwardForwardTrainer, ForwardUnlocked, Greedy, GreedyConfig, InputModel, Lockstep,
-        MlpConfig, NoObserver, Phase, Pipelined, ReadoutConfig, Scheduler, Simulated,
-        SimulatedConfig, Stage, StageAlignment, StageLayout, StageTime, SyntheticInputConfig,
+        MlpConfig, NoObserver, PatchEncoderConfig, Phase, Pipelined, ReadoutConfig, Scheduler,
+        SequenceEncoderConfig, Simulated, SimulatedConfig, Stage, StageAlignment, StageLayout,
+        StageTime, SyntheticInputConfig,
     };
 }
 
@@ -95,4 +97,6 @@ mod book {
     struct ForwardForward;
     #[doc = include_str!("../book/src/reconstruction.md")]
     struct Reconstruction;
+    #[doc = include_str!("../book/src/contrastive.md")]
+    struct Contrastive;
 }

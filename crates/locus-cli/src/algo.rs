@@ -30,6 +30,9 @@ pub enum HiddenSignal {
         /// Whether the label is written into the input.
         supervised: bool,
     },
+    /// Contrastive learning on an encoder, probed linearly (gim, cpc, bp-encoder), run by
+    /// `crate::contrastive`; its stand-alone objective is InfoNCE.
+    Contrastive,
 }
 
 /// One learning algorithm the CLI can run.
@@ -93,6 +96,24 @@ pub const ALGORITHMS: &[Algorithm] = &[
         summary: "Forward-Forward, unsupervised: images vs hybrids, softmax read-out",
         feedback: FeedbackRule::Transpose,
         hidden: HiddenSignal::ForwardForward { supervised: false },
+    },
+    Algorithm {
+        name: "gim",
+        summary: "Greedy InfoMax: every encoder stage learns from its own InfoNCE loss",
+        feedback: FeedbackRule::Transpose,
+        hidden: HiddenSignal::Contrastive,
+    },
+    Algorithm {
+        name: "cpc",
+        summary: "end-to-end CPC: one InfoNCE loss at the top of the encoder",
+        feedback: FeedbackRule::Transpose,
+        hidden: HiddenSignal::Contrastive,
+    },
+    Algorithm {
+        name: "bp-encoder",
+        summary: "the gim/cpc encoder trained end to end through a supervised linear head",
+        feedback: FeedbackRule::Transpose,
+        hidden: HiddenSignal::Contrastive,
     },
     Algorithm {
         name: "usf",
@@ -236,6 +257,11 @@ impl Algorithm {
                         .expect("local-classifier settings are checked before stages are built"),
                 )
             }
+            HiddenSignal::Contrastive => Box::new(
+                locus_objectives::InfoNceConfig::new(stage_seed(settings.seed, index))
+                    .build::<F>()
+                    .expect("the default InfoNCE settings are valid"),
+            ),
         }
     }
 }

@@ -13,7 +13,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train one algorithm on one data set and report test accuracy.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Draw the learning curves of finished runs (their results.json files) as a PNG.
     Plot(crate::plot::PlotArgs),
     /// Draw one figure of finished runs against another, a point per run (e.g. accuracy
@@ -213,6 +213,14 @@ pub struct TrainArgs {
     /// Print the run's summary as one JSON object on the last line of stdout.
     #[arg(long)]
     pub json: bool,
+    /// Adam epochs of the linear probe fit on each stage's frozen features [default: 5 for
+    /// sae and sarm (0: no probes); 100 for gim, cpc and bp-encoder, whose pooled MNIST-1D
+    /// probes were far from converged after 20].
+    #[arg(long)]
+    pub probe_epochs: Option<usize>,
     #[command(flatten)]
     pub greedy: Box<crate::greedy_args::GreedyArgs>,
+    /// Settings of gim, cpc and bp-encoder.
+    #[command(flatten)]
+    pub contrastive: Box<crate::contrastive_args::ContrastiveArgs>,
 }

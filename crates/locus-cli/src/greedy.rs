@@ -116,6 +116,11 @@ fn sarm_stages(
     Ok(stages)
 }
 
+/// Epochs of the linear probes on each stage: `--probe-epochs`, 5 by default (0: none).
+fn probe_epochs(args: &TrainArgs) -> usize {
+    args.probe_epochs.unwrap_or(5)
+}
+
 /// Runs `locus train --algo sae|sarm`.
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     if args.model != crate::args::ModelKind::Mlp {
@@ -273,11 +278,11 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     // Linear probes on every stage's frozen features, and on the raw input for reference.
     let mut probes = vec![f64::NAN; stages.len()];
     let mut input_probe = f64::NAN;
-    if g.probe_epochs > 0 {
-        let probe = ProbeConfig::new(args.seed).with_epochs(g.probe_epochs);
+    if probe_epochs(args) > 0 {
+        let probe = ProbeConfig::new(args.seed).with_epochs(probe_epochs(args));
         eprintln!(
             "linear probes ({} epochs) on every stage...",
-            g.probe_epochs
+            probe_epochs(args)
         );
         probes = probe_stages(&stages, &split.train, &split.test, &probe)?;
         input_probe = raw_probe(&split, classes, &probe)?;
@@ -336,7 +341,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         ("train_samples", json!(split.train.len())),
         ("test_samples", json!(split.test.len())),
         ("data_seed", json!(args.data_seed)),
-        ("probe_epochs", json!(g.probe_epochs)),
+        ("probe_epochs", json!(probe_epochs(args))),
         ("probe_input_accuracy", json!(finite_or_null(input_probe))),
         ("phases", json!(log)),
         ("float", json!("f32")),
@@ -372,7 +377,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", run.to_json_line()?);
     } else {
-        let probes = if g.probe_epochs > 0 {
+        let probes = if probe_epochs(args) > 0 {
             format!(
                 ", probe accuracy per stage {:?}",
                 probes

@@ -107,10 +107,6 @@ pub struct GreedyArgs {
     /// sarm: non-negative sparse codes.
     #[arg(long)]
     pub nonnegative: bool,
-    /// sae, sarm: Adam epochs of the linear probe fit on each stage's frozen features
-    /// (0: no probes).
-    #[arg(long, default_value_t = 5)]
-    pub probe_epochs: usize,
 }
 
 impl GreedyArgs {

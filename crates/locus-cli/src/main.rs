@@ -2,10 +2,14 @@
 
 mod algo;
 mod args;
+mod contrastive;
+mod contrastive_args;
+mod contrastive_model;
 mod data;
 mod forward_forward;
 mod greedy;
 mod greedy_args;
+mod memory;
 mod plot;
 mod plot_points;
 mod progress;

@@ -44,6 +44,14 @@ pub(crate) fn check(args: &TrainArgs) -> anyhow::Result<()> {
     if args.batch_size == 0 {
         anyhow::bail!("--batch-size should be >= 1, but it is 0");
     }
+    let probed = ["sae", "sarm", "gim", "cpc", "bp-encoder"];
+    if args.probe_epochs.is_some() && !probed.contains(&args.algo.as_str()) {
+        anyhow::bail!(
+            "--probe-epochs applies to --algo {}; --algo {} fits no linear probes",
+            probed.join("|"),
+            args.algo
+        );
+    }
     if let Some(hidden) = &args.hidden {
         if args.model == ModelKind::Lenet {
             anyhow::bail!("--hidden sets the widths of --model mlp; a LeNet has fixed widths");
@@ -108,6 +116,9 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     }
     args.greedy.refuse_for(&args.algo)?;
     check(args)?;
+    if let Some(family) = crate::contrastive_model::Family::of(&args.algo) {
+        return crate::contrastive::run(args, family);
+    }
     let algorithm = algo::find(&args.algo)?;
     // Synthetic-gradient stages follow a learned gradient model that SGD at its default
     // rate drives to overflow; every other rule defaults to SGD.

@@ -183,6 +183,13 @@ fn scheduler_options_are_checked() {
         &["no stage can have one"],
     );
     fails_with(&["--scheduler", "greedy-ish"], &["--scheduler"]);
+    fails_with(
+        &["--algo", "dfa", "--probe-epochs", "3"],
+        &[
+            "--probe-epochs applies to",
+            "--algo dfa fits no linear probes",
+        ],
+    );
     for (algo, scheduler) in [
         ("ff", "pipelined"),
         ("sae", "simulated"),

@@ -19,9 +19,9 @@ mod tensor;
 pub use error::{Error, Result};
 pub use float::Float;
 pub use layers::{
-    Activation, AvgPool2d, Conv2d, Conv2dConfig, Feedback, FeedbackRule, Flatten, LayerNorm,
-    LayerNormConfig, Linear, LinearConfig, MaxPool2d, Pool2dConfig, Reshape, Sequential,
-    SparseCoding, SparseCodingConfig,
+    Activation, AvgPool2d, Conv1d, Conv1dConfig, Conv2d, Conv2dConfig, Feedback, FeedbackRule,
+    Flatten, LayerNorm, LayerNormConfig, Linear, LinearConfig, MaxPool2d, Patches, Pool2dConfig,
+    Reshape, Sequential, SparseCoding, SparseCodingConfig,
 };
 pub use loss::Loss;
 pub use module::{Cache, Gradients, Module, Param, ParamMut};

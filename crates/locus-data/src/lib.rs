@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 mod batch;
+mod correlated_gaussians;
 mod dataset;
 mod error;
 pub mod forward_forward;
@@ -12,6 +13,7 @@ pub mod npy;
 mod source;
 
 pub use batch::{epoch_batches, gather, Batch};
+pub use correlated_gaussians::CorrelatedGaussians;
 pub use dataset::{Dataset, InMemoryDataset, Split};
 pub use error::{DataError, Result};
 pub use locate::{resolve_data_dir, DATA_ENV};

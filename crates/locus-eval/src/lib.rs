@@ -3,8 +3,10 @@
 
 pub mod metrics;
 pub mod plot;
+pub mod pooling;
 pub mod probe;
 mod report;
 
+pub use pooling::FeaturePooling;
 pub use probe::{probe_accuracy, LinearProbe, ProbeConfig};
 pub use report::{EpochRecord, RunReport, StageReport};

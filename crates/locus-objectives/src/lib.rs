@@ -19,14 +19,24 @@
 //! separates positive from negative data by its [`Goodness`]) and [`LocalClassifier`]
 //! (decoupled greedy learning: each stage trains a small [`ClassifierHead`] on its output
 //! and learns from that head's loss).
+//!
+//! [`InfoNce`] needs neither labels nor a message: a stage learns by predicting its own
+//! representation a few positions ahead against negatives (Greedy InfoMax, CPC). The
+//! same loss is available on its own as a mutual-information estimator: [`info_nce`] on a
+//! score matrix, [`info_nce_estimate`] on two sets of embeddings and a [`Critic`].
 #![warn(missing_docs)]
 
 mod classifier_head;
 mod corruption;
+mod critic;
 mod direct_feedback;
 mod forward_forward;
 mod goodness;
+mod info_nce;
+mod info_nce_objective;
 mod local_classifier;
+mod mi_estimate;
+mod negatives;
 mod objective;
 mod reconstruction;
 mod reconstruction_loss;
@@ -37,10 +47,15 @@ mod upstream;
 
 pub use classifier_head::{ClassifierHead, HeadKind, HeadPass};
 pub use corruption::Corruption;
+pub use critic::{BilinearCritic, Critic, CriticGradients, DotProductCritic};
 pub use direct_feedback::DirectFeedback;
 pub use forward_forward::{ForwardForward, ForwardForwardConfig};
 pub use goodness::Goodness;
+pub use info_nce::{info_nce, InfoNceBound, Positives};
+pub use info_nce_objective::{InfoNce, InfoNceConfig};
 pub use local_classifier::{LocalClassifier, LocalClassifierConfig};
+pub use mi_estimate::{info_nce_estimate, MiEstimate};
+pub use negatives::NegativeSampling;
 pub use objective::{LocalObjective, LocalSignal, Mode, StageContext};
 pub use reconstruction::{Decoder, Reconstruction, ReconstructionConfig};
 pub use reconstruction_loss::ReconstructionLoss;

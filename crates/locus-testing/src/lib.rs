@@ -4,10 +4,13 @@
 //! - [`finite_diff`]: central finite-difference checks of module and objective gradients;
 //! - [`conformance`]: the contract every `Module` and `LocalObjective` must keep, checked
 //!   in one call;
+//! - [`estimators`]: the properties of InfoNCE as a mutual-information estimator, and the
+//!   true critic of correlated Gaussians;
 //! - [`shared_data`]: where tests find the real data sets.
 #![warn(missing_docs)]
 
 pub mod conformance;
+pub mod estimators;
 pub mod finite_diff;
 mod sample;
 pub mod shared_data;

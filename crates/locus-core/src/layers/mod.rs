@@ -1,12 +1,14 @@
 //! Layers: each implements [`Module`](crate::Module).
 
 mod activation;
+mod conv1d;
 mod conv2d;
 mod feedback;
 mod flatten;
 mod layer_norm;
 mod linear;
 mod params;
+mod patches;
 mod pool;
 mod reshape;
 mod sequential;
@@ -14,11 +16,13 @@ mod sparse_coding;
 mod window;
 
 pub use activation::Activation;
+pub use conv1d::{Conv1d, Conv1dConfig};
 pub use conv2d::{Conv2d, Conv2dConfig};
 pub use feedback::{Feedback, FeedbackRule};
 pub use flatten::Flatten;
 pub use layer_norm::{LayerNorm, LayerNormConfig};
 pub use linear::{Linear, LinearConfig};
+pub use patches::Patches;
 pub use pool::{AvgPool2d, MaxPool2d, Pool2dConfig};
 pub use reshape::Reshape;
 pub use sequential::Sequential;
