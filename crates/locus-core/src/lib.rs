@@ -20,7 +20,7 @@ pub use error::{Error, Result};
 pub use float::Float;
 pub use layers::{
     Activation, AvgPool2d, Conv2d, Conv2dConfig, Feedback, FeedbackRule, Flatten, Linear,
-    LinearConfig, MaxPool2d, Pool2dConfig, Reshape, Sequential,
+    LinearConfig, LstmCell, LstmConfig, LstmState, MaxPool2d, Pool2dConfig, Reshape, Sequential,
 };
 pub use loss::Loss;
 pub use module::{Cache, Gradients, Module, Param, ParamMut};
