@@ -3,8 +3,8 @@
 //! is checked against finite differences through a small wrapper module.
 
 use locus_core::{
-    seeded_rng, Cache, Error, Gradients, LstmCell, LstmConfig, LstmState, Module, Param,
-    ParamMut, Result, Tensor,
+    seeded_rng, Cache, Error, Gradients, LstmCell, LstmConfig, LstmState, Module, Param, ParamMut,
+    Result, Tensor,
 };
 use locus_testing::conformance::ModuleConformance;
 use locus_testing::finite_diff::{check_module, FdOptions};
@@ -180,8 +180,16 @@ fn forget_bias_and_state_layout() {
     let bias = cell.params()[1].value.clone();
     let bias: Vec<f64> = bias.iter().copied().collect();
     assert_eq!(&bias[..3], &[0.0; 3], "input gate bias starts at 0");
-    assert_eq!(&bias[3..6], &[1.0; 3], "forget gate bias starts at forget_bias");
-    assert_eq!(&bias[6..], &[0.0; 6], "cell and output gate biases start at 0");
+    assert_eq!(
+        &bias[3..6],
+        &[1.0; 3],
+        "forget gate bias starts at forget_bias"
+    );
+    assert_eq!(
+        &bias[6..],
+        &[0.0; 6],
+        "cell and output gate biases start at 0"
+    );
     // A zero state and input give c = i·g = σ(0)·tanh(0) = 0 and so h = 0.
     let (next, _) = cell
         .step(Array2::zeros((2, 2)).view(), &LstmState::zeros(2, 3))
@@ -212,7 +220,10 @@ fn bad_lstm_inputs_are_errors() {
     let e = cell
         .step(Array2::zeros((2, 5)).view(), &LstmState::zeros(2, 3))
         .unwrap_err();
-    assert!(matches!(e, Error::Shape { .. }) && e.to_string().contains("x"), "{e}");
+    assert!(
+        matches!(e, Error::Shape { .. }) && e.to_string().contains("x"),
+        "{e}"
+    );
     let e = cell
         .step(Array2::zeros((2, 2)).view(), &LstmState::zeros(3, 3))
         .unwrap_err();

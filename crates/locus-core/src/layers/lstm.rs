@@ -283,7 +283,9 @@ impl<F: Float> LstmCell<F> {
         gates
             .slice_axis_mut(Axis(1), Slice::from(..2 * h))
             .mapv_inplace(sigmoid);
-        gates.slice_axis_mut(Axis(1), Slice::from(2 * h..3 * h)).mapv_inplace(F::tanh);
+        gates
+            .slice_axis_mut(Axis(1), Slice::from(2 * h..3 * h))
+            .mapv_inplace(F::tanh);
         gates
             .slice_axis_mut(Axis(1), Slice::from(3 * h..))
             .mapv_inplace(sigmoid);
@@ -318,8 +320,7 @@ impl<F: Float> LstmCell<F> {
     ) -> Result<LstmStepGradients<F>> {
         let context = format!("{} backward", self.name());
         let batch = cache.xh.nrows();
-        if cache.xh.ncols() != self.inputs + self.hidden || cache.gates.ncols() != 4 * self.hidden
-        {
+        if cache.xh.ncols() != self.inputs + self.hidden || cache.gates.ncols() != 4 * self.hidden {
             return Err(Error::Cache {
                 context,
                 reason: "the step cache was made by a cell of other widths".into(),
@@ -368,9 +369,13 @@ impl<F: Float> LstmCell<F> {
         let dxh = dz.dot(&self.weight().t());
         let dc_prev = &dc * &f;
         Ok(LstmStepGradients {
-            input: dxh.slice_axis(Axis(1), Slice::from(..self.inputs)).to_owned(),
+            input: dxh
+                .slice_axis(Axis(1), Slice::from(..self.inputs))
+                .to_owned(),
             state: LstmState {
-                h: dxh.slice_axis(Axis(1), Slice::from(self.inputs..)).to_owned(),
+                h: dxh
+                    .slice_axis(Axis(1), Slice::from(self.inputs..))
+                    .to_owned(),
                 c: dc_prev,
             },
             params: vec![grad_w.into_dyn(), grad_b.into_dyn()],
@@ -384,8 +389,10 @@ impl<F: Float> LstmCell<F> {
         Ok((
             m.slice_axis(Axis(1), Slice::from(..n)).to_owned(),
             LstmState {
-                h: m.slice_axis(Axis(1), Slice::from(n..n + self.hidden)).to_owned(),
-                c: m.slice_axis(Axis(1), Slice::from(n + self.hidden..)).to_owned(),
+                h: m.slice_axis(Axis(1), Slice::from(n..n + self.hidden))
+                    .to_owned(),
+                c: m.slice_axis(Axis(1), Slice::from(n + self.hidden..))
+                    .to_owned(),
             },
         ))
     }
