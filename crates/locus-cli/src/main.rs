@@ -5,6 +5,7 @@ mod args;
 mod data;
 mod plot;
 mod progress;
+mod sequence;
 mod train;
 
 use clap::Parser;

@@ -55,7 +55,7 @@ fn check(args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn optimizer(args: &TrainArgs) -> OptimizerConfig {
+pub(crate) fn optimizer(args: &TrainArgs) -> OptimizerConfig {
     match args.optimizer {
         OptimizerKind::Sgd => OptimizerConfig::Sgd(
             SgdConfig::new(args.lr.unwrap_or(0.05))
@@ -71,6 +71,9 @@ fn optimizer(args: &TrainArgs) -> OptimizerConfig {
 
 /// Runs `locus train`.
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
+    if crate::sequence::wants_sequences(args) {
+        return crate::sequence::run(args);
+    }
     check(args)?;
     let algorithm = algo::find(&args.algo)?;
     let optimizer = optimizer(args);
@@ -126,6 +129,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 .with_feedback(algorithm.feedback);
             (lenet.build(args.seed, &optimizer, objective)?, json!(lenet))
         }
+        // Dispatched to crate::sequence at the top of `run`.
+        ModelKind::Lstm => anyhow::bail!("--model lstm trains the sequence tasks only"),
     };
     // A fixed batch of training samples on which, after every epoch, each stage's update
     // is compared with the true gradient.

@@ -9,21 +9,30 @@
 #![warn(missing_docs)]
 
 mod alignment;
+mod bit_loss;
+mod curriculum;
 mod evaluate;
 mod lenet;
 mod lockstep;
 mod mlp;
 mod observe;
+mod recurrent;
 mod schedule;
 mod scheduler;
 mod stage;
 
 pub use alignment::{measure_alignment, StageAlignment};
+pub use bit_loss::{masked_bit_loss, BitLoss};
+pub use curriculum::{run_curriculum, CurriculumConfig, CurriculumReport, CurriculumRound};
 pub use evaluate::{evaluate, predict, Evaluation};
 pub use lenet::LeNetConfig;
 pub use lockstep::Lockstep;
 pub use mlp::{MlpConfig, StageLayout};
 pub use observe::{NoObserver, Observer, StepInfo};
+pub use recurrent::{
+    BoundaryAlignment, BoundaryGradient, RecurrentBatchReport, RecurrentConfig,
+    RecurrentEvaluation, RecurrentTrainer,
+};
 pub use schedule::LrSchedule;
 pub use scheduler::{BatchReport, EpochPlan, EpochReport, Scheduler};
 pub use stage::{Signals, Stage, StageUpdate};
