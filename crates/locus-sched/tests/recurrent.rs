@@ -37,7 +37,7 @@ fn bptt_solves_short_copies_in_seconds() {
         max_length: 3,
         batch_size: 32,
         batches_per_round: 25,
-        rounds: 40,
+        rounds: 100,
         eval_size: 128,
         ..CurriculumConfig::new(task)
     };
