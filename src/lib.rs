@@ -81,4 +81,6 @@ mod book {
     struct Datasets;
     #[doc = include_str!("../book/src/feedback-alignment.md")]
     struct FeedbackAlignment;
+    #[doc = include_str!("../book/src/recurrent-synthetic-gradients.md")]
+    struct RecurrentSyntheticGradients;
 }

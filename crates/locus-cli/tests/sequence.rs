@@ -58,7 +58,10 @@ fn dni_on_repeat_copy_keeps_the_json_contract_and_writes_results() {
     let o = locus(&args);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
-    assert!(err.contains("N=2"), "one line per epoch with the length: {err}");
+    assert!(
+        err.contains("N=2"),
+        "one line per epoch with the length: {err}"
+    );
     let j = last_json_line(&o);
     for key in [
         "algo",
@@ -95,8 +98,7 @@ fn dni_on_repeat_copy_keeps_the_json_contract_and_writes_results() {
     assert_eq!(c["batches"], 12);
     assert!(c["longest_solved"].as_u64().is_some());
     let written: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     assert_eq!(written["curriculum"], j["curriculum"]);
     let csv = std::fs::read_to_string(out.join("epochs.csv")).unwrap();
     let header = csv.lines().next().unwrap();
@@ -131,13 +133,22 @@ fn the_same_seed_gives_the_same_run() {
 #[test]
 fn bad_sequence_arguments_are_named() {
     let cases: &[(&[&str], &str)] = &[
-        (&["--dataset", "copy", "--truncation", "0"], "truncation length T"),
-        (&["--dataset", "copy", "--start-length", "0"], "start length"),
+        (
+            &["--dataset", "copy", "--truncation", "0"],
+            "truncation length T",
+        ),
+        (
+            &["--dataset", "copy", "--start-length", "0"],
+            "start length",
+        ),
         (
             &["--dataset", "copy", "--curriculum-threshold", "-1"],
             "threshold",
         ),
-        (&["--dataset", "repeat-copy", "--max-repeats", "0"], "--max-repeats"),
+        (
+            &["--dataset", "repeat-copy", "--max-repeats", "0"],
+            "--max-repeats",
+        ),
         (&["--dataset", "mnist1d"], "sequence tasks"),
         (&["--dataset", "copy", "--algo", "fa"], "no recurrent form"),
         (&["--dataset", "copy", "--hidden", "16,16"], "one width"),
@@ -155,7 +166,10 @@ fn bad_sequence_arguments_are_named() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success(), "{args:?} should fail");
         assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
-        assert!(err.contains(needle), "{args:?}: expected {needle:?} in {err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: expected {needle:?} in {err}"
+        );
     }
     // A sequence data set with a feed-forward model.
     let o = Command::new(env!("CARGO_BIN_EXE_locus"))
