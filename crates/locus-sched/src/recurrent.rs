@@ -319,12 +319,15 @@ impl<F: Float> RecurrentTrainer<F> {
         if batch.mask.dim() != (time, rows) {
             return fail("mask", format!("[{time}, {rows}]"), batch.mask.shape());
         }
-        for (name, t) in [("inputs", &batch.inputs), ("targets", &batch.targets)] {
-            if t.iter().any(|v| !v.is_finite()) {
-                return Err(stage_error("recurrent trainer")(CoreError::NonFinite {
-                    context: format!("sequence batch {name}"),
-                }));
-            }
+        let finite = [
+            ("inputs", batch.inputs.iter().all(|v| v.is_finite())),
+            ("targets", batch.targets.iter().all(|v| v.is_finite())),
+            ("mask", batch.mask.iter().all(|v| v.is_finite())),
+        ];
+        if let Some((name, _)) = finite.iter().find(|(_, ok)| !ok) {
+            return Err(stage_error("recurrent trainer")(CoreError::NonFinite {
+                context: format!("sequence batch {name}"),
+            }));
         }
         Ok(())
     }
@@ -586,8 +589,8 @@ impl<F: Float> RecurrentTrainer<F> {
         self.cell.num_params() + self.readout.num_params()
     }
 
-    /// The LSTM's state after reading `inputs` (`[time, batch, inputs]`) from zero, and
-    /// the read-out's logits at every step, `[time, batch, outputs]`.
+    /// The read-out's logits at every step, `[time, batch, outputs]`, for `inputs`
+    /// (`[time, batch, inputs]`) read from the zero state, with nothing learned.
     ///
     /// # Errors
     /// [`Error::Stage`] when the input does not fit the cell.
