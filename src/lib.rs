@@ -99,4 +99,6 @@ mod book {
     struct Reconstruction;
     #[doc = include_str!("../book/src/contrastive.md")]
     struct Contrastive;
+    #[doc = include_str!("../book/src/recurrent-synthetic-gradients.md")]
+    struct RecurrentSyntheticGradients;
 }

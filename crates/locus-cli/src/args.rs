@@ -31,6 +31,10 @@ pub enum DatasetKind {
     Idx,
     /// x_train.npy, y_train.npy, x_test.npy, y_test.npy in --data-dir.
     Npy,
+    /// The copy task (Graves et al. 2014), generated in memory; needs --model lstm.
+    Copy,
+    /// The repeat-copy task (Graves et al. 2014), generated in memory; needs --model lstm.
+    RepeatCopy,
 }
 
 impl DatasetKind {
@@ -40,6 +44,8 @@ impl DatasetKind {
             DatasetKind::Mnist => "mnist",
             DatasetKind::Idx => "idx",
             DatasetKind::Npy => "npy",
+            DatasetKind::Copy => "copy",
+            DatasetKind::RepeatCopy => "repeat-copy",
         }
     }
 }
@@ -64,6 +70,8 @@ pub enum ModelKind {
     Mlp,
     /// LeNet-5-style CNN: two conv/pool stages and three dense stages.
     Lenet,
+    /// An LSTM and a sigmoid read-out trained by truncated BPTT (copy tasks only).
+    Lstm,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -223,4 +231,7 @@ pub struct TrainArgs {
     /// Settings of gim, cpc and bp-encoder.
     #[command(flatten)]
     pub contrastive: Box<crate::contrastive_args::ContrastiveArgs>,
+    /// Sequence tasks: the options of `--model lstm`.
+    #[command(flatten)]
+    pub sequence: crate::sequence::SequenceArgs,
 }

@@ -34,6 +34,10 @@ pub fn load(args: &TrainArgs) -> anyhow::Result<Split> {
         }
         DatasetKind::Idx => idx::load_idx_dir(&require_dir()?)?,
         DatasetKind::Npy => npy::load_npy_dir(&require_dir()?)?,
+        DatasetKind::Copy | DatasetKind::RepeatCopy => anyhow::bail!(
+            "--dataset {} is a sequence task: train it with --model lstm",
+            args.dataset.name()
+        ),
     };
     match args.train_limit {
         None => Ok(split),

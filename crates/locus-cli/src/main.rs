@@ -14,6 +14,7 @@ mod plot;
 mod plot_points;
 mod progress;
 mod scheduler;
+mod sequence;
 mod train;
 
 use clap::Parser;

@@ -111,6 +111,9 @@ pub(crate) fn lr_schedule(args: &TrainArgs) -> LrSchedule {
 
 /// Runs `locus train`.
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
+    if crate::sequence::wants_sequences(args) {
+        return crate::sequence::run(args);
+    }
     if crate::greedy::is_greedy(&args.algo) {
         return crate::greedy::run(args);
     }
@@ -188,6 +191,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 .with_feedback(algorithm.feedback);
             (lenet.build(args.seed, &optimizer, objective)?, json!(lenet))
         }
+        // Dispatched to crate::sequence at the top of `run`.
+        ModelKind::Lstm => anyhow::bail!("--model lstm trains the sequence tasks only"),
     };
     // A fixed batch of training samples on which, after every epoch, each stage's update
     // is compared with the true gradient.

@@ -20,8 +20,8 @@ pub use error::{Error, Result};
 pub use float::Float;
 pub use layers::{
     Activation, AvgPool2d, Conv1d, Conv1dConfig, Conv2d, Conv2dConfig, Feedback, FeedbackRule,
-    Flatten, LayerNorm, LayerNormConfig, Linear, LinearConfig, MaxPool2d, Patches, Pool2dConfig,
-    Reshape, Sequential, SparseCoding, SparseCodingConfig,
+    Flatten, LayerNorm, LayerNormConfig, Linear, LinearConfig, LstmCell, LstmConfig, LstmState,
+    MaxPool2d, Patches, Pool2dConfig, Reshape, Sequential, SparseCoding, SparseCodingConfig,
 };
 pub use loss::Loss;
 pub use module::{Cache, Gradients, Module, Param, ParamMut};

@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 mod batch;
+mod copy_task;
 mod correlated_gaussians;
 mod dataset;
 mod error;
@@ -13,6 +14,7 @@ pub mod npy;
 mod source;
 
 pub use batch::{epoch_batches, gather, Batch};
+pub use copy_task::{CopyTask, CopyTaskKind, SequenceBatch};
 pub use correlated_gaussians::CorrelatedGaussians;
 pub use dataset::{Dataset, InMemoryDataset, Split};
 pub use error::{DataError, Result};

@@ -16,8 +16,10 @@
 mod actor;
 mod alignment;
 mod async_config;
+mod bit_loss;
 mod build_stages;
 mod checkpoint;
+mod curriculum;
 mod evaluate;
 mod features;
 mod ff_evaluate;
@@ -35,6 +37,7 @@ mod observers;
 mod patch_encoder;
 mod pipelined;
 mod pooled_features;
+mod recurrent;
 mod replay;
 mod schedule;
 mod scheduler;
@@ -48,7 +51,9 @@ mod synthetic_input;
 
 pub use alignment::{measure_alignment, StageAlignment};
 pub use async_config::{AsyncConfig, ReplayConfig};
+pub use bit_loss::{masked_bit_loss, BitLoss};
 pub use checkpoint::{load_checkpoint, save_checkpoint, Checkpoints};
+pub use curriculum::{run_curriculum, CurriculumConfig, CurriculumReport, CurriculumRound};
 pub use evaluate::{evaluate, predict, Evaluation};
 pub use features::{probe_stages, stage_features};
 pub use ff_evaluate::{evaluate_forward_forward, ForwardForwardEvaluation};
@@ -66,6 +71,10 @@ pub use observers::{Every, StatsLog, StepLog};
 pub use patch_encoder::PatchEncoderConfig;
 pub use pipelined::Pipelined;
 pub use pooled_features::{pooled_stage_features, probe_stages_pooled};
+pub use recurrent::{
+    BoundaryAlignment, BoundaryGradient, RecurrentBatchReport, RecurrentConfig,
+    RecurrentEvaluation, RecurrentTrainer,
+};
 pub use replay::ReplayBuffer;
 pub use schedule::LrSchedule;
 pub use scheduler::{BatchReport, EpochPlan, EpochReport, Scheduler};
