@@ -17,7 +17,7 @@ epochs=${EPOCHS:-20}
 out=book/src/results/dgl-mnist-mlp
 [ "$epochs" = 20 ] || out=$out-$epochs
 cargo build --release -q -p locus-cli
-locus=target/release/locus
+locus=${LOCUS_BIN:-target/release/locus}
 common=(--dataset mnist --data-dir "$data/mnist" --hidden 1000,1000,1000 --activation relu
         --optimizer sgd --lr 0.05 --momentum 0.9 --lr-schedule cosine --batch-size 64
         --epochs "$epochs" --seed 0)

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 data=${1:-${LOCUS_DATA:-../shared/data}}
 out=book/src/results
 cargo build --release -q -p locus-cli
-locus=target/release/locus
+locus=${LOCUS_BIN:-target/release/locus}
 common=(--dataset mnist --data-dir "$data/mnist" --hidden 1000,1000 --batch-size 64
         --lr 0.05 --lr-schedule cosine --seed 0 --stage-epochs 0 --epochs 20)
 for algo in sae sarm; do

@@ -32,7 +32,7 @@ algos=${ALGOS:-bp dfa dni cdni}
 out=book/src/results/schedulers
 mkdir -p "$out"
 cargo build --release -q -p locus-cli
-locus=target/release/locus
+locus=${LOCUS_BIN:-target/release/locus}
 
 { echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"; rustc --version
