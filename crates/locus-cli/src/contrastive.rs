@@ -17,6 +17,7 @@ use locus_objectives::{Mode, StageContext};
 use locus_sched::{
     cache_stage_inputs, evaluate, pooled_stage_features, predict, probe_stages_pooled,
     train_epoch_on_frozen, EpochPlan, EpochReport, Lockstep, LrSchedule, Scheduler, Stage,
+    StageStats, StatsLog,
 };
 use serde_json::json;
 
@@ -64,10 +65,14 @@ pub fn run(args: &TrainArgs, family: Family) -> anyhow::Result<()> {
     probe
         .check()
         .context("invalid probe settings (--probe-epochs, --probe-lr)")?;
-    args.schedule.require_lockstep(
-        &args.algo,
-        "its encoder stages in lockstep or one at a time (--gim-schedule)",
-    )?;
+    if c.gim_schedule != GimSchedule::Lockstep {
+        args.schedule.require_lockstep(
+            &args.algo,
+            "one stage at a time under --gim-schedule cached|recompute (--scheduler applies \
+             to --gim-schedule lockstep)",
+        )?;
+    }
+    let (mut scheduler, scheduler_settings) = args.schedule.build(args.seed)?;
     let optimizer = train::optimizer(args, crate::args::OptimizerKind::Sgd);
     optimizer
         .build::<f32>()
@@ -113,7 +118,8 @@ pub fn run(args: &TrainArgs, family: Family) -> anyhow::Result<()> {
     // The peak of the training alone (data and model included, as they stay resident);
     // measured before the final probes, whose features would otherwise set it.
     let peak_reset = reset_peak_rss();
-    let mut training = run.train(&mut stages)?;
+    args.schedule.check_stages(stages.len())?;
+    let mut training = run.train(&mut stages, scheduler.as_mut())?;
     let peak_rss = peak_rss_kib();
     let first = {
         let n = run.split.train.len().min(args.batch_size);
@@ -150,6 +156,14 @@ pub fn run(args: &TrainArgs, family: Family) -> anyhow::Result<()> {
             if let Some(&p) = init_probes.as_ref().and_then(|v| v.get(i)) {
                 metrics.insert("probe_accuracy_init".into(), p);
             }
+            if let Some(Some(t)) = training.stage_stats.get(i) {
+                metrics.insert("staleness".into(), t.staleness_mean);
+                metrics.insert("staleness_max".into(), t.staleness_max as f64);
+                metrics.insert("busy_fraction".into(), t.busy_fraction());
+                if let Some(m) = t.message_staleness_mean {
+                    metrics.insert("message_staleness".into(), m);
+                }
+            }
             if i == encoder_stages {
                 if let Some(e) = &classifier {
                     metrics.insert("classifier_accuracy".into(), e.accuracy);
@@ -177,6 +191,8 @@ pub fn run(args: &TrainArgs, family: Family) -> anyhow::Result<()> {
             "gim_schedule",
             json!(format!("{:?}", c.gim_schedule).to_lowercase()),
         ),
+        ("scheduler", json!(args.schedule.scheduler.name())),
+        ("scheduler_config", scheduler_settings),
         ("probe", json!(run.probe)),
         ("probe_pooling", json!(run.pooling.short_name())),
         ("train_samples", json!(run.split.train.len())),
@@ -237,18 +253,27 @@ struct Training {
     train_s: f64,
     /// The largest input cache held (cached GIM schedule), in bytes.
     cache_bytes: usize,
+    /// What the scheduler measured of each stage over the last epoch it trained.
+    stage_stats: Vec<Option<StageStats>>,
 }
 
 impl Run<'_> {
     /// Trains: all stages together (gim lockstep, cpc, bp-encoder), or one GIM stage at a
     /// time for `--epochs` each.
-    fn train(&self, stages: &mut [Stage<f32>]) -> anyhow::Result<Training> {
+    /// All stages together run under `scheduler` (`--scheduler`); one stage at a time runs
+    /// in lockstep.
+    fn train(
+        &self,
+        stages: &mut [Stage<f32>],
+        scheduler: &mut dyn Scheduler<f32>,
+    ) -> anyhow::Result<Training> {
         let mut t = Training {
             history: Vec::new(),
             final_losses: vec![f64::NAN; stages.len()],
             samples: 0,
             train_s: 0.0,
             cache_bytes: 0,
+            stage_stats: vec![None; stages.len()],
         };
         let schedule = self.args.contrastive.gim_schedule;
         let per_stage = self.family == Family::Gim && schedule != GimSchedule::Lockstep;
@@ -291,13 +316,18 @@ impl Run<'_> {
                 };
                 let (frozen, trained) = stages.split_at_mut(lower);
                 let trained = &mut trained[..=top - lower];
+                let mut stats = StatsLog::default();
+                let observer = &mut (&mut bar, &mut stats);
                 let report: EpochReport = match &cached {
-                    Some(c) => Lockstep.train_epoch(trained, c, plan, &mut bar)?,
+                    Some(c) => Lockstep.train_epoch(trained, c, plan, observer)?,
                     None if lower > 0 => {
-                        train_epoch_on_frozen(frozen, trained, train, plan, &mut bar)?
+                        train_epoch_on_frozen(frozen, trained, train, plan, observer)?
                     }
-                    None => Lockstep.train_epoch(trained, train, plan, &mut bar)?,
+                    None => scheduler.train_epoch(trained, train, plan, observer)?,
                 };
+                for (i, figures) in stats.last().unwrap_or_default().iter().enumerate() {
+                    t.stage_stats[lower + i] = Some(figures.clone());
+                }
                 bar.clear();
                 t.train_s += report.wall_s;
                 t.samples += report.samples;

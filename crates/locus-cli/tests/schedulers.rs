@@ -307,3 +307,62 @@ fn plot_points_draws_a_figure_against_another() {
     assert!(stderr(&o).contains("no finite number at \"stages.*.no_such_figure\""));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The contrastive encoders run under every scheduler when all their stages train together
+/// (`--gim-schedule lockstep`), report each stage's staleness and busy fraction, and the
+/// one-stage-at-a-time schedules refuse a scheduler.
+#[test]
+fn contrastive_stages_run_under_the_asynchronous_schedulers() {
+    for scheduler in ["pipelined", "simulated"] {
+        for algo in ["gim", "cpc"] {
+            let args = [
+                "train",
+                "--algo",
+                algo,
+                "--dataset",
+                "mnist1d",
+                "--train-limit",
+                "256",
+                "--epochs",
+                "1",
+                "--enc-widths",
+                "8,8,8",
+                "--probe-epochs",
+                "2",
+                "--scheduler",
+                scheduler,
+                "--json",
+            ];
+            let o = locus(&args);
+            assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+            let stdout = String::from_utf8_lossy(&o.stdout);
+            let j: serde_json::Value =
+                serde_json::from_str(stdout.lines().last().expect("a JSON line")).unwrap();
+            assert_eq!(j["config"]["scheduler"], scheduler, "{algo}");
+            for s in j["stages"].as_array().unwrap() {
+                let busy = s["busy_fraction"].as_f64().unwrap_or_else(|| panic!("{s}"));
+                assert!((0.0..=1.0).contains(&busy), "{algo} {scheduler}: {s}");
+                assert!(s["staleness"].as_f64().unwrap() >= 0.0);
+            }
+        }
+    }
+    let o = locus(&[
+        "train",
+        "--algo",
+        "gim",
+        "--epochs",
+        "1",
+        "--gim-schedule",
+        "cached",
+        "--scheduler",
+        "pipelined",
+    ]);
+    let err = stderr(&o);
+    assert!(!o.status.success() && !err.contains("panicked"), "{err}");
+    for needle in [
+        "--scheduler pipelined is not supported",
+        "--gim-schedule lockstep",
+    ] {
+        assert!(err.contains(needle), "expected {needle:?} in: {err}");
+    }
+}
