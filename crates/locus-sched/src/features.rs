@@ -20,6 +20,19 @@ pub fn stage_features<F: Float>(
     data: &dyn Dataset,
     batch_size: usize,
 ) -> Result<(Vec<Tensor<F>>, Vec<usize>)> {
+    collect_features(stages, data, batch_size, |_, x| Ok(x.clone()))
+}
+
+/// Runs `data` through the stages batch by batch (inference mode) and keeps
+/// `keep(stage, output)` of every stage's output, concatenated over the batches, with the
+/// labels. Shared by [`stage_features`] and
+/// [`pooled_stage_features`](crate::pooled_stage_features).
+pub(crate) fn collect_features<F: Float>(
+    stages: &[Stage<F>],
+    data: &dyn Dataset,
+    batch_size: usize,
+    keep: impl Fn(&Stage<F>, &Tensor<F>) -> Result<Tensor<F>>,
+) -> Result<(Vec<Tensor<F>>, Vec<usize>)> {
     if stages.is_empty() {
         return Err(Error::Config("there are no stages".into()));
     }
@@ -40,7 +53,7 @@ pub fn stage_features<F: Float>(
         let mut x = batch.inputs;
         for (stage, out) in stages.iter().zip(&mut parts) {
             x = stage.module().infer(&x).map_err(|e| stage.wrap(e))?;
-            out.push(x.clone());
+            out.push(keep(stage, &x)?);
         }
     }
     let features = parts
@@ -73,8 +86,20 @@ pub fn probe_stages<F: Float>(
 ) -> Result<Vec<f64>> {
     const BATCH: usize = 1000;
     let classes = train.num_classes().max(test.num_classes());
-    let (train_features, train_labels) = stage_features(stages, train, BATCH)?;
-    let (test_features, test_labels) = stage_features(stages, test, BATCH)?;
+    let train = stage_features(stages, train, BATCH)?;
+    let test = stage_features(stages, test, BATCH)?;
+    probe_each_stage(stages, train, test, classes, config)
+}
+
+/// Fits a linear probe on each stage's training features and returns its accuracy on the
+/// stage's test features, bottom first.
+pub(crate) fn probe_each_stage<F: Float>(
+    stages: &[Stage<F>],
+    (train_features, train_labels): (Vec<Tensor<F>>, Vec<usize>),
+    (test_features, test_labels): (Vec<Tensor<F>>, Vec<usize>),
+    classes: usize,
+    config: &ProbeConfig,
+) -> Result<Vec<f64>> {
     stages
         .iter()
         .zip(train_features.iter().zip(&test_features))
