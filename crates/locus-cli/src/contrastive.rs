@@ -218,12 +218,7 @@ pub fn run(args: &TrainArgs, family: Family) -> anyhow::Result<()> {
         config,
         history,
     };
-    if let Some(dir) = &args.out {
-        report
-            .write_to_dir(dir)
-            .with_context(|| format!("writing results into {}", dir.display()))?;
-        eprintln!("wrote {}/results.json and epochs.csv", dir.display());
-    }
+    crate::train::write_run(args, &report)?;
     if args.json {
         println!("{}", report.to_json_line()?);
     } else {

@@ -369,11 +369,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         config: run_config,
         history,
     };
-    if let Some(dir) = &args.out {
-        run.write_to_dir(dir)
-            .with_context(|| format!("writing results into {}", dir.display()))?;
-        eprintln!("wrote {}/results.json and epochs.csv", dir.display());
-    }
+    crate::train::write_run(args, &run)?;
     if args.json {
         println!("{}", run.to_json_line()?);
     } else {

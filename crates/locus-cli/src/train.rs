@@ -346,14 +346,20 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     finish(args, &run)
 }
 
-/// Writes the run's files when `--out` is given and prints its summary (one JSON line
-/// with `--json`).
-pub(crate) fn finish(args: &TrainArgs, run: &RunReport) -> anyhow::Result<()> {
+/// Writes `results.json`, `epochs.csv` and the plots into `--out`, when it is given.
+pub(crate) fn write_run(args: &TrainArgs, run: &RunReport) -> anyhow::Result<()> {
     if let Some(dir) = &args.out {
         run.write_to_dir(dir)
             .with_context(|| format!("writing results into {}", dir.display()))?;
         eprintln!("wrote {}/results.json and epochs.csv", dir.display());
     }
+    Ok(())
+}
+
+/// Writes the run's files when `--out` is given and prints its summary (one JSON line
+/// with `--json`).
+pub(crate) fn finish(args: &TrainArgs, run: &RunReport) -> anyhow::Result<()> {
+    write_run(args, run)?;
     if args.json {
         println!("{}", run.to_json_line()?);
     } else {
