@@ -56,25 +56,13 @@ impl ForwardForwardMlp {
     /// [`Error::Config`] for fewer than two sizes or a zero width; the core's error for a
     /// bad activation or initialisation.
     pub fn check(&self) -> Result<()> {
-        if self.sizes.len() < 2 {
-            return Err(Error::Config(format!(
-                "a Forward-Forward network needs an input width and at least one layer, \
-                 got {:?}",
-                self.sizes
-            )));
-        }
-        if let Some(i) = self.sizes.iter().position(|&s| s == 0) {
-            return Err(Error::Config(format!(
-                "width {i} of {:?} is 0; every width should be >= 1",
-                self.sizes
-            )));
-        }
-        let core = |e: CoreError| Error::Stage {
-            stage: "forward-forward network config".into(),
-            source: e,
-        };
-        self.activation.check().map_err(core)?;
-        self.init.check().map_err(core)
+        crate::mlp::check_dense_network(
+            &self.sizes,
+            self.activation,
+            self.init,
+            "a Forward-Forward network needs an input width and at least one layer",
+            "forward-forward network config",
+        )
     }
 
     /// Builds one stage per layer, bottom first, weights drawn from `seed`;

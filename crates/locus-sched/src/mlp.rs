@@ -82,24 +82,13 @@ impl MlpConfig {
     /// [`Error::Config`] for fewer than two sizes or a zero width; the core's error for a
     /// bad activation or initialisation.
     pub fn check(&self) -> Result<()> {
-        if self.sizes.len() < 2 {
-            return Err(Error::Config(format!(
-                "an MLP needs at least an input and an output size, got {:?}",
-                self.sizes
-            )));
-        }
-        if let Some(i) = self.sizes.iter().position(|&s| s == 0) {
-            return Err(Error::Config(format!(
-                "layer width {i} of {:?} is 0; every width should be >= 1",
-                self.sizes
-            )));
-        }
-        let core = |e: CoreError| Error::Stage {
-            stage: "mlp config".into(),
-            source: e,
-        };
-        self.activation.check().map_err(core)?;
-        self.init.check().map_err(core)
+        check_dense_network(
+            &self.sizes,
+            self.activation,
+            self.init,
+            "an MLP needs at least an input and an output size",
+            "mlp config",
+        )
     }
 
     /// Number of stages the layout produces.
@@ -168,4 +157,30 @@ impl MlpConfig {
             })
             .collect()
     }
+}
+
+/// The checks every stack of dense layers shares: at least two widths (`too_few` says
+/// what is missing), none of them zero, and a valid activation and initialisation (core
+/// errors are wrapped as a stage named `what`).
+pub(crate) fn check_dense_network(
+    sizes: &[usize],
+    activation: Activation,
+    init: Init,
+    too_few: &str,
+    what: &str,
+) -> Result<()> {
+    if sizes.len() < 2 {
+        return Err(Error::Config(format!("{too_few}, got {sizes:?}")));
+    }
+    if let Some(i) = sizes.iter().position(|&s| s == 0) {
+        return Err(Error::Config(format!(
+            "layer width {i} of {sizes:?} is 0; every width should be >= 1"
+        )));
+    }
+    let core = |e: CoreError| Error::Stage {
+        stage: what.into(),
+        source: e,
+    };
+    activation.check().map_err(core)?;
+    init.check().map_err(core)
 }

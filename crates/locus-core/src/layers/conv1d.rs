@@ -2,7 +2,7 @@ use ndarray::{Array1, Array2, Array3, ArrayView1, ArrayView3, Axis, CowArray, Ix
 use serde::{Deserialize, Serialize};
 
 use super::feedback::{Feedback, FeedbackRule};
-use super::params::{weight_and_bias, weight_and_bias_mut};
+use super::params::{add_bias_to_rows, weight_and_bias, weight_and_bias_mut};
 use super::window::{Geometry, Window2d};
 use crate::init::Init;
 use crate::{Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng, Tensor};
@@ -486,13 +486,7 @@ impl<F: Float> Module<F> for Conv1d<F> {
         let w = self.weight_matrix(&context)?;
         let cols = self.columns(&g, input, &context)?;
         let mut y = cols.dot(&w.t());
-        if let Some(b) = &self.bias {
-            let b = b
-                .view()
-                .into_dimensionality::<Ix1>()
-                .map_err(|_| Error::shape(format!("{context} bias"), "1-D", b.shape()))?;
-            y += &b;
-        }
+        add_bias_to_rows(&mut y, self.bias.as_ref(), &context)?;
         rows_to_ncl(y, &g, &context)
     }
 

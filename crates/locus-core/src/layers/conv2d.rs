@@ -2,7 +2,7 @@ use ndarray::{Array1, Array2, Array3, Array4, ArrayView1, ArrayView4, Axis, CowA
 use serde::{Deserialize, Serialize};
 
 use super::feedback::{Feedback, FeedbackRule};
-use super::params::{weight_and_bias, weight_and_bias_mut};
+use super::params::{add_bias_to_rows, weight_and_bias, weight_and_bias_mut};
 use super::window::{check_pair, Geometry, Window2d};
 use crate::init::Init;
 use crate::{Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng, Tensor};
@@ -479,13 +479,7 @@ impl<F: Float> Module<F> for Conv2d<F> {
         let w = self.weight_matrix(&context)?;
         let cols = self.columns(&g, input, &context)?;
         let mut y = cols.dot(&w.t());
-        if let Some(b) = &self.bias {
-            let b = b
-                .view()
-                .into_dimensionality::<Ix1>()
-                .map_err(|_| Error::shape(format!("{context} bias"), "1-D", b.shape()))?;
-            y += &b;
-        }
+        add_bias_to_rows(&mut y, self.bias.as_ref(), &context)?;
         rows_to_nchw(y, &g, &context)
     }
 

@@ -1,6 +1,8 @@
 //! The parameter lists of layers with a weight and an optional bias.
 
-use crate::{Param, ParamMut, Tensor};
+use ndarray::{Array2, Ix1};
+
+use crate::{Error, Float, Param, ParamMut, Result, Tensor};
 
 /// `[weight, bias?]`, named `"weight"` and `"bias"`.
 pub(crate) fn weight_and_bias<'a, F>(
@@ -36,4 +38,21 @@ pub(crate) fn weight_and_bias_mut<'a, F>(
         });
     }
     p
+}
+
+/// Adds a layer's bias (when it has one) to every row of `y`, `[rows, out]`, after checking
+/// that `params_mut` left it 1-D; `context` names the layer in the error.
+pub(crate) fn add_bias_to_rows<F: Float>(
+    y: &mut Array2<F>,
+    bias: Option<&Tensor<F>>,
+    context: &str,
+) -> Result<()> {
+    if let Some(b) = bias {
+        let b = b
+            .view()
+            .into_dimensionality::<Ix1>()
+            .map_err(|_| Error::shape(format!("{context} bias"), "1-D", b.shape()))?;
+        *y += &b;
+    }
+    Ok(())
 }
