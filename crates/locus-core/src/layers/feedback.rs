@@ -21,14 +21,17 @@ use crate::{angle_deg, seeded_rng, Float, Result, SeededRng, Tensor};
 /// | [`FeedbackRule::Transpose`] | `W` (exact gradient) | — |
 /// | [`FeedbackRule::FixedRandom`] | a fixed random matrix | Lillicrap et al. 2016, eq. (1) |
 /// | [`FeedbackRule::SignSymmetry`] | `sign(W) · mean(abs(W))` | Liao, Leibo & Poggio 2016 (uSF) |
-/// | [`FeedbackRule::BatchRandomSign`] | `abs(M_t) ∘ sign(W)`, `M_t` redrawn every batch | Liao et al. 2016 (brSF) |
-/// | [`FeedbackRule::FixedRandomSign`] | `abs(M) ∘ sign(W)`, `M` fixed | Liao et al. 2016 (frSF) |
+/// | [`FeedbackRule::BatchRandomSign`] | `abs(M_t) ∘ sign(W) · s`, `M_t` redrawn every batch | Liao et al. 2016 (brSF) |
+/// | [`FeedbackRule::FixedRandomSign`] | `abs(M) ∘ sign(W) · s`, `M` fixed | Liao et al. 2016 (frSF) |
 ///
-/// Random matrices are drawn from the layer's own weight initialisation, so `B` has the
-/// scale `W` starts with. Plain `sign(W)` has entries of size 1, tens of times larger than
+/// Random matrices are drawn from the layer's own weight initialisation, so FA's `B` has
+/// the scale `W` starts with. Plain `sign(W)` has entries of size 1, tens of times larger than
 /// the weights of a wide layer; uSF here scales it by the mean absolute weight so that the
 /// signal reaching lower layers has the size backpropagation's has (the paper used batch
-/// normalisation for the same purpose). The scaling does not change any sign.
+/// normalisation for the same purpose). For the same reason brSF and frSF rescale their
+/// random magnitudes by `s = mean(abs(W)) / mean(abs(M))`, so their feedback follows the
+/// weights as they grow instead of keeping the scale the weights started with. The
+/// scaling does not change any sign, nor the angle between `B` and `W`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum FeedbackRule {
     /// `B = W`: the exact gradient (backpropagation).
@@ -39,10 +42,10 @@ pub enum FeedbackRule {
     /// Uniform sign-concordant feedback (uSF): `B = sign(W) · mean|W|`.
     SignSymmetry,
     /// Batchwise-random-magnitude sign-concordant feedback (brSF): `B = |M_t| ∘ sign(W)`
-    /// with a fresh random `M_t` for every backward pass.
+    /// with a fresh random `M_t` for every backward pass, rescaled to `mean|W|`.
     BatchRandomSign,
     /// Fixed-random-magnitude sign-concordant feedback (frSF): `B = |M| ∘ sign(W)` with a
-    /// fixed random `M`.
+    /// fixed random `M`, rescaled to `mean|W|`.
     FixedRandomSign,
 }
 
@@ -190,12 +193,33 @@ impl<F: Float> Feedback<F> {
     }
 }
 
-/// `|m| ∘ sign(w)`, element-wise.
+/// `|m| ∘ sign(w) · s`, element-wise, with `s` such that the result has the mean absolute
+/// value of `w`: the random magnitudes keep their relative sizes and, like uSF's, the
+/// feedback follows the weight's scale (all zeros when `w` or `m` is).
 fn signed_magnitudes<F: Float>(w: &Tensor<F>, m: &Tensor<F>, sign: impl Fn(F) -> F) -> Tensor<F> {
+    let n = F::cast(w.len().max(1) as f64);
+    let w_scale = w.iter().fold(F::zero(), |s, &v| s + v.abs()) / n;
+    // Entries where `w` is zero get no feedback, so only the others count towards |B|.
+    let m_scale =
+        w.iter().zip(m.iter()).fold(
+            F::zero(),
+            |s, (&wv, &mv)| {
+                if wv == F::zero() {
+                    s
+                } else {
+                    s + mv.abs()
+                }
+            },
+        ) / n;
+    let scale = if m_scale > F::zero() {
+        w_scale / m_scale
+    } else {
+        F::zero()
+    };
     let mut out = w.clone();
     Zip::from(&mut out)
         .and(m)
-        .for_each(|o, &mag| *o = sign(*o) * mag.abs());
+        .for_each(|o, &mag| *o = sign(*o) * mag.abs() * scale);
     out
 }
 
@@ -277,6 +301,25 @@ mod tests {
                     "{rule:?}: zero weights give zero feedback"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn random_magnitude_rules_have_the_mean_magnitude_of_the_weight() {
+        let mean_abs = |t: &Tensor<f64>| t.iter().map(|v| v.abs()).sum::<f64>() / t.len() as f64;
+        for rule in [FeedbackRule::BatchRandomSign, FeedbackRule::FixedRandomSign] {
+            let fb = build(rule);
+            for w in [weight(), weight() * 7.0] {
+                let b = fb.matrix(&w).unwrap().into_owned();
+                assert!(
+                    (mean_abs(&b) - mean_abs(&w)).abs() < 1e-12,
+                    "{rule:?}: mean |B| {} vs mean |W| {}",
+                    mean_abs(&b),
+                    mean_abs(&w)
+                );
+            }
+            let zero = Tensor::<f64>::zeros(vec![3, 2]);
+            assert!(fb.matrix(&zero).unwrap().iter().all(|&v| v == 0.0));
         }
     }
 
