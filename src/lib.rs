@@ -64,10 +64,10 @@ pub mod prelude {
     pub use locus_sched::{
         evaluate, evaluate_forward_forward, measure_alignment, predict, probe_stages,
         stage_accuracies, stage_features, AsyncConfig, EpochPlan, ForwardForwardMlp,
-        ForwardForwardTrainer, ForwardUnlocked, Greedy, GreedyConfig, InputModel, Lockstep,
-        MlpConfig, NoObserver, PatchEncoderConfig, Phase, Pipelined, ReadoutConfig, Scheduler,
-        SequenceEncoderConfig, Simulated, SimulatedConfig, Stage, StageAlignment, StageLayout,
-        StageTime, SyntheticInputConfig,
+        ForwardForwardTrainer, ForwardUnlocked, Greedy, GreedyConfig, GreedyLayerWise, InputModel,
+        Lockstep, MlpConfig, NoObserver, PatchEncoderConfig, Phase, Pipelined, ReadoutConfig,
+        Scheduler, SequenceEncoderConfig, Simulated, SimulatedConfig, Stage, StageAlignment,
+        StageBudget, StageLayout, StageTime, SyntheticInputConfig,
     };
 }
 

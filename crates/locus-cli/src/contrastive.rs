@@ -72,7 +72,7 @@ pub fn run(args: &TrainArgs, family: Family) -> anyhow::Result<()> {
              to --gim-schedule lockstep)",
         )?;
     }
-    let (mut scheduler, scheduler_settings) = args.schedule.build(args.seed)?;
+    let (mut scheduler, scheduler_settings) = crate::scheduler::build(args)?;
     let optimizer = train::optimizer(args, crate::args::OptimizerKind::Sgd);
     optimizer
         .build::<f32>()
@@ -118,7 +118,7 @@ pub fn run(args: &TrainArgs, family: Family) -> anyhow::Result<()> {
     // The peak of the training alone (data and model included, as they stay resident);
     // measured before the final probes, whose features would otherwise set it.
     let peak_reset = reset_peak_rss();
-    args.schedule.check_stages(stages.len())?;
+    crate::scheduler::check_stages(args, &stages)?;
     let mut training = run.train(&mut stages, scheduler.as_mut())?;
     let peak_rss = peak_rss_kib();
     let first = {
@@ -298,9 +298,18 @@ impl Run<'_> {
                 _ => None,
             };
             for epoch in 0..self.args.epochs {
-                let lr =
+                let lr = if per_stage {
                     self.schedule
-                        .rate(self.optimizer.learning_rate(), epoch, self.args.epochs);
+                        .rate(self.optimizer.learning_rate(), epoch, self.args.epochs)
+                } else {
+                    crate::scheduler::learning_rate(
+                        self.args,
+                        self.schedule,
+                        self.optimizer.learning_rate(),
+                        stages.len(),
+                        epoch,
+                    )?
+                };
                 for stage in stages.iter_mut() {
                     stage.optimizer_mut().set_learning_rate(lr)?;
                 }
@@ -320,14 +329,26 @@ impl Run<'_> {
                     }
                     None => scheduler.train_epoch(trained, train, plan, observer)?,
                 };
-                for (i, figures) in stats.last().unwrap_or_default().iter().enumerate() {
-                    t.stage_stats[lower + i] = Some(figures.clone());
+                let figures = stats.last().unwrap_or_default();
+                // The stage whose loss `report.loss` is: the top one, or under
+                // --scheduler greedy the one whose turn it is.
+                let learner = lower
+                    + figures
+                        .iter()
+                        .rposition(|f| f.updates > 0)
+                        .unwrap_or(top - lower);
+                for (i, f) in figures.iter().enumerate() {
+                    t.stage_stats[lower + i] = Some(f.clone());
                 }
                 bar.clear();
                 t.train_s += report.wall_s;
                 t.samples += report.samples;
                 for (i, &l) in report.stage_losses.iter().enumerate() {
-                    t.final_losses[lower + i] = l;
+                    // A stage that did not learn this epoch (--scheduler greedy) keeps the
+                    // loss of the last epoch it learned in.
+                    if figures.get(i).map_or(true, |f| f.updates > 0) {
+                        t.final_losses[lower + i] = l;
+                    }
                 }
                 if !report.loss.is_finite() {
                     anyhow::bail!(
@@ -347,7 +368,7 @@ impl Run<'_> {
                 let test_loss = self.top_loss(&mut stages[..=top], &self.split.test)?;
                 eprintln!(
                     "epoch {index:>3}/{total_epochs}  stage{} loss {:.4}  test loss {:.4}  {}  {:.1}s",
-                    top + 1,
+                    learner + 1,
                     report.loss,
                     test_loss,
                     accuracy.map_or_else(String::new, |a| format!("probe acc (stage{}) {a:.4}", probe_top + 1)),

@@ -129,10 +129,14 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             args.algo
         );
     }
-    args.schedule.require_lockstep(
-        &args.algo,
-        "with the greedy layer-wise scheduler (one stage at a time)",
-    )?;
+    // Its own trainer is greedy layer-wise already: `--scheduler greedy` names it too.
+    if args.schedule.scheduler != crate::scheduler::SchedulerKind::Greedy {
+        args.schedule.require_lockstep(
+            &args.algo,
+            "with its own greedy layer-wise trainer (one stage at a time; --scheduler greedy \
+             names it too)",
+        )?;
+    }
     train::check(args)?;
     let g = &args.greedy;
     let sarm = args.algo == "sarm";
@@ -155,7 +159,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         .top_epochs
         .unwrap_or(if g.finetune { 1 } else { args.epochs });
     let config = GreedyConfig {
-        stage_epochs: g.stage_epochs,
+        stage_epochs: g.stage_epochs.unwrap_or(1),
         top_epochs,
         finetune_epochs: if g.finetune { args.epochs } else { 0 },
         batch_size: args.batch_size,

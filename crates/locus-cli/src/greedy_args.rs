@@ -50,10 +50,12 @@ pub enum FeatureKind {
 /// Greedy layer-wise training (sae, sarm).
 #[derive(Debug, Clone, Args)]
 pub struct GreedyArgs {
-    /// sae, sarm: epochs each stage below the top trains alone (its greedy budget; 0
-    /// leaves them untrained, the random-features control).
-    #[arg(long, default_value_t = 1)]
-    pub stage_epochs: u64,
+    /// Epochs each stage below the top trains alone (its greedy budget). sae, sarm:
+    /// [default: 1]; 0 leaves them untrained, the random-features control. --scheduler
+    /// greedy: >= 1, the top stage learning for the rest of --epochs [default: --epochs
+    /// split evenly over the stages, the top taking the remainder].
+    #[arg(long)]
+    pub stage_epochs: Option<u64>,
     /// sae, sarm: epochs of the supervised top on the frozen features
     /// [default: --epochs, or 1 with --finetune].
     #[arg(long)]
@@ -111,11 +113,17 @@ pub struct GreedyArgs {
 
 impl GreedyArgs {
     /// For algorithms other than sae and sarm: refuses the flags that only they read, so
-    /// a mistyped --algo is not silently trained without them.
-    pub fn refuse_for(&self, algo: &str) -> anyhow::Result<()> {
+    /// a mistyped --algo is not silently trained without them; `--stage-epochs` is also
+    /// the budget of `--scheduler greedy` (`greedy_scheduler`).
+    pub fn refuse_for(&self, algo: &str, greedy_scheduler: bool) -> anyhow::Result<()> {
+        if self.stage_epochs.is_some() && !greedy_scheduler {
+            anyhow::bail!(
+                "--stage-epochs applies to the greedy algorithms (sae, sarm) and to \
+                 --scheduler greedy, not to --algo {algo} under another scheduler"
+            );
+        }
         let given = [
             ("--finetune", self.finetune),
-            ("--stage-epochs", self.stage_epochs != 1),
             ("--top-epochs", self.top_epochs.is_some()),
             ("--pretrain-fraction", self.pretrain_fraction != 1.0),
             ("--pretrain-lr", self.pretrain_lr.is_some()),

@@ -1,12 +1,14 @@
-//! `--scheduler` and its options: which scheduler runs the stages, and its bounds and
-//! simulated delays.
+//! `--scheduler` and its options: which scheduler runs the stages, and its bounds,
+//! simulated delays and greedy budget.
 
 use clap::{Args, ValueEnum};
 use locus_sched::{
-    AsyncConfig, ForwardUnlocked, InputModel, Lockstep, Pipelined, Scheduler, Simulated,
-    SimulatedConfig, StageTime, SyntheticInputConfig,
+    AsyncConfig, ForwardUnlocked, GreedyLayerWise, InputModel, Lockstep, LrSchedule, Pipelined,
+    Scheduler, Simulated, SimulatedConfig, Stage, StageBudget, StageTime, SyntheticInputConfig,
 };
 use serde_json::json;
+
+use crate::args::TrainArgs;
 
 /// The schedulers `--scheduler` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -21,6 +23,9 @@ pub enum SchedulerKind {
     /// Lockstep, but every stage above the first runs on a synthetic input predicted
     /// from the data (forward unlocking); with dni/cdni the stages are fully decoupled.
     ForwardUnlocked,
+    /// One stage learns per epoch, bottom first, from its own objective, on the frozen
+    /// stages below it (greedy layer-wise); each stage's turn is --stage-epochs.
+    Greedy,
 }
 
 impl SchedulerKind {
@@ -147,7 +152,7 @@ impl SchedulerArgs {
     ///
     /// # Errors
     /// `--stage-time` with several values but not one per stage.
-    pub fn check_stages(&self, stages: usize) -> anyhow::Result<()> {
+    fn check_stage_times(&self, stages: usize) -> anyhow::Result<()> {
         if let Some(times) = &self.stage_time {
             if times.len() != 1 && times.len() != stages {
                 anyhow::bail!(
@@ -172,11 +177,16 @@ impl SchedulerArgs {
         flow
     }
 
-    /// The scheduler, checked, and its settings for the run's `config`.
+    /// The scheduler, checked, and its settings for the run's `config`; `budget` is the
+    /// greedy scheduler's.
     ///
     /// # Errors
     /// An option given to a scheduler it does not apply to, or an invalid value (named).
-    pub fn build(&self, seed: u64) -> anyhow::Result<(Box<dyn Scheduler<f32>>, serde_json::Value)> {
+    fn build(
+        &self,
+        seed: u64,
+        budget: StageBudget,
+    ) -> anyhow::Result<(Box<dyn Scheduler<f32>>, serde_json::Value)> {
         self.check_applicable()?;
         Ok(match self.scheduler {
             SchedulerKind::Lockstep => (Box::new(Lockstep), json!(null)),
@@ -211,6 +221,101 @@ impl SchedulerArgs {
                 let settings = json!({ "synthetic_inputs": config });
                 (Box::new(ForwardUnlocked::<f32>::new(config)?), settings)
             }
+            SchedulerKind::Greedy => {
+                if budget == StageBudget::Each(0) {
+                    anyhow::bail!(
+                        "--stage-epochs should be >= 1 under --scheduler greedy (every stage \
+                         learns in its turn), but it is 0"
+                    );
+                }
+                let greedy = GreedyLayerWise::new(budget)?;
+                let settings = json!(greedy);
+                (Box::new(greedy), settings)
+            }
         })
     }
+}
+
+/// The budget of `--scheduler greedy`: `--stage-epochs` for each stage below the top, the
+/// top taking the rest of the run; by default `--epochs` split evenly over the stages (the
+/// top also takes the remainder).
+fn budget(args: &TrainArgs) -> StageBudget {
+    args.greedy
+        .stage_epochs
+        .map_or(StageBudget::Split(args.epochs), StageBudget::Each)
+}
+
+/// The scheduler `--scheduler` names, checked, and its settings for the run's `config`.
+///
+/// # Errors
+/// An option given to a scheduler it does not apply to, or an invalid value (named).
+pub fn build(args: &TrainArgs) -> anyhow::Result<(Box<dyn Scheduler<f32>>, serde_json::Value)> {
+    args.schedule.build(args.seed, budget(args))
+}
+
+/// Checks what depends on the stages: `--stage-time` has one value per stage; under
+/// `--scheduler greedy`, every stage learns from its own objective (no message from
+/// above, no global error) and the budget leaves every stage at least one epoch.
+///
+/// # Errors
+/// Naming the flag, or the stage and objective, and why.
+pub fn check_stages(args: &TrainArgs, stages: &[Stage<f32>]) -> anyhow::Result<()> {
+    args.schedule.check_stage_times(stages.len())?;
+    if args.schedule.scheduler != SchedulerKind::Greedy {
+        return Ok(());
+    }
+    GreedyLayerWise::check_stack(stages).map_err(|e| {
+        anyhow::anyhow!(
+            "--algo {} cannot run under --scheduler greedy: {e}",
+            args.algo
+        )
+    })?;
+    greedy_turns(args, stages.len()).map(|_| ())
+}
+
+/// Each stage's epochs under `--scheduler greedy`, bottom first.
+fn greedy_turns(args: &TrainArgs, stages: usize) -> anyhow::Result<Vec<u64>> {
+    budget(args)
+        .epochs_per_stage(stages, args.epochs)
+        .map_err(|_| match args.greedy.stage_epochs {
+            Some(each) => anyhow::anyhow!(
+                "--stage-epochs {each} gives the {} stage(s) below the top {below} epoch(s) in \
+                 all, so --epochs {} leaves the top stage none; give --epochs more than {below} \
+                 or a smaller --stage-epochs",
+                stages - 1,
+                args.epochs,
+                below = each * (stages as u64 - 1),
+            ),
+            None => anyhow::anyhow!(
+                "--epochs {} split over {stages} stages leaves some stage no epoch under \
+                 --scheduler greedy; give --epochs >= {stages}",
+                args.epochs
+            ),
+        })
+}
+
+/// The learning rate of `epoch`: `schedule` over the run from `base`, or under
+/// `--scheduler greedy` over the turn of the stage that learns in it, so that each stage
+/// anneals over its own epochs as a stage trained alone would.
+///
+/// # Errors
+/// As [`check_stages`] for the greedy budget.
+pub fn learning_rate(
+    args: &TrainArgs,
+    schedule: LrSchedule,
+    base: f64,
+    stages: usize,
+    epoch: u64,
+) -> anyhow::Result<f64> {
+    if args.schedule.scheduler != SchedulerKind::Greedy {
+        return Ok(schedule.rate(base, epoch, args.epochs));
+    }
+    let mut start = 0;
+    for turn in greedy_turns(args, stages)? {
+        if epoch < start + turn {
+            return Ok(schedule.rate(base, epoch - start, turn));
+        }
+        start += turn;
+    }
+    Ok(schedule.rate(base, epoch, args.epochs))
 }

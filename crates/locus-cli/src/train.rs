@@ -117,7 +117,10 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     if crate::greedy::is_greedy(&args.algo) {
         return crate::greedy::run(args);
     }
-    args.greedy.refuse_for(&args.algo)?;
+    args.greedy.refuse_for(
+        &args.algo,
+        args.schedule.scheduler == crate::scheduler::SchedulerKind::Greedy,
+    )?;
     check(args)?;
     if let Some(family) = crate::contrastive_model::Family::of(&args.algo) {
         return crate::contrastive::run(args, family);
@@ -134,7 +137,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     optimizer
         .build::<f32>()
         .context("invalid optimizer settings")?;
-    let (mut scheduler, scheduler_settings) = args.schedule.build(args.seed)?;
+    let (mut scheduler, scheduler_settings) = crate::scheduler::build(args)?;
     let split = data::load(args)?;
     let classes = split.train.num_classes().max(split.test.num_classes());
     let (activation, init) = (activation(args), init(args));
@@ -200,7 +203,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         let n = split.train.len().min(ALIGNMENT_PROBE);
         gather::<f32>(&split.train, &(0..n).collect::<Vec<_>>())?
     };
-    args.schedule.check_stages(stages.len())?;
+    crate::scheduler::check_stages(args, &stages)?;
 
     let log = |line: String| eprintln!("{line}");
     log(format!(
@@ -218,10 +221,19 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let mut train_s = 0.0;
     let mut history = Vec::new();
     let mut last = None;
+    // Each stage's loss in the last epoch it learned in (under --scheduler greedy, the
+    // stages below the top stop learning before the run ends).
+    let mut final_losses = vec![0.0; stages.len()];
     let mut bar = ProgressBar::new(args.epochs);
     let schedule = lr_schedule(args);
     for epoch in 0..args.epochs {
-        let lr = schedule.rate(optimizer.learning_rate(), epoch, args.epochs);
+        let lr = crate::scheduler::learning_rate(
+            args,
+            schedule,
+            optimizer.learning_rate(),
+            stages.len(),
+            epoch,
+        )?;
         for stage in &mut stages {
             stage.optimizer_mut().set_learning_rate(lr)?;
         }
@@ -240,6 +252,11 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             .last()
             .context("the scheduler reported no stage figures")?;
         train_s += report.wall_s;
+        for ((loss, &l), figures) in final_losses.iter_mut().zip(&report.stage_losses).zip(stats) {
+            if figures.updates > 0 {
+                *loss = l;
+            }
+        }
         let test = evaluate(&mut stages, &split.test, EVAL_BATCH)?;
         let alignment = measure_alignment(&mut stages, &probe.inputs, &probe.labels)?;
         // Every stage with its own classifier head reports its accuracy; the top one's is
@@ -291,7 +308,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let (report, test, alignment, stats, accuracies) = last.context("no epoch ran")?;
     let stage_reports = stages
         .iter()
-        .zip(&report.stage_losses)
+        .zip(&final_losses)
         .zip(&alignment)
         .zip(stats.iter().zip(&accuracies))
         .map(|(((s, &loss), a), (t, &accuracy))| StageReport {

@@ -1,5 +1,5 @@
-//! `locus train --scheduler`: every scheduler runs every algorithm, reports per-stage
-//! staleness and busy fraction, and refuses options that do not apply to it.
+//! `locus train --scheduler`: every scheduler runs every algorithm that allows it, reports
+//! per-stage staleness and busy fraction, and refuses options that do not apply to it.
 
 use std::process::{Command, Output};
 
@@ -16,6 +16,10 @@ fn stderr(o: &Output) -> String {
 }
 
 fn run_json(extra: &[&str]) -> serde_json::Value {
+    run_json_epochs("2", extra)
+}
+
+fn run_json_epochs(epochs: &str, extra: &[&str]) -> serde_json::Value {
     let mut args = vec![
         "train",
         "--dataset",
@@ -25,13 +29,18 @@ fn run_json(extra: &[&str]) -> serde_json::Value {
         "--hidden",
         "32,32",
         "--epochs",
-        "2",
+        epochs,
         "--batch-size",
         "50",
         "--json",
     ];
     args.extend(extra);
-    let o = locus(&args);
+    json_of(&args)
+}
+
+/// Runs `locus ARGS`, which must succeed, and returns the JSON object on its last line.
+fn json_of(args: &[&str]) -> serde_json::Value {
+    let o = locus(args);
     assert!(o.status.success(), "{args:?}: {}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     let line = stdout.lines().last().expect("stdout has a line");
@@ -49,7 +58,12 @@ fn fails_with(extra: &[&str], needles: &[&str]) {
         "100",
     ];
     args.extend(extra);
-    let o = locus(&args);
+    refused(&args, needles);
+}
+
+/// Runs `locus ARGS`, which must fail without a panic, naming every needle on stderr.
+fn refused(args: &[&str], needles: &[&str]) {
+    let o = locus(args);
     let err = stderr(&o);
     assert!(!o.status.success(), "{args:?} should fail; stderr: {err}");
     assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
@@ -333,11 +347,7 @@ fn contrastive_stages_run_under_the_asynchronous_schedulers() {
                 scheduler,
                 "--json",
             ];
-            let o = locus(&args);
-            assert!(o.status.success(), "{args:?}: {}", stderr(&o));
-            let stdout = String::from_utf8_lossy(&o.stdout);
-            let j: serde_json::Value =
-                serde_json::from_str(stdout.lines().last().expect("a JSON line")).unwrap();
+            let j = json_of(&args);
             assert_eq!(j["config"]["scheduler"], scheduler, "{algo}");
             for s in j["stages"].as_array().unwrap() {
                 let busy = s["busy_fraction"].as_f64().unwrap_or_else(|| panic!("{s}"));
@@ -346,23 +356,190 @@ fn contrastive_stages_run_under_the_asynchronous_schedulers() {
             }
         }
     }
-    let o = locus(&[
+    refused(
+        &[
+            "train",
+            "--algo",
+            "gim",
+            "--epochs",
+            "1",
+            "--gim-schedule",
+            "cached",
+            "--scheduler",
+            "pipelined",
+        ],
+        &[
+            "--scheduler pipelined is not supported",
+            "--gim-schedule lockstep",
+        ],
+    );
+}
+
+#[test]
+fn greedy_trains_stages_in_turn_and_reports_every_stage() {
+    // Five epochs over three stages: one each below the top, three for the top.
+    let j = run_json_epochs("5", &["--algo", "dgl", "--scheduler", "greedy"]);
+    assert_eq!(j["config"]["scheduler"], "greedy");
+    assert_eq!(j["config"]["scheduler_config"]["budget"]["split"], 5);
+    assert_eq!(j["history"].as_array().unwrap().len(), 5);
+    let stages = j["stages"].as_array().unwrap();
+    assert_eq!(stages.len(), 3);
+    for s in stages {
+        assert_eq!(s["staleness"].as_f64(), Some(0.0), "{s}");
+        let busy = s["busy_fraction"].as_f64().unwrap_or_else(|| panic!("{s}"));
+        assert!((0.0..=1.0).contains(&busy), "{s}");
+        // The loss of the stage's own turn, not the 0 of the epochs it sat out.
+        let loss = s["final_loss"].as_f64().unwrap_or_else(|| panic!("{s}"));
+        assert!(loss.is_finite() && loss > 0.0, "{s}");
+        assert!(s["probe_accuracy"].as_f64().is_some(), "{s}");
+    }
+    // In the last epoch only the top stage learned; the one below ran forward only.
+    let last = &j["history"][4]["stage_metrics"];
+    assert!(
+        last["stage2.busy_fraction"].as_f64().unwrap() > 0.0,
+        "{last}"
+    );
+    assert!(
+        j["test_accuracy"].as_f64().unwrap() > 0.15,
+        "{}",
+        j["test_accuracy"]
+    );
+
+    // --stage-epochs: 2 for each stage below the top, the top the last one.
+    let j = run_json_epochs(
+        "5",
+        &[
+            "--algo",
+            "dgl",
+            "--scheduler",
+            "greedy",
+            "--stage-epochs",
+            "2",
+        ],
+    );
+    assert_eq!(j["config"]["scheduler_config"]["budget"]["each"], 2);
+
+    // Greedy InfoMax's stages learn from their own InfoNCE losses: one per epoch here.
+    let j = json_of(&[
         "train",
         "--algo",
         "gim",
+        "--dataset",
+        "mnist1d",
+        "--train-limit",
+        "256",
+        "--epochs",
+        "3",
+        "--enc-widths",
+        "8,8,8",
+        "--probe-epochs",
+        "2",
+        "--scheduler",
+        "greedy",
+        "--json",
+    ]);
+    assert_eq!(j["config"]["scheduler"], "greedy");
+    for s in j["stages"].as_array().unwrap() {
+        assert_eq!(s["staleness"].as_f64(), Some(0.0), "{s}");
+        assert!(s["busy_fraction"].as_f64().is_some(), "{s}");
+        assert!(s["final_loss"].as_f64().unwrap() > 0.0, "{s}");
+    }
+    refused(
+        &[
+            "train",
+            "--algo",
+            "cpc",
+            "--train-limit",
+            "64",
+            "--epochs",
+            "3",
+            "--enc-widths",
+            "8,8,8",
+            "--scheduler",
+            "greedy",
+        ],
+        &[
+            "--algo cpc cannot run under --scheduler greedy",
+            "upstream-gradient",
+        ],
+    );
+
+    // sae and sarm are greedy layer-wise already: --scheduler greedy names their trainer.
+    let j = json_of(&[
+        "train",
+        "--algo",
+        "sae",
+        "--hidden",
+        "8",
         "--epochs",
         "1",
-        "--gim-schedule",
-        "cached",
+        "--train-limit",
+        "100",
+        "--probe-epochs",
+        "0",
         "--scheduler",
-        "pipelined",
+        "greedy",
+        "--json",
     ]);
-    let err = stderr(&o);
-    assert!(!o.status.success() && !err.contains("panicked"), "{err}");
-    for needle in [
-        "--scheduler pipelined is not supported",
-        "--gim-schedule lockstep",
+    assert_eq!(j["config"]["scheduler"], "greedy");
+}
+
+#[test]
+fn greedy_refuses_rules_that_wait_for_a_signal_from_above_and_bad_budgets() {
+    for (algo, objective, needs) in [
+        (
+            "bp",
+            "upstream-gradient",
+            "the gradient message of the stage above",
+        ),
+        (
+            "fa",
+            "upstream-gradient",
+            "the gradient message of the stage above",
+        ),
+        (
+            "dni",
+            "synthetic-gradient",
+            "the gradient message of the stage above",
+        ),
+        ("dfa", "direct-feedback", "the global error"),
     ] {
-        assert!(err.contains(needle), "expected {needle:?} in: {err}");
+        fails_with(
+            &["--algo", algo, "--scheduler", "greedy"],
+            &[
+                &format!("--algo {algo} cannot run under --scheduler greedy"),
+                "stage 'stage1'",
+                objective,
+                needs,
+            ],
+        );
     }
+    // Budgets (two stages, one epoch): too short a run for the top, or for a split;
+    // a stage with no epoch of its own.
+    for (budget, needle) in [
+        (
+            Some("1"),
+            "--stage-epochs 1 gives the 1 stage(s) below the top 1 epoch(s) in all, so --epochs 1 leaves the top stage none",
+        ),
+        (
+            None,
+            "--epochs 1 split over 2 stages leaves some stage no epoch",
+        ),
+        (
+            Some("0"),
+            "--stage-epochs should be >= 1 under --scheduler greedy",
+        ),
+    ] {
+        let mut args = vec!["--algo", "dgl", "--scheduler", "greedy"];
+        args.extend(budget.map(|n| ["--stage-epochs", n]).iter().flatten());
+        fails_with(&args, &[needle]);
+    }
+    fails_with(
+        &["--algo", "dgl", "--stage-epochs", "2"],
+        &["--stage-epochs applies to", "--scheduler greedy"],
+    );
+    fails_with(
+        &["--algo", "dgl", "--scheduler", "greedy", "--capacity", "2"],
+        &["--capacity applies to", "not to --scheduler greedy"],
+    );
 }

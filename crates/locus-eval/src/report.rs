@@ -22,7 +22,8 @@ pub struct StageReport {
     pub objective: String,
     /// Number of trainable parameters of the module.
     pub params: usize,
-    /// Mean local loss over the last epoch.
+    /// Mean local loss over the last epoch in which the stage learned (the last epoch,
+    /// except under a greedy layer-wise schedule).
     pub final_loss: f64,
     /// Algorithm-specific figures (e.g. `alignment_deg`, `probe_accuracy`), written as
     /// top-level keys of the stage's JSON object.

@@ -3,7 +3,7 @@ use std::time::Instant;
 use locus_core::{Float, Tensor};
 use locus_data::Dataset;
 
-use crate::lockstep::{check_stack, learn_top_down, run_epoch};
+use crate::lockstep::{check_stack, learn_top_down, run_epoch, Turn};
 use crate::synthetic_input::{SyntheticInput, SyntheticInputConfig};
 use crate::{BatchReport, EpochPlan, EpochReport, Error, Observer, Result, Scheduler, Stage};
 
@@ -151,11 +151,13 @@ impl<F: Float> Scheduler<F> for ForwardUnlocked<F> {
         plan: EpochPlan,
         observer: &mut dyn Observer,
     ) -> Result<EpochReport> {
+        let turn = Turn::all(stages.len());
         run_epoch(
             stages,
             data,
             plan,
             observer,
+            turn,
             |stages, inputs, labels, busy| self.timed_batch(stages, inputs, labels, busy),
         )
     }

@@ -167,9 +167,12 @@ pub type OnEpoch<'a, F> = dyn FnMut(&mut [Stage<F>], &GreedyEpoch) -> Result<()>
 /// ([`GreedyConfig::corruption`]) and its objective sees the clean one (denoising
 /// autoencoders, Vincent et al. 2008); the features passed upwards are always clean.
 ///
-/// It does not implement [`Scheduler`]: that trait trains all stages on one pass over
-/// the data, while greedy training is a sequence of phases of several epochs, each with
-/// its own stages, data and optimizer. [`Greedy::run`] is its entry point.
+/// It does not implement [`Scheduler`]: its phases each have their own data (a
+/// pretraining subset, cached features), optimizers and objectives (fine-tuning swaps in
+/// [`UpstreamGradient`]), so [`Greedy::run`] is its entry point. To train ordinary stages
+/// greedily under the [`Scheduler`] trait — one stage per epoch, each from its own
+/// objective, with the caller's loop, evaluation and observers — use
+/// [`GreedyLayerWise`](crate::GreedyLayerWise).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Greedy {
     config: GreedyConfig,

@@ -9,8 +9,10 @@
 //! work on different batches at once and update as soon as their signal is ready;
 //! [`Simulated`] runs the same protocol on a virtual clock with set stage times and
 //! delays, reproducibly. [`Observer`]s hear of every step and epoch under any of them.
-//! [`Greedy`] trains one stage at a time on the frozen stages below it (greedy layer-wise
-//! pretraining), then a supervised top, then optionally fine-tunes end to end.
+//! [`GreedyLayerWise`] trains one stage at a time, each for its budget of epochs, on the
+//! frozen stages below it. [`Greedy`] runs greedy layer-wise pretraining as phases of
+//! their own: the stages one at a time, then a supervised top, then optionally end-to-end
+//! fine-tuning.
 #![warn(missing_docs)]
 
 mod actor;
@@ -29,6 +31,7 @@ mod ff_trainer;
 mod forward_unlocked;
 mod frozen_inputs;
 mod greedy;
+mod greedy_layer_wise;
 mod lenet;
 mod lockstep;
 mod mlp;
@@ -63,6 +66,7 @@ pub use ff_trainer::ForwardForwardTrainer;
 pub use forward_unlocked::ForwardUnlocked;
 pub use frozen_inputs::{cache_stage_inputs, train_epoch_on_frozen};
 pub use greedy::{FeatureSource, Greedy, GreedyConfig, GreedyEpoch, OnEpoch, Phase};
+pub use greedy_layer_wise::{GreedyLayerWise, StageBudget};
 pub use lenet::LeNetConfig;
 pub use lockstep::Lockstep;
 pub use mlp::{MlpConfig, StageLayout};

@@ -1,3 +1,4 @@
+use std::ops::Range;
 use std::time::Instant;
 
 use locus_core::{Cache, Float, Tensor};
@@ -146,26 +147,50 @@ impl<F: Float> Scheduler<F> for Lockstep {
         plan: EpochPlan,
         observer: &mut dyn Observer,
     ) -> Result<EpochReport> {
+        let turn = Turn::all(stages.len());
         run_epoch(
             stages,
             data,
             plan,
             observer,
+            turn,
             |stages, inputs, labels, busy| self.timed_batch(stages, inputs, labels, busy),
         )
     }
 }
 
-/// One epoch of a single-threaded scheduler, shared by [`Lockstep`] and
-/// [`ForwardUnlocked`](crate::ForwardUnlocked): shuffles the data into the plan's batches,
+/// Which stages take part in an epoch of a single-threaded scheduler.
+#[derive(Debug, Clone)]
+pub(crate) struct Turn {
+    /// Stages `0..forward` run forward on every batch.
+    pub forward: usize,
+    /// The stages that learn from every batch.
+    pub learn: Range<usize>,
+}
+
+impl Turn {
+    /// Every one of `stages` runs forward and learns.
+    pub(crate) fn all(stages: usize) -> Self {
+        Turn {
+            forward: stages,
+            learn: 0..stages,
+        }
+    }
+}
+
+/// One epoch of a single-threaded scheduler, shared by [`Lockstep`],
+/// [`ForwardUnlocked`](crate::ForwardUnlocked) and
+/// [`GreedyLayerWise`](crate::GreedyLayerWise): shuffles the data into the plan's batches,
 /// trains each with `train_batch` (which adds each stage's computing time to its last
-/// argument), tells the observer of every stage's update (staleness 0) and of the batch,
-/// and at the end reports the epoch's mean losses and each stage's statistics.
+/// argument), tells the observer of the update of every stage in `turn.learn` (staleness
+/// 0) and of the batch, and at the end reports the epoch's mean losses and each stage's
+/// statistics (a stage outside the turn has no update and no loss).
 pub(crate) fn run_epoch<F: Float>(
     stages: &mut [Stage<F>],
     data: &dyn Dataset,
     plan: EpochPlan,
     observer: &mut dyn Observer,
+    turn: Turn,
     mut train_batch: impl FnMut(
         &mut [Stage<F>],
         &Tensor<F>,
@@ -191,7 +216,12 @@ pub(crate) fn run_epoch<F: Float>(
         }
         samples += indices.len();
         for (i, (stage, &loss)) in stages.iter().zip(&report.stage_losses).enumerate() {
-            stats[i].input();
+            if i < turn.forward {
+                stats[i].input();
+            }
+            if !turn.learn.contains(&i) {
+                continue;
+            }
             stats[i].update(indices.len(), 0);
             stats[i].loss(loss, indices.len());
             observer.on_stage_step(&StageStep {

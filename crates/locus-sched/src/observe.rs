@@ -9,7 +9,8 @@ pub struct StepInfo {
     pub batch: usize,
     /// Number of batches in the epoch.
     pub batches: usize,
-    /// The top stage's loss on this batch.
+    /// The top stage's loss on this batch (under
+    /// [`GreedyLayerWise`](crate::GreedyLayerWise), the loss of the stage that learns).
     pub loss: f64,
 }
 
@@ -77,7 +78,8 @@ impl std::fmt::Debug for EpochEnd<'_> {
 /// Combine observers with a tuple, `(progress, (log, checkpoints))`, or pass one by
 /// `&mut` to keep it.
 pub trait Observer {
-    /// Called after each batch the top stage learns from.
+    /// Called after each batch the top stage learns from (under
+    /// [`GreedyLayerWise`](crate::GreedyLayerWise), after each batch).
     fn on_step(&mut self, _info: &StepInfo) {}
 
     /// Called after each step of each stage (an update, or a late message).

@@ -29,9 +29,11 @@ pub struct BatchReport {
 pub struct EpochReport {
     /// Epoch number, from 0.
     pub epoch: u64,
-    /// Mean of the top stage's loss over the epoch's samples.
+    /// Mean of the top stage's loss over the epoch's samples (under
+    /// [`GreedyLayerWise`](crate::GreedyLayerWise), of the one stage that learned).
     pub loss: f64,
-    /// Mean local loss of each stage, bottom to top.
+    /// Mean local loss of each stage, bottom to top (0 for a stage that did not learn in
+    /// the epoch).
     pub stage_losses: Vec<f64>,
     /// Samples trained on.
     pub samples: usize,
