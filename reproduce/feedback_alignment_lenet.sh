@@ -7,15 +7,15 @@
 # Runs whose results.json exists are kept (delete the directory to redo one). Writes one
 # directory per run under book/src/results/fa-mnist-lenet/, then one comparison chart.
 # About 2 minutes per rule on 2 cores.
-#   [EPOCHS=5] reproduce/feedback_alignment_lenet.sh [DATA_DIR]
+#   [EPOCHS=5] [LOCUS_BIN=path/to/locus] reproduce/feedback_alignment_lenet.sh [DATA_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-${LOCUS_DATA:-../shared/data}}
 epochs=${EPOCHS:-5}
 out=book/src/results/fa-mnist-lenet
 mkdir -p "$out"
-cargo build --release -q -p locus-cli
-locus=target/release/locus
+if [ -z "${LOCUS_BIN:-}" ]; then cargo build --release -q -p locus-cli; fi
+locus=${LOCUS_BIN:-target/release/locus}
 runs=()
 train() {  # train ALGO LR DIR
   [ -f "$3/results.json" ] && return 0
