@@ -310,12 +310,7 @@ pub fn learning_rate(
     if args.schedule.scheduler != SchedulerKind::Greedy {
         return Ok(schedule.rate(base, epoch, args.epochs));
     }
-    let mut start = 0;
-    for turn in greedy_turns(args, stages)? {
-        if epoch < start + turn {
-            return Ok(schedule.rate(base, epoch - start, turn));
-        }
-        start += turn;
-    }
-    Ok(schedule.rate(base, epoch, args.epochs))
+    greedy_turns(args, stages)?; // the budget's error in the flags' words
+    let (within, turn) = budget(args).turn_position(stages, args.epochs, epoch)?;
+    Ok(schedule.rate(base, within, turn))
 }

@@ -109,6 +109,26 @@ impl StageBudget {
         turns.push(epochs - below);
         Ok(turns)
     }
+
+    /// Where `epoch` falls in the turns of a run of `epochs` epochs over `stages` stages:
+    /// `(epoch within its stage's turn, length of that turn)`, so that a learning-rate
+    /// schedule can restart with each stage's turn, as for a stage trained alone.
+    ///
+    /// # Errors
+    /// As [`StageBudget::epochs_per_stage`], and [`Error::Config`] for an epoch past the
+    /// end of the run.
+    pub fn turn_position(&self, stages: usize, epochs: u64, epoch: u64) -> Result<(u64, u64)> {
+        let mut start = 0;
+        for turn in self.epochs_per_stage(stages, epochs)? {
+            if epoch < start + turn {
+                return Ok((epoch - start, turn));
+            }
+            start += turn;
+        }
+        Err(Error::Config(format!(
+            "epoch {epoch} is past the end of a greedy run of {epochs} epochs"
+        )))
+    }
 }
 
 /// Greedy layer-wise training as a [`Scheduler`]: the stages learn one at a time, bottom

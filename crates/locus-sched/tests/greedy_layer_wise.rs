@@ -169,6 +169,24 @@ fn the_turn_moves_at_the_budget_epochs() {
 }
 
 #[test]
+fn each_epoch_knows_its_place_in_its_stage_turn() {
+    // 12 epochs over 4 stages: turns of 3, 3, 3 and 3.
+    let split = StageBudget::Split(12);
+    assert_eq!(split.turn_position(4, 12, 0).unwrap(), (0, 3));
+    assert_eq!(split.turn_position(4, 12, 4).unwrap(), (1, 3));
+    assert_eq!(split.turn_position(4, 12, 11).unwrap(), (2, 3));
+    assert!(split.turn_position(4, 12, 12).is_err());
+    // 2 epochs each below the top, the top the rest of a 7-epoch run: 2, 2, 3.
+    let each = StageBudget::Each(2);
+    assert_eq!(each.turn_position(3, 7, 1).unwrap(), (1, 2));
+    assert_eq!(each.turn_position(3, 7, 5).unwrap(), (1, 3));
+    assert!(
+        each.turn_position(3, 4, 0).is_err(),
+        "the top would get no epoch"
+    );
+}
+
+#[test]
 fn budgets_that_leave_a_stage_without_epochs_are_refused() {
     let message = |e: locus_sched::Error| e.to_string();
     for budget in [
