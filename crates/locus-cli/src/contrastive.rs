@@ -184,6 +184,7 @@ pub fn run(args: &TrainArgs, family: Family) -> anyhow::Result<()> {
         ("model", json!(encoder.kind())),
         ("network", encoder.to_json()),
         ("infonce", json!(infonce_config(c, args.seed, 0))),
+        ("prediction_skip", json!(c.prediction_skip)),
         ("optimizer", json!(run.optimizer)),
         ("batch_size", json!(args.batch_size)),
         ("lr_schedule", json!(run.schedule)),

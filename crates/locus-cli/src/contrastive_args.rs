@@ -66,6 +66,12 @@ pub struct ContrastiveArgs {
     /// InfoNCE prediction steps K (positions ahead, or patch rows below).
     #[arg(long, default_value_t = 3)]
     pub prediction_steps: usize,
+    /// InfoNCE offsets right ahead that are not predicted, so each stage predicts k = s+1
+    /// ..= s+K positions ahead: one value for every stage, or one per stage,
+    /// comma-separated. Skipping the offsets whose receptive fields overlap the context's
+    /// keeps the prediction from being solved by copying shared input.
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    pub prediction_skip: Vec<usize>,
     /// InfoNCE negatives per anchor (N = negatives + 1 candidates).
     #[arg(long, default_value_t = 16)]
     pub negatives: usize,

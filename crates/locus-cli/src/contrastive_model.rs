@@ -153,9 +153,17 @@ impl Encoder {
 pub fn infonce_config(args: &ContrastiveArgs, seed: u64, index: usize) -> InfoNceConfig {
     InfoNceConfig::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (index as u64 + 1))
         .with_prediction_steps(args.prediction_steps)
+        .with_skip_steps(prediction_skip(args, index))
         .with_negatives(args.negatives)
         .with_sampling(args.negative_sampling.sampling())
         .with_optimizer(OptimizerConfig::Adam(AdamConfig::new(args.predictor_lr)))
+}
+
+/// The `--prediction-skip` of stage `index`: its own entry, or the single value every
+/// stage shares (the list's length is checked against the stages in [`build_stages`]).
+fn prediction_skip(args: &ContrastiveArgs, index: usize) -> usize {
+    let skips = &args.prediction_skip;
+    skips.get(index).or(skips.last()).copied().unwrap_or(0)
 }
 
 /// The stages of `family` on `encoder`, bottom first; `bp-encoder` adds a head stage
@@ -184,6 +192,14 @@ pub fn build_stages(
         Family::Cpc if i + 1 == n => infonce(i),
         Family::Cpc | Family::BpEncoder => Box::new(UpstreamGradient),
     })?;
+    let skips = args.prediction_skip.len();
+    if skips != 1 && skips != stages.len() {
+        anyhow::bail!(
+            "--prediction-skip lists {skips} values for an encoder of {} stages: give one \
+             value for every stage, or one per stage",
+            stages.len()
+        );
+    }
     if family == Family::BpEncoder {
         let mut shape = vec![1];
         shape.extend_from_slice(sample_shape);

@@ -165,8 +165,30 @@ fn the_same_seed_gives_the_same_run() {
 }
 
 #[test]
+fn skipped_prediction_steps_reach_each_stage() {
+    let j = small("gim", &["--probe-every", "0", "--prediction-skip", "4,4,2"]);
+    let names: Vec<&str> = j["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["objective"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "infonce(K=3, skip 4, N=17, batch)",
+            "infonce(K=3, skip 4, N=17, batch)",
+            "infonce(K=3, skip 2, N=17, batch)"
+        ]
+    );
+    assert_eq!(j["config"]["prediction_skip"], serde_json::json!([4, 4, 2]));
+    let plain = small("gim", &["--probe-every", "0"]);
+    assert_ne!(j["train_loss"], plain["train_loss"]);
+}
+
+#[test]
 fn bad_contrastive_settings_are_named() {
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 9] = [
         (
             &["--algo", "cpc", "--gim-schedule", "cached"],
             "--gim-schedule",
@@ -179,6 +201,14 @@ fn bad_contrastive_settings_are_named() {
         (
             &["--algo", "gim", "--prediction-steps", "40"],
             "prediction steps",
+        ),
+        (
+            &["--algo", "gim", "--prediction-skip", "0,1"],
+            "--prediction-skip lists 2 values for an encoder of 3 stages",
+        ),
+        (
+            &["--algo", "gim", "--prediction-skip", "18"],
+            "skipped = 18",
         ),
         (&["--algo", "gim", "--probe-pool", "median"], "median"),
         (&["--algo", "gim", "--hidden", "10"], "--hidden"),

@@ -16,9 +16,16 @@ use crate::{
 /// Configuration of an [`InfoNce`] objective, checked by [`InfoNceConfig::build`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct InfoNceConfig {
-    /// `K`: the objective predicts `k = 1..=K` positions ahead, with one bilinear
-    /// predictor `W_k` each (default 3).
+    /// `K`: the objective predicts `K` offsets ahead, `k = skip_steps + 1 ..= skip_steps +
+    /// K`, with one bilinear predictor `W_k` each (default 3).
     pub prediction_steps: usize,
+    /// Offsets right ahead that are not predicted (default 0: `k` starts at 1). Where the
+    /// receptive fields of neighbouring positions overlap, the nearest targets share input
+    /// with the context and can be matched by copying that input; skipping them makes the
+    /// prediction reach past the overlap. The GIM code does this for its overlapping
+    /// image patches (`skip_step = 1`).
+    #[serde(default)]
+    pub skip_steps: usize,
     /// Negatives per anchor; every anchor scores `N = negatives + 1` candidates, and the
     /// bound it can certify is at most `log N` nats (default 16).
     pub negatives: usize,
@@ -35,6 +42,7 @@ impl InfoNceConfig {
     pub fn new(seed: u64) -> Self {
         InfoNceConfig {
             prediction_steps: 3,
+            skip_steps: 0,
             negatives: 16,
             sampling: NegativeSampling::Batch,
             optimizer: OptimizerConfig::Adam(AdamConfig::new(1e-3)),
@@ -45,6 +53,12 @@ impl InfoNceConfig {
     /// Sets `K`, the number of prediction steps.
     pub fn with_prediction_steps(mut self, steps: usize) -> Self {
         self.prediction_steps = steps;
+        self
+    }
+
+    /// Sets how many offsets right ahead are skipped (`k` starts at `skip + 1`).
+    pub fn with_skip_steps(mut self, skip: usize) -> Self {
+        self.skip_steps = skip;
         self
     }
 
@@ -115,7 +129,8 @@ impl InfoNceConfig {
 /// autoregressive model; put a recurrent or causal stage below this one to get CPC's
 /// `c_t`).
 ///
-/// For each prediction step `k = 1..=K` and each anchor position `t` with a position
+/// For each prediction step `k = 1..=K` (or `s + 1 ..= s + K` with
+/// [`InfoNceConfig::skip_steps`] `= s`) and each anchor position `t` with a position
 /// `t + k` ahead, the predictor `W_k` scores candidates `z_j` by the log-bilinear
 /// `f_k(z_j, z_t) = z_jᵀ W_k z_t` (eq. 3); the candidates are the positive `z_{t+k}` and
 /// `negatives` others drawn as [`NegativeSampling`] says. The loss is the categorical
@@ -230,14 +245,16 @@ impl<F: Float> InfoNce<F> {
             across: shape[3..].iter().product(),
         };
         let k = self.config.prediction_steps;
-        if layout.steps <= k {
+        let skip = self.config.skip_steps;
+        if layout.steps <= k + skip {
             return Err(Error::invalid(
-                "InfoNCE prediction steps K",
+                "InfoNCE prediction steps K (plus the skipped steps)",
                 &format!(
-                    "should be below the {} positions along axis 2 of the stage output {shape:?}",
+                    "should be below the {} positions along axis 2 of the stage output \
+                     {shape:?} (K = {k}, skipped = {skip})",
                     layout.steps
                 ),
-                k,
+                k + skip,
             ));
         }
         self.config
@@ -418,8 +435,12 @@ fn predict_step<F: Float>(
 
 impl<F: Float> LocalObjective<F> for InfoNce<F> {
     fn name(&self) -> String {
+        let skip = match self.config.skip_steps {
+            0 => String::new(),
+            s => format!(", skip {s}"),
+        };
         format!(
-            "infonce(K={}, N={}, {})",
+            "infonce(K={}{skip}, N={}, {})",
             self.config.prediction_steps,
             self.config.negatives + 1,
             self.config.sampling.short_name()
@@ -442,7 +463,8 @@ impl<F: Float> LocalObjective<F> for InfoNce<F> {
             let w = w.view().into_dimensionality().map_err(|_| {
                 Error::shape("InfoNCE predictor", "[channels, channels]", w.shape())
             })?;
-            let s = predict_step(&z, w, &l, i + 1, &config, ctx.step, scale, &mut grad_z)?;
+            let k = config.skip_steps + i + 1;
+            let s = predict_step(&z, w, &l, k, &config, ctx.step, scale, &mut grad_z)?;
             loss += s.loss * scale;
             bound += s.bound / k_count as f64;
             grads_w.push((s.grad_w * scale).into_dyn());
@@ -453,7 +475,7 @@ impl<F: Float> LocalObjective<F> for InfoNce<F> {
                 .iter_mut()
                 .enumerate()
                 .map(|(i, value)| ParamMut {
-                    name: format!("W_{}", i + 1),
+                    name: format!("W_{}", config.skip_steps + i + 1),
                     value,
                 })
                 .collect();
@@ -506,9 +528,15 @@ mod tests {
 
     /// The loss of a one-step predictor `W` on a grid whose channel `r` is 1 in row `r`.
     fn loss_on_row_grid(w: Tensor<f64>) -> f64 {
+        loss_on_row_grid_skipping(w, 0)
+    }
+
+    /// As [`loss_on_row_grid`], predicting `skip + 1` rows below.
+    fn loss_on_row_grid_skipping(w: Tensor<f64>, skip: usize) -> f64 {
         let grid = Tensor::from_shape_fn(vec![2, 4, 4, 3], |i| f64::from(u8::from(i[1] == i[2])));
         let mut o = InfoNceConfig::new(0)
             .with_prediction_steps(1)
+            .with_skip_steps(skip)
             .build::<f64>()
             .unwrap();
         o.signal(&StageContext::new(&grid, &grid), Mode::Evaluate)
@@ -535,6 +563,39 @@ mod tests {
         let up = loss_on_row_grid(shift(false));
         assert!(down < uniform - 0.3, "{down} vs {uniform}");
         assert!(up > uniform, "{up} vs {uniform}");
+    }
+
+    /// The predictor `W` sending row `r`'s code to row `r + offset`'s.
+    fn row_shift(offset: usize) -> Tensor<f64> {
+        Tensor::from_shape_fn(vec![4, 4], |i| f64::from(u8::from(i[1] == i[0] + offset)))
+    }
+
+    #[test]
+    fn skipped_steps_move_the_target_further_ahead() {
+        // With one step skipped, the single predictor is scored on the row two below:
+        // the map to r + 2 solves it, the map to r + 1 (right without the skip) does not.
+        let uniform = 17f64.ln();
+        let two = loss_on_row_grid_skipping(row_shift(2), 1);
+        let one = loss_on_row_grid_skipping(row_shift(1), 1);
+        assert!(two < uniform - 0.3, "{two} vs {uniform}");
+        assert!(one >= uniform - 1e-9, "{one} vs {uniform}");
+        assert!(loss_on_row_grid(row_shift(1)) < uniform - 0.3);
+        let o = InfoNceConfig::new(0)
+            .with_skip_steps(2)
+            .build::<f32>()
+            .unwrap();
+        assert_eq!(o.name(), "infonce(K=3, skip 2, N=17, batch)");
+        // K + skipped must stay below the positions: 4 rows cannot take K = 1 with 3 skipped.
+        let grid = Tensor::<f64>::zeros(vec![2, 4, 4, 3]);
+        let mut too_far = InfoNceConfig::new(0)
+            .with_prediction_steps(1)
+            .with_skip_steps(3)
+            .build::<f64>()
+            .unwrap();
+        let e = too_far
+            .signal(&StageContext::new(&grid, &grid), Mode::Evaluate)
+            .unwrap_err();
+        assert!(e.to_string().contains("skipped = 3"), "{e}");
     }
 
     #[test]
