@@ -184,6 +184,16 @@ pub struct TrainArgs {
     /// BP(λ): stages learn from λ·true + (1−λ)·synthetic gradient, λ in [0, 1].
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub sg_lambda: f64,
+    /// Warm-up of the synthetic-gradient stages (dni, cdni), in epochs: during the first N
+    /// epochs the gradient models learn but the hidden stages do not apply their
+    /// predictions (they stay as initialised; the top stage trains as usual). Must be
+    /// below --epochs. 0: none.
+    #[arg(long, default_value_t = 0)]
+    pub sg_warmup_epochs: u64,
+    /// MLP only: a LayerNorm (learned scale and shift) after every hidden layer's linear
+    /// map, before the activation (where the DNI paper puts batch normalisation).
+    #[arg(long)]
+    pub layer_norm: bool,
     #[command(flatten)]
     pub schedule: crate::scheduler::SchedulerArgs,
     /// Auxiliary classifier head of every hidden stage (dgl).

@@ -109,8 +109,57 @@ pub(crate) fn lr_schedule(args: &TrainArgs) -> LrSchedule {
     }
 }
 
+/// Refuses `--layer-norm` and `--sg-warmup-epochs` where nothing would use them, and a
+/// warm-up that leaves no epoch to learn in.
+pub(crate) fn check_dni_options(args: &TrainArgs) -> anyhow::Result<()> {
+    let plain = algo::find(&args.algo)
+        .ok()
+        .filter(|a| a.forward_forward().is_none() && a.hidden != HiddenSignal::Contrastive);
+    let plain_mlp = plain.is_some()
+        && args.model == ModelKind::Mlp
+        && !crate::sequence::wants_sequences(args)
+        && !crate::greedy::is_greedy(&args.algo);
+    if args.layer_norm && !plain_mlp {
+        let model = format!("{:?}", args.model).to_lowercase();
+        anyhow::bail!(
+            "--layer-norm applies to --model mlp trained by bp, fa, dfa, dni, cdni, dgl, usf, \
+             brsf or frsf; --algo {} with --model {} does not use it",
+            args.algo,
+            model
+        );
+    }
+    if args.sg_warmup_epochs > 0 {
+        let synthetic = matches!(
+            plain.map(|a| a.hidden),
+            Some(HiddenSignal::SyntheticGradient { .. })
+        );
+        if !synthetic || !plain_mlp && args.model != ModelKind::Lenet {
+            anyhow::bail!(
+                "--sg-warmup-epochs applies to --algo dni or cdni on an MLP or a LeNet; it \
+                 is not used with --algo {}{}",
+                args.algo,
+                if crate::sequence::wants_sequences(args) {
+                    " on a sequence task"
+                } else {
+                    ""
+                }
+            );
+        }
+        if args.sg_warmup_epochs >= args.epochs {
+            anyhow::bail!(
+                "--sg-warmup-epochs {} should be below --epochs {}: the hidden stages would \
+                 never learn",
+                args.sg_warmup_epochs,
+                args.epochs
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Runs `locus train`.
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
+    check_dni_options(args)?;
     if crate::sequence::wants_sequences(args) {
         return crate::sequence::run(args);
     }
@@ -152,7 +201,10 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 },
             })
             .with_optimizer(OptimizerConfig::Adam(AdamConfig::new(args.sg_lr)))
-            .with_lambda(args.sg_lambda),
+            .with_lambda(args.sg_lambda)
+            .with_warmup_steps(
+                args.sg_warmup_epochs * split.train.len().div_ceil(args.batch_size) as u64,
+            ),
         local_classifier: LocalClassifierConfig::new(classes, args.seed)
             .with_head(match args.head {
                 HeadKindArg::Linear => HeadKind::Linear,
@@ -182,7 +234,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             let mlp = MlpConfig::new(sizes)
                 .with_activation(activation)
                 .with_init(init)
-                .with_feedback(algorithm.feedback);
+                .with_feedback(algorithm.feedback)
+                .with_layer_norm(args.layer_norm);
             (mlp.build(args.seed, &optimizer, objective)?, json!(mlp))
         }
         ModelKind::Lenet => {

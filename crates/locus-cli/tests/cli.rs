@@ -93,6 +93,39 @@ fn json_contract_on_generated_mnist1d() {
 }
 
 #[test]
+fn dni_takes_a_warm_up_and_layer_norm() {
+    let mut args = vec![
+        "train",
+        "--algo",
+        "dni",
+        "--dataset",
+        "mnist1d",
+        "--layer-norm",
+        "--sg-warmup-epochs",
+        "1",
+        "--json",
+    ];
+    args.extend(SMALL);
+    let o = locus(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = last_json_line(&o);
+    // 4000 training samples in batches of 100: a warm-up of 40 steps.
+    assert_eq!(j["config"]["synthetic_gradient"]["warmup_steps"], 40);
+    assert_eq!(j["config"]["network"]["layer_norm"], true);
+    assert_eq!(
+        j["stages"][0]["module"],
+        "Sequential[Flatten, Linear(40→32), LayerNorm([32], affine), ReLU]"
+    );
+    assert!(j["test_accuracy"].as_f64().unwrap() > 0.15, "{j}");
+    // Without the options: no warm-up, no normalisation.
+    let mut args = vec!["train", "--algo", "dni", "--dataset", "mnist1d", "--json"];
+    args.extend(SMALL);
+    let j = last_json_line(&locus(&args));
+    assert_eq!(j["config"]["synthetic_gradient"]["warmup_steps"], 0);
+    assert_eq!(j["config"]["network"]["layer_norm"], false);
+}
+
+#[test]
 fn same_seed_same_result() {
     let mut args = vec!["train", "--dataset", "mnist1d", "--json", "--seed", "5"];
     args.extend(SMALL);
@@ -147,6 +180,30 @@ fn bad_arguments_are_named() {
         &["synthetic-gradient", "1.5"],
     );
     fails_with(&["train", "--algo", "cdni", "--sg-lr", "-1"], &["-1"]);
+    fails_with(
+        &[
+            "train",
+            "--algo",
+            "dni",
+            "--epochs",
+            "2",
+            "--sg-warmup-epochs",
+            "2",
+        ],
+        &["--sg-warmup-epochs 2", "--epochs 2"],
+    );
+    fails_with(
+        &["train", "--algo", "bp", "--sg-warmup-epochs", "1"],
+        &["--sg-warmup-epochs", "dni", "bp"],
+    );
+    fails_with(
+        &["train", "--model", "lenet", "--layer-norm"],
+        &["--layer-norm", "mlp", "lenet"],
+    );
+    fails_with(
+        &["train", "--algo", "ff", "--layer-norm"],
+        &["--layer-norm", "--algo ff"],
+    );
     fails_with(
         &["train", "--model", "lenet", "--hidden", "10"],
         &["--hidden", "mlp"],

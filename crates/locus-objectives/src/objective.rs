@@ -142,6 +142,16 @@ pub trait LocalObjective<F: Float>: Send {
         false
     }
 
+    /// Whether the stage should leave its parameters *and its optimizer's state*
+    /// untouched after learning from the batch at its `step` (the objective still learns
+    /// its own parameters, e.g. a synthetic-gradient warm-up). A zero signal alone would
+    /// not do: Adam would still count the step, and its bias correction would then make
+    /// the first real steps several times larger than the learning rate. Default: false.
+    fn holds_update(&self, step: u64) -> bool {
+        let _ = step;
+        false
+    }
+
     /// Learns from a gradient message that arrived after the stage already learned from
     /// this batch with the objective's prediction (update unlocking, see
     /// [`LocalObjective::is_update_unlocked`]). `ctx` is the context of that earlier
@@ -219,6 +229,9 @@ impl<F: Float> LocalObjective<F> for Box<dyn LocalObjective<F>> {
     }
     fn is_update_unlocked(&self) -> bool {
         (**self).is_update_unlocked()
+    }
+    fn holds_update(&self, step: u64) -> bool {
+        (**self).holds_update(step)
     }
     fn learn_from_late_message(&mut self, ctx: &StageContext<'_, F>) -> Result<F> {
         (**self).learn_from_late_message(ctx)

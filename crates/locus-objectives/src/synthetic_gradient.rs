@@ -41,6 +41,13 @@ pub struct SyntheticGradientConfig {
     pub lambda: f64,
     /// Seed of `M`'s random initial weights (only [`SgModel::Mlp`] has any).
     pub seed: u64,
+    /// Warm-up: for the stage's first `warmup_steps` updates (its step count below this)
+    /// `M` learns as usual and the signal is computed as usual (so the stage below still
+    /// gets its bootstrapped target), but [`LocalObjective::holds_update`] tells the stage
+    /// not to apply it: its weights and its optimizer's state stay as they are. Default 0:
+    /// no warm-up.
+    #[serde(default)]
+    pub warmup_steps: u64,
 }
 
 impl SyntheticGradientConfig {
@@ -60,6 +67,7 @@ impl SyntheticGradientConfig {
             optimizer: OptimizerConfig::Adam(AdamConfig::new(1e-3)),
             lambda: 0.0,
             seed,
+            warmup_steps: 0,
         }
     }
 
@@ -85,6 +93,13 @@ impl SyntheticGradientConfig {
     /// Sets the BP(λ) mixing.
     pub fn with_lambda(mut self, lambda: f64) -> Self {
         self.lambda = lambda;
+        self
+    }
+
+    /// Sets the warm-up: the number of stage updates during which `M` learns but its
+    /// prediction is not applied.
+    pub fn with_warmup_steps(mut self, steps: u64) -> Self {
+        self.warmup_steps = steps;
         self
     }
 
@@ -162,6 +177,12 @@ impl SyntheticGradientConfig {
 /// signal: below the supervised top it is the true gradient; below another synthetic
 /// gradient stage it is that stage's synthetic gradient sent back through its module,
 /// the paper's bootstrapped target.
+///
+/// **Warm-up** ([`SyntheticGradientConfig::warmup_steps`]): while the stage's step count
+/// is below it, `M` learns from every message and the signal (with which the stage's
+/// input gradient, the stage below's target, is computed) is the usual one, but the stage
+/// holds its update ([`LocalObjective::holds_update`]). Not part of the paper: it lets `M`
+/// fit the gradient of a network that is not moving before the stage follows it.
 ///
 /// **BP(λ)** (from the paper's appendix): with λ > 0 the signal is
 /// `λ·m + (1−λ)·ĝ/batch` when a message is present, and `ĝ/batch` otherwise.
@@ -395,6 +416,12 @@ impl<F: Float> LocalObjective<F> for SyntheticGradient<F> {
         self.config.lambda == 0.0
     }
 
+    /// During the warm-up the stage leaves its weights and its optimizer's state alone
+    /// (whatever λ).
+    fn holds_update(&self, step: u64) -> bool {
+        step < self.config.warmup_steps
+    }
+
     /// One regression step of `M` on the late message: exactly the step [`Mode::Learn`]
     /// takes (predict `M(h)` for the stage output `h` the context carries, the output
     /// computed when the stage learned from this batch, then one optimizer step on
@@ -543,6 +570,39 @@ mod tests {
         let s3 = sg.signal(&ctx, Mode::Learn).unwrap();
         assert_eq!(s3.grad_output, s1.grad_output);
         assert_ne!(params(&sg), before);
+    }
+
+    #[test]
+    fn warm_up_holds_the_update_and_changes_nothing_else() {
+        let (h, m) = (h(), message());
+        let mut sg = SyntheticGradientConfig::new(0)
+            .with_warmup_steps(3)
+            .with_optimizer(OptimizerConfig::Adam(AdamConfig::new(1e-2)))
+            .build::<f64>()
+            .unwrap();
+        let mut plain = SyntheticGradientConfig::new(0)
+            .with_optimizer(OptimizerConfig::Adam(AdamConfig::new(1e-2)))
+            .build::<f64>()
+            .unwrap();
+        let at = |step| StageContext {
+            step,
+            ..StageContext::new(&h, &h).with_message(&m)
+        };
+        for step in 0..5 {
+            // M learns and predicts as without warm-up; only the stage is told to hold.
+            let s = sg.signal(&at(step), Mode::Learn).unwrap();
+            let p = plain.signal(&at(step), Mode::Learn).unwrap();
+            assert_eq!(s.loss, p.loss);
+            assert_eq!(s.grad_output, p.grad_output);
+            assert_eq!(sg.holds_update(step), step < 3, "step {step}");
+            assert!(!plain.holds_update(step));
+        }
+        assert!(SyntheticGradientConfig::new(0)
+            .with_warmup_steps(1)
+            .with_lambda(0.5)
+            .build::<f64>()
+            .unwrap()
+            .holds_update(0));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 use locus_core::init::{child_seed, Init};
 use locus_core::{
-    seeded_rng, Activation, Error as CoreError, FeedbackRule, Flatten, Float, LinearConfig, Module,
-    OptimizerConfig, Sequential,
+    seeded_rng, Activation, Error as CoreError, FeedbackRule, Flatten, Float, LayerNormConfig,
+    LinearConfig, Module, OptimizerConfig, Sequential,
 };
 use locus_objectives::LocalObjective;
 use serde::{Deserialize, Serialize};
@@ -38,6 +38,11 @@ pub struct MlpConfig {
     /// backpropagation); feedback alignment and sign symmetry change only this.
     #[serde(default)]
     pub feedback: FeedbackRule,
+    /// A [`LayerNorm`](locus_core::LayerNorm) (learned scale and shift) after every
+    /// hidden layer's linear map, before its activation — where the DNI paper puts batch
+    /// normalisation (default false: none).
+    #[serde(default)]
+    pub layer_norm: bool,
 }
 
 impl MlpConfig {
@@ -49,7 +54,14 @@ impl MlpConfig {
             init: Init::TorchDefault,
             layout: StageLayout::PerLayer,
             feedback: FeedbackRule::Transpose,
+            layer_norm: false,
         }
+    }
+
+    /// Puts a LayerNorm after every hidden layer's linear map (before the activation).
+    pub fn with_layer_norm(mut self, layer_norm: bool) -> Self {
+        self.layer_norm = layer_norm;
+        self
     }
 
     /// Sets the backward rule of every layer.
@@ -132,6 +144,15 @@ impl MlpConfig {
                 })?;
             current = current.push(linear);
             if l + 1 < layers {
+                if self.layer_norm {
+                    let norm = LayerNormConfig::new(vec![self.sizes[l + 1]])
+                        .init::<F>()
+                        .map_err(|e| Error::Stage {
+                            stage: format!("layer {}", l + 1),
+                            source: e,
+                        })?;
+                    current = current.push(norm);
+                }
                 current = current.push(self.activation);
             }
             if self.layout == StageLayout::PerLayer || l + 1 == layers {
@@ -183,4 +204,42 @@ pub(crate) fn check_dense_network(
     };
     activation.check().map_err(core)?;
     init.check().map_err(core)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use locus_core::SgdConfig;
+    use locus_objectives::UpstreamGradient;
+
+    #[test]
+    fn layer_norm_goes_between_every_hidden_linear_map_and_its_activation() {
+        let opt = OptimizerConfig::Sgd(SgdConfig::new(0.1));
+        let config = MlpConfig::new(vec![6, 5, 4, 3]).with_activation(Activation::Relu);
+        let plain = config
+            .clone()
+            .build::<f64>(2, &opt, |_, _| Box::new(UpstreamGradient))
+            .unwrap();
+        let normed = config
+            .with_layer_norm(true)
+            .build::<f64>(2, &opt, |_, _| Box::new(UpstreamGradient))
+            .unwrap();
+        let names: Vec<String> = normed.iter().map(|s| s.module().name()).collect();
+        assert_eq!(
+            names,
+            [
+                "Sequential[Flatten, Linear(6→5), LayerNorm([5], affine), ReLU]",
+                "Sequential[Linear(5→4), LayerNorm([4], affine), ReLU]",
+                "Sequential[Linear(4→3)]",
+            ]
+        );
+        // The same linear weights as without normalisation, plus γ and β per hidden layer.
+        for (p, n) in plain.iter().zip(&normed) {
+            let extra = n.module().num_params() - p.module().num_params();
+            let width = p.module().params()[1].value.len();
+            let hidden = p.name() != "stage3";
+            assert_eq!(extra, if hidden { 2 * width } else { 0 });
+            assert_eq!(p.module().params()[0].value, n.module().params()[0].value);
+        }
+    }
 }

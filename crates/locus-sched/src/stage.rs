@@ -166,12 +166,14 @@ impl<F: Float> Stage<F> {
             add_gradients(&mut grads.params, extra).map_err(|e| self.wrap(e))?;
         }
         let params = self.module.params_mut();
-        self.optimizer
-            .step(params, &grads.params)
-            .map_err(|e| Error::Stage {
-                stage: self.name.clone(),
-                source: e,
-            })?;
+        if !self.objective.holds_update(self.steps) {
+            self.optimizer
+                .step(params, &grads.params)
+                .map_err(|e| Error::Stage {
+                    stage: self.name.clone(),
+                    source: e,
+                })?;
+        }
         self.steps += 1;
         Ok(StageUpdate {
             loss: signal.loss,

@@ -242,3 +242,49 @@ fn forward_unlocked_runs_are_reproducible() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn a_warm_up_holds_the_stage_and_its_optimizer() {
+    let mut net = stages(|i| {
+        Box::new(
+            SyntheticGradientConfig::new(i as u64)
+                .with_warmup_steps(3)
+                .build::<f64>()
+                .unwrap(),
+        )
+    });
+    let batch = gather::<f64>(&product_data(20, 1), &(0..20).collect::<Vec<_>>()).unwrap();
+    let params = |net: &[Stage<f64>], i: usize| -> Vec<locus_core::Tensor<f64>> {
+        let stage: &Stage<f64> = &net[i];
+        stage
+            .module()
+            .params()
+            .into_iter()
+            .map(|p| p.value.clone())
+            .collect()
+    };
+    let (hidden0, top0) = (params(&net, 0), params(&net, 2));
+    for _ in 0..3 {
+        Lockstep
+            .train_batch(&mut net, &batch.inputs, &batch.labels)
+            .unwrap();
+    }
+    // The gradient models learned (the lower one from the bootstrapped target), the top
+    // stage learned, the hidden stages did not.
+    assert!(sg_loss(&net[0]) > 0.0 && sg_loss(&net[1]) > 0.0);
+    assert_ne!(params(&net, 2), top0);
+    assert_eq!(params(&net, 0), hidden0);
+    assert_eq!(net[0].steps(), 3);
+    // The first update after the warm-up is Adam's first step (every weight with a
+    // gradient moves by about the learning rate, 1e-3), not the step of an optimizer that
+    // counted three zero gradients (about 0.58e-3 at most).
+    Lockstep
+        .train_batch(&mut net, &batch.inputs, &batch.labels)
+        .unwrap();
+    let moved = params(&net, 0)
+        .iter()
+        .zip(&hidden0)
+        .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
+        .fold(0.0, f64::max);
+    assert!((moved - 1e-3).abs() < 1e-5, "largest change {moved}");
+}

@@ -42,9 +42,11 @@ impl<F: Float> Stage<F> {
             .backward(cache, &signal.grad_output, need_input_grad)
             .map_err(|e| self.wrap(e))?;
         let params = self.module.params_mut();
-        self.optimizer
-            .step(params, &grads.params)
-            .map_err(|e| self.wrap(e))?;
+        if !self.objective.holds_update(self.steps) {
+            self.optimizer
+                .step(params, &grads.params)
+                .map_err(|e| self.wrap(e))?;
+        }
         self.steps += 1;
         Ok(StageUpdate {
             loss: signal.loss,
