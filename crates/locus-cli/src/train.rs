@@ -111,6 +111,16 @@ pub(crate) fn lr_schedule(args: &TrainArgs) -> LrSchedule {
 
 /// Runs `locus train`.
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
+    // Before the dispatch, so that every family of algorithms refuses it.
+    let evaluated = ["ff", "ff-unsup"];
+    if args.eval_every.is_some() && !evaluated.contains(&args.algo.as_str()) {
+        anyhow::bail!(
+            "--eval-every applies to --algo {}, not --algo {} (gim, cpc and bp-encoder \
+             space their probes with --probe-every)",
+            evaluated.join("|"),
+            args.algo
+        );
+    }
     if crate::sequence::wants_sequences(args) {
         return crate::sequence::run(args);
     }
