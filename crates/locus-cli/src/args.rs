@@ -216,6 +216,12 @@ pub struct TrainArgs {
     /// Adam learning rate of the Forward-Forward softmax read-outs (ff, ff-unsup).
     #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
     pub readout_lr: f64,
+    /// Evaluate on the test set every N epochs (ff, ff-unsup; an error with the other
+    /// algorithms) [default: 1]. The last epoch is always evaluated and gives the final
+    /// figures; the epochs not evaluated are left out of the learning curve (history in
+    /// results.json, epochs.csv). 0: only after the last epoch.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub eval_every: Option<u64>,
     /// Seed of the weights and the batch order.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -5,7 +5,9 @@
 //! negative data by a `ForwardForwardTrainer`; the test accuracy is by goodness over all
 //! labels for `ff` and by the softmax read-out for `ff-unsup`, and every stage reports its
 //! own accuracy as `probe_accuracy` (by its goodness alone for `ff`, by its own read-out
-//! for `ff-unsup`).
+//! for `ff-unsup`). The test set is evaluated after every `--eval-every` epochs and after
+//! the last one, whose evaluation gives the final figures; the learning curve holds the
+//! evaluated epochs only.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -116,6 +118,7 @@ pub fn run(
         ScheduleKind::Constant => LrSchedule::Constant,
         ScheduleKind::Cosine => LrSchedule::Cosine,
     };
+    let eval_every = args.eval_every.unwrap_or(1);
     for epoch in 0..args.epochs {
         let lr = schedule.rate(optimizer.learning_rate(), epoch, args.epochs);
         for stage in &mut stages {
@@ -128,29 +131,50 @@ pub fn run(
         };
         let report = trainer.train_epoch(&mut stages, &split.train, plan, &mut bar)?;
         train_s += report.wall_s;
-        let test =
-            evaluate_forward_forward(&mut stages, &trainer, &split.test, goodness, EVAL_BATCH)?;
+        let number = epoch + 1;
+        // Evaluation reads the stages and the trainer but changes neither (its negatives
+        // come from their own seed), so skipping it leaves the training as it was.
+        let evaluated = number == args.epochs || (eval_every > 0 && number % eval_every == 0);
+        let test = if evaluated && report.loss.is_finite() {
+            Some(evaluate_forward_forward(
+                &mut stages,
+                &trainer,
+                &split.test,
+                goodness,
+                EVAL_BATCH,
+            )?)
+        } else {
+            None
+        };
         bar.clear();
         eprintln!(
-            "epoch {:>3}/{}  train loss {:.4}  test loss {:.4}  test acc {:.4}{}  {:.1}s",
-            epoch + 1,
+            "epoch {:>3}/{}  train loss {:.4}{}  {:.1}s",
+            number,
             args.epochs,
             report.loss,
-            test.loss,
-            test.accuracy,
-            match (test.goodness_accuracy, test.readout_accuracy) {
-                (Some(_), Some(r)) => format!(" (read-out {r:.4})"),
-                _ => String::new(),
-            },
+            test.as_ref().map_or_else(String::new, |test| format!(
+                "  test loss {:.4}  test acc {:.4}{}",
+                test.loss,
+                test.accuracy,
+                match (test.goodness_accuracy, test.readout_accuracy) {
+                    (Some(_), Some(r)) => format!(" (read-out {r:.4})"),
+                    _ => String::new(),
+                }
+            )),
             report.wall_s
         );
         if !report.loss.is_finite() {
             anyhow::bail!(
                 "training diverged at epoch {} (loss {}); try a smaller --lr",
-                epoch + 1,
+                number,
                 report.loss
             );
         }
+        // An epoch not evaluated (--eval-every) is left out of the learning curve, as gim
+        // leaves out the epochs it does not probe: no test figure is carried over.
+        let Some(test) = test else {
+            continue;
+        };
         let mut stage_metrics: BTreeMap<String, f64> = stages
             .iter()
             .enumerate()
@@ -164,7 +188,7 @@ pub fn run(
             stage_metrics.insert("readout.accuracy".into(), r);
         }
         history.push(EpochRecord {
-            epoch: epoch + 1,
+            epoch: number,
             train_loss: report.loss,
             test_accuracy: test.accuracy,
             test_loss: test.loss,
@@ -173,6 +197,7 @@ pub fn run(
         });
         last = Some((report, test));
     }
+    // The last epoch is always evaluated, so these are its figures.
     let (report, test) = last.context("no epoch ran")?;
     let stage_reports = stages
         .iter()
@@ -197,6 +222,7 @@ pub fn run(
         ("optimizer", json!(optimizer)),
         ("batch_size", json!(args.batch_size)),
         ("lr_schedule", json!(schedule)),
+        ("eval_every", json!(eval_every)),
         ("scheduler", json!(Scheduler::<f32>::name(&trainer))),
         ("train_samples", json!(split.train.len())),
         ("test_samples", json!(split.test.len())),

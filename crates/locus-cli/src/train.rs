@@ -160,6 +160,16 @@ pub(crate) fn check_dni_options(args: &TrainArgs) -> anyhow::Result<()> {
 /// Runs `locus train`.
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     check_dni_options(args)?;
+    // Before the dispatch, so that every family of algorithms refuses it.
+    let evaluated = ["ff", "ff-unsup"];
+    if args.eval_every.is_some() && !evaluated.contains(&args.algo.as_str()) {
+        anyhow::bail!(
+            "--eval-every applies to --algo {}, not --algo {} (gim, cpc and bp-encoder \
+             space their probes with --probe-every)",
+            evaluated.join("|"),
+            args.algo
+        );
+    }
     if crate::sequence::wants_sequences(args) {
         return crate::sequence::run(args);
     }

@@ -111,6 +111,85 @@ fn ff_reports_goodness_and_read_out_accuracies_per_stage() {
     assert_eq!(train(&args)["test_accuracy"], j["test_accuracy"]);
 }
 
+/// The epochs of a run's learning curve, from `results.json` and from `epochs.csv`.
+fn curve_epochs(dir: &std::path::Path) -> (Vec<u64>, Vec<String>) {
+    let text = std::fs::read_to_string(dir.join("results.json")).unwrap();
+    let j: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let history = j["history"].as_array().unwrap();
+    for r in history {
+        assert!(r["test_accuracy"].is_number(), "{r}");
+        assert!(r["test_loss"].is_number(), "{r}");
+    }
+    let json_epochs = history
+        .iter()
+        .map(|r| r["epoch"].as_u64().unwrap())
+        .collect();
+    let csv = std::fs::read_to_string(dir.join("epochs.csv")).unwrap();
+    let csv_epochs = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect();
+    (json_epochs, csv_epochs)
+}
+
+#[test]
+fn ff_eval_every_skips_test_evaluations_but_not_training() {
+    let base = std::env::temp_dir().join(format!("locus-ff-eval-every-{}", std::process::id()));
+    let run = |algo: &str, every: Option<&str>| {
+        let dir = base.join(format!("{algo}-{}", every.unwrap_or("default")));
+        let mut args = vec!["--algo", algo, "--train-limit", "500"];
+        args.extend(SMALL);
+        if let Some(n) = every {
+            args.extend(["--eval-every", n]);
+        }
+        let out = dir.to_str().unwrap().to_string();
+        args.extend(["--out", &out]);
+        let j = train(&args);
+        (j, dir)
+    };
+    let (every1, dir1) = run("ff", Some("1"));
+    let (every2, dir2) = run("ff", Some("2"));
+    let (last_only, dir0) = run("ff", Some("0"));
+    assert_eq!(every1["config"]["eval_every"], 1);
+    assert_eq!(every2["config"]["eval_every"], 2);
+    // Every epoch is on the curve with N = 1; with N = 2 over 3 epochs, epoch 2 and the last
+    // one; with N = 0, the last one only.
+    let e = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>();
+    for (dir, epochs) in [
+        (&dir1, vec![1, 2, 3]),
+        (&dir2, vec![2, 3]),
+        (&dir0, vec![3]),
+    ] {
+        let (json_epochs, csv_epochs) = curve_epochs(dir);
+        assert_eq!(json_epochs, epochs, "{}", dir.display());
+        assert_eq!(csv_epochs, e(&epochs), "{}", dir.display());
+    }
+    // Evaluation does not touch the training: the same figures whatever N is.
+    for j in [&every2, &last_only] {
+        for key in ["test_accuracy", "test_loss", "train_loss"] {
+            assert_eq!(j[key], every1[key], "{key}");
+        }
+        assert_eq!(j["stages"], every1["stages"]);
+    }
+    // The curve's figures too, but for the training time.
+    let record = |j: &serde_json::Value, i: usize| {
+        let mut r = j["history"][i].clone();
+        r.as_object_mut().unwrap().remove("train_s");
+        r
+    };
+    assert_eq!(record(&every2, 0), record(&every1, 1));
+    assert_eq!(record(&every2, 1), record(&every1, 2));
+    // The read-outs of ff-unsup learn during training too.
+    let (unsup, _) = run("ff-unsup", None);
+    let (unsup_last, _) = run("ff-unsup", Some("0"));
+    assert_eq!(unsup["config"]["eval_every"], 1, "the default is 1");
+    assert_eq!(unsup["history"].as_array().unwrap().len(), 3);
+    assert_eq!(unsup_last["test_accuracy"], unsup["test_accuracy"]);
+    assert_eq!(unsup_last["stages"], unsup["stages"]);
+    let _ = std::fs::remove_dir_all(&base);
+}
+
 #[test]
 fn ff_unsup_predicts_by_read_out() {
     let mut args = vec!["--algo", "ff-unsup"];
@@ -179,6 +258,18 @@ fn bad_settings_are_named() {
         &["--model lenet", "not supported"],
     );
     fails_with(&["--algo", "ff", "--readout-lr", "0"], &["--readout-lr"]);
+    fails_with(
+        &["--algo", "bp", "--eval-every", "2"],
+        &["--eval-every", "--algo ff|ff-unsup", "not --algo bp"],
+    );
+    fails_with(
+        &["--algo", "gim", "--eval-every", "2"],
+        &["--eval-every", "--probe-every"],
+    );
+    fails_with(
+        &["--algo", "ff", "--eval-every", "-1"],
+        &["'-1'", "--eval-every"],
+    );
     fails_with(
         &["--algo", "dgl", "--head", "mlp", "--head-hidden", "0"],
         &["local-classifier", "hidden width"],
