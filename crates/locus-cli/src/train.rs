@@ -161,12 +161,14 @@ pub(crate) fn check_dni_options(args: &TrainArgs) -> anyhow::Result<()> {
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     check_dni_options(args)?;
     // Before the dispatch, so that every family of algorithms refuses it.
-    let evaluated = ["ff", "ff-unsup"];
-    if args.eval_every.is_some() && !evaluated.contains(&args.algo.as_str()) {
+    let forward_forward = algo::find(&args.algo)
+        .ok()
+        .and_then(|a| a.forward_forward())
+        .is_some();
+    if args.eval_every.is_some() && !forward_forward {
         anyhow::bail!(
-            "--eval-every applies to --algo {}, not --algo {} (gim, cpc and bp-encoder \
-             space their probes with --probe-every)",
-            evaluated.join("|"),
+            "--eval-every applies to the Forward-Forward algorithms (ff, ff-unsup), not \
+             --algo {} (gim, cpc and bp-encoder space their probes with --probe-every)",
             args.algo
         );
     }

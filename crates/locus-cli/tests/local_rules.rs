@@ -260,7 +260,7 @@ fn bad_settings_are_named() {
     fails_with(&["--algo", "ff", "--readout-lr", "0"], &["--readout-lr"]);
     fails_with(
         &["--algo", "bp", "--eval-every", "2"],
-        &["--eval-every", "--algo ff|ff-unsup", "not --algo bp"],
+        &["--eval-every", "(ff, ff-unsup)", "not --algo bp"],
     );
     fails_with(
         &["--algo", "gim", "--eval-every", "2"],
