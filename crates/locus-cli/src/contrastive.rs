@@ -344,13 +344,11 @@ impl Run<'_> {
                 bar.clear();
                 t.train_s += report.wall_s;
                 t.samples += report.samples;
-                for (i, &l) in report.stage_losses.iter().enumerate() {
-                    // A stage that did not learn this epoch (--scheduler greedy) keeps the
-                    // loss of the last epoch it learned in.
-                    if figures.get(i).map_or(true, |f| f.updates > 0) {
-                        t.final_losses[lower + i] = l;
-                    }
-                }
+                crate::scheduler::keep_losses_of_learners(
+                    &mut t.final_losses[lower..],
+                    &report.stage_losses,
+                    figures,
+                );
                 if !report.loss.is_finite() {
                     anyhow::bail!(
                         "training diverged at epoch {} (loss {}); try a smaller --lr",

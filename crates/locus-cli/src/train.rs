@@ -317,11 +317,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             .last()
             .context("the scheduler reported no stage figures")?;
         train_s += report.wall_s;
-        for ((loss, &l), figures) in final_losses.iter_mut().zip(&report.stage_losses).zip(stats) {
-            if figures.updates > 0 {
-                *loss = l;
-            }
-        }
+        crate::scheduler::keep_losses_of_learners(&mut final_losses, &report.stage_losses, stats);
         let test = evaluate(&mut stages, &split.test, EVAL_BATCH)?;
         let alignment = measure_alignment(&mut stages, &probe.inputs, &probe.labels)?;
         // Every stage with its own classifier head reports its accuracy; the top one's is

@@ -2,19 +2,8 @@
 //! linear probe per stage, the stage-at-a-time schedules and their memory figures, and
 //! clear errors for bad settings.
 
-use std::process::{Command, Output};
-
-fn locus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_locus"))
-        .args(args)
-        .env_remove("LOCUS_DATA")
-        .output()
-        .expect("the locus binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{locus, stderr};
 
 /// Runs a small job on generated MNIST-1D (600 training samples, narrow encoder, quick
 /// probes) and returns its JSON.

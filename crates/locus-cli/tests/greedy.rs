@@ -1,19 +1,8 @@
 //! `locus train --algo sae|sarm`: greedy layer-wise training through the binary, its JSON
 //! report (probe accuracy per stage) and its refusals of bad settings.
 
-use std::process::{Command, Output};
-
-fn locus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_locus"))
-        .args(args)
-        .env_remove("LOCUS_DATA")
-        .output()
-        .expect("the locus binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{locus, stderr};
 
 fn json(args: &[&str]) -> serde_json::Value {
     let mut all = vec!["train", "--dataset", "mnist1d", "--json"];

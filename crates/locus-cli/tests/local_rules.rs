@@ -1,27 +1,10 @@
 //! `--algo ff`, `ff-unsup` and `dgl` through the binary: the JSON contract with a
 //! `probe_accuracy` for every stage, their own flags, and clear errors for bad ones.
 
-use std::process::{Command, Output};
-
 use locus_testing::shared_data::shared_data_dir;
 
-fn locus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_locus"))
-        .args(args)
-        .env_remove("LOCUS_DATA")
-        .output()
-        .expect("the locus binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn last_json_line(o: &Output) -> serde_json::Value {
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let line = stdout.lines().last().expect("stdout has a line");
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
-}
+mod common;
+use common::{last_json_line, locus, stderr};
 
 /// Runs `locus train` with `args` and `--json`, and returns the summary.
 fn train(args: &[&str]) -> serde_json::Value {

@@ -1,19 +1,8 @@
 //! `locus train --scheduler`: every scheduler runs every algorithm that allows it, reports
 //! per-stage staleness and busy fraction, and refuses options that do not apply to it.
 
-use std::process::{Command, Output};
-
-fn locus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_locus"))
-        .args(args)
-        .env_remove("LOCUS_DATA")
-        .output()
-        .expect("the locus binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{locus, stderr};
 
 fn run_json(extra: &[&str]) -> serde_json::Value {
     run_json_epochs("2", extra)

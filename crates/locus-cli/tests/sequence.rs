@@ -1,29 +1,16 @@
 //! `locus train --model lstm --dataset copy|repeat-copy`: the JSON contract with the
 //! curriculum's outcome, the result files, reproducibility, and clear errors.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
+mod common;
+use common::{last_json_line, scratch};
+
+/// Runs `locus train --model lstm ARGS`.
 fn locus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_locus"))
-        .args(["train", "--model", "lstm"])
-        .args(args)
-        .env_remove("LOCUS_DATA")
-        .output()
-        .expect("the locus binary runs")
-}
-
-fn last_json_line(o: &Output) -> serde_json::Value {
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let line = stdout.lines().last().expect("stdout has a line");
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("locus-seq-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    let mut all = vec!["train", "--model", "lstm"];
+    all.extend_from_slice(args);
+    common::locus(&all)
 }
 
 const QUICK: &[&str] = &[
@@ -172,10 +159,7 @@ fn bad_sequence_arguments_are_named() {
         );
     }
     // A sequence data set with a feed-forward model.
-    let o = Command::new(env!("CARGO_BIN_EXE_locus"))
-        .args(["train", "--dataset", "copy", "--model", "mlp"])
-        .output()
-        .unwrap();
+    let o = common::locus(&["train", "--dataset", "copy", "--model", "mlp"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("--model lstm"), "{err}");
 }
