@@ -2,9 +2,12 @@
 # The screening runs behind reproduce/contrastive_mnist1d_skip.sh's configuration: GIM
 # (and a few CPC and supervised runs) on MNIST-1D, seed 0, Adam 1e-3, batch 64, the probe
 # after the last epoch only, each varying one thing: the number of negatives, K, where
-# negatives come from, --prediction-skip, encoder width and strides. Writes
+# negatives come from, --prediction-skip, encoder width and strides; the last six (the
+# search for a third stage above the second) the scheduler (--scheduler greedy, 10
+# epochs per stage), the learning-rate schedule, same-sample negatives, 40 epochs and a
+# wider top stage (128,128,256; and 128,256,256, the control at equal width). Writes
 # book/src/results/gim-mnist1d-skip/screening/NAME/ and the table screening.md there.
-# Runs whose results.json exists are kept. About 1.5 hours on one core.
+# Runs whose results.json exists are kept. About 2 hours on one core.
 #   reproduce/contrastive_mnist1d_screening.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +46,12 @@ runs=(
   "str111-e20-s4810|20|--algo gim --prediction-skip 4,8,10 ${flat[*]}"
   "str111-e20-s4814|20|--algo gim --prediction-skip 4,8,14 ${flat[*]}"
   "str111-e20-s4816|20|--algo gim --prediction-skip 4,8,16 ${flat[*]}"
+  "str111-s4812-greedy30|30|--algo gim --prediction-skip 4,8,12 ${flat[*]} --scheduler greedy"
+  "str111-e20-s4812-cosine|20|--algo gim --prediction-skip 4,8,12 ${flat[*]} --lr-schedule cosine"
+  "str111-e20-s4812-same|20|--algo gim --prediction-skip 4,8,12 ${flat[*]} --negative-sampling same-sample"
+  "str111-e20-s4812-w128-128-256|20|--algo gim --prediction-skip 4,8,12 --enc-widths 128,128,256 --seq-strides 1,1,1 --probe-init"
+  "str111-e40-s4812|40|--algo gim --prediction-skip 4,8,12 ${flat[*]}"
+  "str111-e20-s4812-w128-256-256|20|--algo gim --prediction-skip 4,8,12 --enc-widths 128,256,256 --seq-strides 1,1,1 --probe-init"
 )
 for run in "${runs[@]}"; do
   IFS='|' read -r name epochs args <<< "$run"
