@@ -11,16 +11,22 @@
 # (the supervised encoder with seed 0 only) and the table
 # book/src/results/gim-mnist1d-skip/table.md. Runs whose results.json
 # exists are kept. About 4 minutes per run on one core.
-#   reproduce/contrastive_mnist1d_skip.sh [SEEDS]
+#   [WIDTHS=a,b,c RES=DIR PROBE_EVERY=N BP_ENCODER=0] reproduce/contrastive_mnist1d_skip.sh [SEEDS]
+# WIDTHS: the stages' channels (default 128,128,128); RES: the output directory (default
+# book/src/results/gim-mnist1d-skip); PROBE_EVERY: passed as --probe-every (default: the
+# CLI's); BP_ENCODER=0 leaves out the supervised encoder.
+# reproduce/contrastive_mnist1d_widetop.sh runs this with a wider third stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=${1:-0 1 2}
-res=book/src/results/gim-mnist1d-skip
+widths=${WIDTHS:-128,128,128}
+res=${RES:-book/src/results/gim-mnist1d-skip}
 if [ -z "${LOCUS_BIN:-}" ]; then cargo build --release -q -p locus-cli; fi
 locus=${LOCUS_BIN:-target/release/locus}
 common=(--dataset mnist1d --epochs 20 --optimizer adam --lr 1e-3 --batch-size 64
-        --prediction-steps 3 --negatives 16 --enc-widths 128,128,128 --seq-strides 1,1,1
+        --prediction-steps 3 --negatives 16 --enc-widths "$widths" --seq-strides 1,1,1
         --prediction-skip 4,8,12)
+if [ -n "${PROBE_EVERY:-}" ]; then common+=(--probe-every "$PROBE_EVERY"); fi
 train() {  # train DIR ARGS...
   local dir=$1; shift
   if [ -f "$dir/results.json" ]; then echo "kept $dir"; return 0; fi
@@ -31,11 +37,13 @@ for seed in $seeds; do
   train $res/gim-seed$seed --algo gim --probe-init --seed "$seed"
   train $res/cpc-seed$seed --algo cpc --seed "$seed"
 done
-case " $seeds " in *" 0 "*) train $res/bp-encoder-seed0 --algo bp-encoder --seed 0 ;; esac
-python3 - "$res" $seeds > $res/table.md <<'PY'
+if [ "${BP_ENCODER:-1}" != 0 ]; then
+  case " $seeds " in *" 0 "*) train $res/bp-encoder-seed0 --algo bp-encoder --seed 0 ;; esac
+fi
+python3 - "$res" "$widths" $seeds > $res/table.md <<'PY'
 import json, os, sys
 
-res, seeds = sys.argv[1], sys.argv[2:]
+res, widths, seeds = sys.argv[1], sys.argv[2], sys.argv[3:]
 
 
 def probes(algo, seed, key="probe_accuracy"):
@@ -48,7 +56,12 @@ def row(label, values):
     return f"| {label} | " + " | ".join(f"{100 * v:.1f}" for v in values) + " |"
 
 
-print("Linear-probe test accuracy (%) per encoder stage, features averaged over positions.\n")
+channels = widths.split(",")
+if len(set(channels)) > 1:
+    caption = f" ({', '.join(channels[:-1])} and {channels[-1]} channels)"
+else:
+    caption = ""
+print(f"Linear-probe test accuracy (%) per encoder stage{caption}, features averaged over positions.\n")
 print("| encoder, seed | stage 1 | stage 2 | stage 3 |")
 print("|---|---|---|---|")
 means = {}
