@@ -120,6 +120,20 @@ impl<F: Float> Stage<F> {
         }
     }
 
+    /// One optimizer step on the module's parameters with `grads`, unless the objective
+    /// holds this step's update ([`LocalObjective::holds_update`]); either way the step
+    /// is counted.
+    pub(crate) fn apply_update(&mut self, grads: &[Tensor<F>]) -> Result<()> {
+        if !self.objective.holds_update(self.steps) {
+            let params = self.module.params_mut();
+            self.optimizer
+                .step(params, grads)
+                .map_err(|e| self.wrap(e))?;
+        }
+        self.steps += 1;
+        Ok(())
+    }
+
     /// Runs the module forward, keeping the cache for [`Stage::learn`].
     ///
     /// # Errors
@@ -165,16 +179,7 @@ impl<F: Float> Stage<F> {
         if let Some(extra) = self.objective.take_module_gradients() {
             add_gradients(&mut grads.params, extra).map_err(|e| self.wrap(e))?;
         }
-        let params = self.module.params_mut();
-        if !self.objective.holds_update(self.steps) {
-            self.optimizer
-                .step(params, &grads.params)
-                .map_err(|e| Error::Stage {
-                    stage: self.name.clone(),
-                    source: e,
-                })?;
-        }
-        self.steps += 1;
+        self.apply_update(&grads.params)?;
         Ok(StageUpdate {
             loss: signal.loss,
             grad_output: signal.grad_output,

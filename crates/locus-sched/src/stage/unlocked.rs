@@ -41,13 +41,7 @@ impl<F: Float> Stage<F> {
             .module
             .backward(cache, &signal.grad_output, need_input_grad)
             .map_err(|e| self.wrap(e))?;
-        let params = self.module.params_mut();
-        if !self.objective.holds_update(self.steps) {
-            self.optimizer
-                .step(params, &grads.params)
-                .map_err(|e| self.wrap(e))?;
-        }
-        self.steps += 1;
+        self.apply_update(&grads.params)?;
         Ok(StageUpdate {
             loss: signal.loss,
             grad_output: signal.grad_output,
