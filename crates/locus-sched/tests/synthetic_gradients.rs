@@ -9,8 +9,8 @@
 //! 90% right. On the linear task of `feedback_alignment.rs` frozen features already reach
 //! 0.94, so accuracy there would prove nothing.
 
-use locus_core::{seeded_rng, Activation, AdamConfig, Loss, OptimizerConfig, Result};
-use locus_data::{gather, InMemoryDataset};
+use locus_core::{Activation, AdamConfig, Loss, OptimizerConfig, Result};
+use locus_data::gather;
 use locus_objectives::{
     LocalObjective, LocalSignal, Mode, SgModel, StageContext, SupervisedLoss,
     SyntheticGradientConfig, UpstreamGradient,
@@ -19,25 +19,9 @@ use locus_sched::{
     evaluate, measure_alignment, EpochPlan, ForwardUnlocked, InputModel, Lockstep, MlpConfig,
     NoObserver, Scheduler, Stage, SyntheticInputConfig,
 };
-use rand_distr::{Distribution, StandardNormal};
 
-/// Gaussian features labelled by which of three pairwise products is largest.
-fn product_data(n: usize, seed: u64) -> InMemoryDataset {
-    let mut rng = seeded_rng(seed);
-    let features: Vec<f32> = (0..n * 8)
-        .map(|_| StandardNormal.sample(&mut rng))
-        .collect();
-    let labels = features
-        .chunks(8)
-        .map(|x| {
-            let scores = [x[0] * x[1], x[2] * x[3], x[4] * x[5]];
-            (0..3)
-                .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
-                .unwrap()
-        })
-        .collect();
-    InMemoryDataset::new("products", features, vec![8], labels, 3).unwrap()
-}
+mod support;
+use support::{product_data, weights};
 
 /// Hidden stages that never learn: the baseline any rule must beat.
 struct Frozen;
@@ -254,15 +238,7 @@ fn a_warm_up_holds_the_stage_and_its_optimizer() {
         )
     });
     let batch = gather::<f64>(&product_data(20, 1), &(0..20).collect::<Vec<_>>()).unwrap();
-    let params = |net: &[Stage<f64>], i: usize| -> Vec<locus_core::Tensor<f64>> {
-        let stage: &Stage<f64> = &net[i];
-        stage
-            .module()
-            .params()
-            .into_iter()
-            .map(|p| p.value.clone())
-            .collect()
-    };
+    let params = |net: &[Stage<f64>], i: usize| weights(&net[i..=i]);
     let (hidden0, top0) = (params(&net, 0), params(&net, 2));
     for _ in 0..3 {
         Lockstep
