@@ -19,7 +19,12 @@
 #
 # Writes results.json, epochs.csv and the PNG curves per run under
 # book/src/results/ff-mnist-$CONFIG/.
-#   [CONFIG=short|medium|full] reproduce/forward_forward.sh [DATA_DIR]
+#
+# STATE_DIR=dir saves the training state there after every epoch (--save-state) and, when
+# it holds one, goes on from it (--resume): a run cut short (a machine shared by time
+# slots) is continued by the same command and ends as the uninterrupted run would have.
+# STOP_AFTER=N stops after N epochs of this invocation, the state saved.
+#   [CONFIG=short|medium|full] [STATE_DIR=dir [STOP_AFTER=N]] reproduce/forward_forward.sh [DATA_DIR]
 #     (default: $LOCUS_DATA or ../shared/data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,12 +38,19 @@ case $config in
   *) echo "CONFIG should be short, medium or full, not '$config'" >&2; exit 1 ;;
 esac
 out=book/src/results/ff-mnist-$config
+state_opts=()
+if [ -n "${STATE_DIR:-}" ]; then
+  [ "$config" = short ] && { echo "STATE_DIR applies to CONFIG=medium or full" >&2; exit 1; }
+  state_opts=(--save-state "$STATE_DIR")
+  [ -f "$STATE_DIR/run.json" ] && state_opts+=(--resume "$STATE_DIR")
+  [ -n "${STOP_AFTER:-}" ] && state_opts+=(--stop-after "$STOP_AFTER")
+fi
 cargo build --release -q -p locus-cli
 locus=${LOCUS_BIN:-target/release/locus}
 common=(--dataset mnist --data-dir "$data/mnist" --hidden "$hidden" --epochs "$epochs"
         --optimizer sgd --lr 0.001 --momentum 0.9 --lr-schedule cosine --batch-size 100
         --ff-goodness sum --ff-threshold 1 --readout-lr 0.001 --seed 0 ${eval_opts[@]+"${eval_opts[@]}"})
-$locus train --algo ff "${common[@]}" --out "$out/ff-seed0"
+$locus train --algo ff "${common[@]}" ${state_opts[@]+"${state_opts[@]}"} --out "$out/ff-seed0"
 if [ "$config" = short ]; then
   $locus train --algo ff-unsup "${common[@]}" --out "$out/ff-unsup-seed0"
 fi

@@ -222,6 +222,20 @@ pub struct TrainArgs {
     /// results.json, epochs.csv). 0: only after the last epoch.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub eval_every: Option<u64>,
+    /// Save the training state (weights, optimizer state, the learning curve so far) into
+    /// DIR after every epoch, replacing the previous one (ff, ff-unsup; an error with the
+    /// other algorithms). `--resume DIR` goes on from it.
+    #[arg(long, value_name = "DIR")]
+    pub save_state: Option<PathBuf>,
+    /// Go on with a run from the training state `--save-state` wrote into DIR (ff,
+    /// ff-unsup), with the same options otherwise (checked); the run ends as the
+    /// uninterrupted run would have.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+    /// With --save-state: stop after N epochs of this process, the state saved, to go on
+    /// later with --resume (a long run split over several sessions).
+    #[arg(long, value_name = "N")]
+    pub stop_after: Option<u64>,
     /// Seed of the weights and the batch order.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -15,7 +15,7 @@ use std::time::Instant;
 use anyhow::Context;
 use locus_core::{AdamConfig, Module, OptimizerConfig, SgdConfig};
 use locus_data::forward_forward::{LabelEmbedding, LabelPlacement, MaskConfig, NegativeData};
-use locus_data::{Dataset, Split};
+use locus_data::{gather, Dataset, Split};
 use locus_eval::{EpochRecord, RunReport, StageReport};
 use locus_sched::{
     evaluate_forward_forward, EpochPlan, ForwardForwardEvaluation, ForwardForwardMlp,
@@ -26,6 +26,7 @@ use serde_json::json;
 use crate::algo::{self, ObjectiveSettings};
 use crate::args::{DatasetKind, LabelPlacementKind, ModelKind, ScheduleKind, TrainArgs};
 use crate::progress::ProgressBar;
+use crate::saved_run::{self, SavedRun};
 use crate::train::{activation, finish, init, DEFAULT_HIDDEN, EVAL_BATCH};
 
 /// The learning rate of SGD when --lr is not given: the sum-of-squares goodness of a wide
@@ -110,8 +111,6 @@ pub fn run(
         Module::<f32>::name(stages[0].module()),
     );
     let start = Instant::now();
-    let mut train_s = 0.0;
-    let mut history = Vec::new();
     let mut last = None;
     let mut bar = ProgressBar::new(args.epochs);
     let schedule = match args.lr_schedule {
@@ -119,7 +118,69 @@ pub fn run(
         ScheduleKind::Cosine => LrSchedule::Cosine,
     };
     let eval_every = args.eval_every.unwrap_or(1);
-    for epoch in 0..args.epochs {
+    let mut config: BTreeMap<String, serde_json::Value> = [
+        ("model", json!("ff-mlp")),
+        ("network", json!(network)),
+        (
+            "activation",
+            json!(format!("{:?}", args.activation).to_lowercase()),
+        ),
+        ("optimizer", json!(optimizer)),
+        ("batch_size", json!(args.batch_size)),
+        ("lr_schedule", json!(schedule)),
+        ("eval_every", json!(eval_every)),
+        ("scheduler", json!(Scheduler::<f32>::name(&trainer))),
+        ("train_samples", json!(split.train.len())),
+        ("test_samples", json!(split.test.len())),
+        ("data_seed", json!(args.data_seed)),
+        ("float", json!("f32")),
+        ("forward_forward", json!(settings.forward_forward)),
+        ("negatives", json!(negatives)),
+        ("readout", json!(readout)),
+        (
+            "prediction",
+            json!(if supervised {
+                "goodness accumulated over every stage but the first, for each label"
+            } else {
+                "softmax read-out of the normalised activities of every stage but the first"
+            }),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    // What must stay the same when a saved run is resumed.
+    let run_settings = json!({
+        "algo": algorithm.name,
+        "dataset": args.dataset.name(),
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "config": config,
+    });
+    let mut saved = match &args.resume {
+        Some(dir) => {
+            let sample = gather::<f32>(&split.train, &[0])?;
+            let sample = trainer.negatives().neutral(&sample.inputs)?;
+            let classes = split.train.num_classes();
+            let readout = trainer.readout_mut().map(|r| (r, &sample, classes));
+            let mut run = saved_run::resume(dir, &run_settings, args.epochs, &mut stages, readout)?;
+            eprintln!(
+                "locus train: resuming {} after epoch {} of {}",
+                dir.display(),
+                run.epochs_done,
+                args.epochs
+            );
+            run.resumed_after.push(run.epochs_done);
+            run
+        }
+        None => SavedRun::new(run_settings),
+    };
+    let mut history = std::mem::take(&mut saved.history);
+    let mut train_s = saved.train_s;
+    // Time spent before this process (by the parts of a resumed run).
+    let wall_before = saved.wall_s;
+    let resumed_at = saved.epochs_done;
+    for epoch in saved.epochs_done..args.epochs {
         let lr = schedule.rate(optimizer.learning_rate(), epoch, args.epochs);
         for stage in &mut stages {
             stage.optimizer_mut().set_learning_rate(lr)?;
@@ -172,30 +233,48 @@ pub fn run(
         }
         // An epoch not evaluated (--eval-every) is left out of the learning curve, as gim
         // leaves out the epochs it does not probe: no test figure is carried over.
-        let Some(test) = test else {
-            continue;
-        };
-        let mut stage_metrics: BTreeMap<String, f64> = stages
-            .iter()
-            .enumerate()
-            .flat_map(|(i, s)| {
-                stage_metrics(s, &test, i)
-                    .into_iter()
-                    .map(move |(k, v)| (format!("{}.{k}", s.name()), v))
-            })
-            .collect();
-        if let (Some(_), Some(r)) = (test.goodness_accuracy, test.readout_accuracy) {
-            stage_metrics.insert("readout.accuracy".into(), r);
+        if let Some(test) = test {
+            let mut stage_metrics: BTreeMap<String, f64> = stages
+                .iter()
+                .enumerate()
+                .flat_map(|(i, s)| {
+                    stage_metrics(s, &test, i)
+                        .into_iter()
+                        .map(move |(k, v)| (format!("{}.{k}", s.name()), v))
+                })
+                .collect();
+            if let (Some(_), Some(r)) = (test.goodness_accuracy, test.readout_accuracy) {
+                stage_metrics.insert("readout.accuracy".into(), r);
+            }
+            history.push(EpochRecord {
+                epoch: number,
+                train_loss: report.loss,
+                test_accuracy: test.accuracy,
+                test_loss: test.loss,
+                train_s: report.wall_s,
+                stage_metrics,
+            });
+            last = Some((report, test));
         }
-        history.push(EpochRecord {
-            epoch: number,
-            train_loss: report.loss,
-            test_accuracy: test.accuracy,
-            test_loss: test.loss,
-            train_s: report.wall_s,
-            stage_metrics,
-        });
-        last = Some((report, test));
+        if let Some(dir) = &args.save_state {
+            saved.epochs_done = number;
+            saved.train_s = train_s;
+            saved.wall_s = wall_before + start.elapsed().as_secs_f64();
+            saved.history.clone_from(&history);
+            saved_run::save(dir, &saved, &stages, trainer.readout())
+                .with_context(|| format!("--save-state {}", dir.display()))?;
+            let done_here = number - resumed_at;
+            if number < args.epochs && args.stop_after.is_some_and(|n| done_here >= n) {
+                eprintln!(
+                    "locus train: stopped after epoch {number} of {}, the state saved in {}; \
+                     go on with the same command and --resume {}",
+                    args.epochs,
+                    dir.display(),
+                    dir.display()
+                );
+                return Ok(());
+            }
+        }
     }
     // The last epoch is always evaluated, so these are its figures.
     let (report, test) = last.context("no epoch ran")?;
@@ -212,39 +291,13 @@ pub fn run(
             metrics: stage_metrics(s, &test, i),
         })
         .collect();
-    let config: BTreeMap<String, serde_json::Value> = [
-        ("model", json!("ff-mlp")),
-        ("network", json!(network)),
-        (
-            "activation",
-            json!(format!("{:?}", args.activation).to_lowercase()),
-        ),
-        ("optimizer", json!(optimizer)),
-        ("batch_size", json!(args.batch_size)),
-        ("lr_schedule", json!(schedule)),
-        ("eval_every", json!(eval_every)),
-        ("scheduler", json!(Scheduler::<f32>::name(&trainer))),
-        ("train_samples", json!(split.train.len())),
-        ("test_samples", json!(split.test.len())),
-        ("data_seed", json!(args.data_seed)),
-        ("float", json!("f32")),
-        ("forward_forward", json!(settings.forward_forward)),
-        ("negatives", json!(negatives)),
-        ("readout", json!(readout)),
-        (
-            "prediction",
-            json!(if supervised {
-                "goodness accumulated over every stage but the first, for each label"
-            } else {
-                "softmax read-out of the normalised activities of every stage but the first"
-            }),
-        ),
-        ("test_goodness_accuracy", json!(test.goodness_accuracy)),
-        ("test_readout_accuracy", json!(test.readout_accuracy)),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    config.insert(
+        "test_goodness_accuracy".into(),
+        json!(test.goodness_accuracy),
+    );
+    config.insert("test_readout_accuracy".into(), json!(test.readout_accuracy));
+    // The epochs after which this run was resumed from --save-state (empty: one process).
+    config.insert("resumed_after".into(), json!(saved.resumed_after));
     let run = RunReport {
         algo: algorithm.name.to_string(),
         dataset: args.dataset.name().to_string(),
@@ -253,7 +306,7 @@ pub fn run(
         test_accuracy: test.accuracy,
         test_loss: test.loss,
         train_loss: report.loss,
-        wall_s: start.elapsed().as_secs_f64(),
+        wall_s: wall_before + start.elapsed().as_secs_f64(),
         samples_per_s: (split.train.len() as f64 * args.epochs as f64) / train_s.max(1e-9),
         stages: stage_reports,
         config,

@@ -13,6 +13,7 @@ mod memory;
 mod plot;
 mod plot_points;
 mod progress;
+mod saved_run;
 mod scheduler;
 mod sequence;
 mod train;

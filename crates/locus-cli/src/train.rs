@@ -172,6 +172,24 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             args.algo
         );
     }
+    if args.stop_after.is_some() && args.save_state.is_none() {
+        anyhow::bail!("--stop-after needs --save-state DIR, to go on from with --resume");
+    }
+    if args.stop_after == Some(0) {
+        anyhow::bail!("--stop-after should be >= 1 epoch, but it is 0");
+    }
+    for (flag, given) in [
+        ("--save-state", args.save_state.is_some()),
+        ("--resume", args.resume.is_some()),
+        ("--stop-after", args.stop_after.is_some()),
+    ] {
+        if given && !forward_forward {
+            anyhow::bail!(
+                "{flag} applies to the Forward-Forward algorithms (ff, ff-unsup), not --algo {}",
+                args.algo
+            );
+        }
+    }
     if crate::sequence::wants_sequences(args) {
         return crate::sequence::run(args);
     }

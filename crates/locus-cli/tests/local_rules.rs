@@ -4,7 +4,7 @@
 use locus_testing::shared_data::shared_data_dir;
 
 mod common;
-use common::{last_json_line, locus, stderr};
+use common::{last_json_line, locus, scratch, stderr};
 
 /// Runs `locus train` with `args` and `--json`, and returns the summary.
 fn train(args: &[&str]) -> serde_json::Value {
@@ -226,6 +226,67 @@ fn dgl_reports_every_stage_and_its_heads() {
     }
 }
 
+/// A run saved after every epoch, stopped and resumed twice, ends as the run in one
+/// process does: the same weights, optimizer state, read-outs and batch order.
+#[test]
+fn ff_resumed_from_a_saved_state_ends_as_the_uninterrupted_run() {
+    let base = scratch("ff-resume");
+    for algo in ["ff", "ff-unsup"] {
+        let state = base.join(format!("{algo}-state"));
+        let state = state.to_str().unwrap();
+        let mut args = vec!["--algo", algo, "--train-limit", "500"];
+        args.extend(SMALL);
+        let whole = train(&args);
+        let part = |extra: &[&str]| {
+            let mut all = vec!["train"];
+            all.extend(&args);
+            all.extend(["--save-state", state]);
+            all.extend(extra);
+            all.push("--json");
+            let o = locus(&all);
+            assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+            o
+        };
+        let first = part(&["--stop-after", "1"]);
+        assert!(first.stdout.is_empty(), "a stopped run reports nothing");
+        assert!(stderr(&first).contains("stopped after epoch 1 of 3"));
+        let saved: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(base.join(format!("{algo}-state/run.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(saved["epochs_done"], 1);
+        part(&["--resume", state, "--stop-after", "1"]);
+        let last = last_json_line(&part(&["--resume", state]));
+        for key in ["test_accuracy", "test_loss", "train_loss", "stages"] {
+            assert_eq!(last[key], whole[key], "{algo}: {key}");
+        }
+        let without_time = |j: &serde_json::Value| -> Vec<serde_json::Value> {
+            let mut h = j["history"].as_array().unwrap().clone();
+            for r in &mut h {
+                r.as_object_mut().unwrap().remove("train_s");
+            }
+            h
+        };
+        assert_eq!(without_time(&last), without_time(&whole), "{algo}");
+        assert_eq!(last["config"]["resumed_after"], serde_json::json!([1, 2]));
+        assert_eq!(whole["config"]["resumed_after"], serde_json::json!([]));
+        // Resuming the finished run, or with another setting, is refused.
+        let mut again = vec!["--algo", algo, "--train-limit", "500"];
+        again.extend(SMALL);
+        again.extend(["--resume", state]);
+        fails_with(&again, &["has done all 3 epochs"]);
+        let mut other = again.clone();
+        other.extend(["--lr", "0.002"]);
+        fails_with(&other, &["other settings", "lr: 0.001 -> 0.002"]);
+    }
+    let missing = base.join("none");
+    fails_with(
+        &["--algo", "ff", "--resume", missing.to_str().unwrap()],
+        &["--resume", "run.json", "--save-state"],
+    );
+    let _ = std::fs::remove_dir_all(&base);
+}
+
 #[test]
 fn bad_settings_are_named() {
     fails_with(
@@ -244,6 +305,22 @@ fn bad_settings_are_named() {
     fails_with(
         &["--algo", "bp", "--eval-every", "2"],
         &["--eval-every", "(ff, ff-unsup)", "not --algo bp"],
+    );
+    fails_with(
+        &["--algo", "bp", "--save-state", "s"],
+        &["--save-state", "(ff, ff-unsup)", "not --algo bp"],
+    );
+    fails_with(
+        &["--algo", "dgl", "--resume", "s"],
+        &["--resume", "not --algo dgl"],
+    );
+    fails_with(
+        &["--algo", "ff", "--stop-after", "2"],
+        &["--stop-after needs --save-state"],
+    );
+    fails_with(
+        &["--algo", "ff", "--save-state", "s", "--stop-after", "0"],
+        &["--stop-after", ">= 1", "0"],
     );
     fails_with(
         &["--algo", "gim", "--eval-every", "2"],

@@ -25,6 +25,6 @@ pub use layers::{
 };
 pub use loss::Loss;
 pub use module::{Cache, Gradients, Module, Param, ParamMut};
-pub use optim::{Adam, AdamConfig, Optimizer, OptimizerConfig, Sgd, SgdConfig};
+pub use optim::{Adam, AdamConfig, Optimizer, OptimizerConfig, OptimizerState, Sgd, SgdConfig};
 pub use rng::{seeded_rng, SeededRng};
 pub use tensor::{angle_deg, angle_deg_concat, as_matrix, check_finite, matrix_to_tensor, Tensor};

@@ -16,11 +16,7 @@ use crate::{EpochEnd, Error, Observer, ParamRecord, Result, StackParams, Stage};
 /// # Errors
 /// [`Error::Checkpoint`] naming the file that could not be written.
 pub fn save_checkpoint<P: StackParams + ?Sized>(params: &P, dir: &Path) -> Result<()> {
-    let dtype = if params.float_name() == "f32" {
-        "<f4"
-    } else {
-        "<f8"
-    };
+    let dtype = npy_dtype(params.float_name());
     let mut result = Ok(());
     params.visit_params(&mut |p: ParamRecord<'_>| {
         if result.is_ok() {
@@ -35,42 +31,100 @@ fn param_path(dir: &Path, stage: &str, name: &str) -> PathBuf {
 }
 
 fn write_param(dir: &Path, p: &ParamRecord<'_>, dtype: &str) -> Result<()> {
-    let path = param_path(dir, p.stage, p.name);
+    write_npy(
+        &param_path(dir, p.stage, p.name),
+        p.shape,
+        p.values.iter().copied(),
+        dtype,
+    )
+}
+
+/// Writes `values` of `shape` as a `.npy` file of `dtype` (`<f4` or `<f8`) at `path`,
+/// creating its directory.
+pub(crate) fn write_npy(
+    path: &Path,
+    shape: &[usize],
+    values: impl ExactSizeIterator<Item = f64>,
+    dtype: &str,
+) -> Result<()> {
     let fail = |e: std::io::Error| Error::Checkpoint {
-        path: path.clone(),
+        path: path.to_path_buf(),
         reason: format!("cannot write: {e}"),
     };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(fail)?;
     }
-    let shape: Vec<String> = p.shape.iter().map(usize::to_string).collect();
-    let shape = match shape.len() {
-        1 => format!("({},)", shape[0]),
-        _ => format!("({})", shape.join(", ")),
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    let dims = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
     };
-    let mut header = format!("{{'descr': '{dtype}', 'fortran_order': False, 'shape': {shape}, }}");
+    let mut header = format!("{{'descr': '{dtype}', 'fortran_order': False, 'shape': {dims}, }}");
     // Version 1.0: magic (6) + version (2) + header length (2) + header, padded with
     // spaces and ended by a newline to a multiple of 64 bytes.
     let unpadded = 10 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
     header.push('\n');
     let header_len = u16::try_from(header.len()).map_err(|_| Error::Checkpoint {
-        path: path.clone(),
-        reason: format!("shape {:?} makes a header too long for .npy 1.0", p.shape),
+        path: path.to_path_buf(),
+        reason: format!("shape {shape:?} makes a header too long for .npy 1.0"),
     })?;
-    let mut bytes = Vec::with_capacity(header.len() + 10 + p.values.len() * 8);
+    let mut bytes = Vec::with_capacity(header.len() + 10 + values.len() * 8);
     bytes.extend_from_slice(b"\x93NUMPY\x01\x00");
     bytes.extend_from_slice(&header_len.to_le_bytes());
     bytes.extend_from_slice(header.as_bytes());
-    for &v in &p.values {
+    for v in values {
         if dtype == "<f4" {
             bytes.extend_from_slice(&(v as f32).to_le_bytes());
         } else {
             bytes.extend_from_slice(&v.to_le_bytes());
         }
     }
-    let mut file = std::fs::File::create(&path).map_err(fail)?;
+    let mut file = std::fs::File::create(path).map_err(fail)?;
     file.write_all(&bytes).map_err(fail)
+}
+
+/// The `.npy` type code of values of the float type named `float_name` (`F::NAME`).
+pub(crate) fn npy_dtype(float_name: &str) -> &'static str {
+    if float_name == "f32" {
+        "<f4"
+    } else {
+        "<f8"
+    }
+}
+
+/// Reads the `.npy` file at `path` as a tensor of `F` with finite values and, when given,
+/// `shape` (`what` names the tensor in errors).
+pub(crate) fn read_tensor<F: Float>(
+    path: &Path,
+    shape: Option<&[usize]>,
+    what: &str,
+) -> Result<Tensor<F>> {
+    let array = read_npy(path)?;
+    let mismatch = |reason: String| Error::Checkpoint {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if let Some(shape) = shape.filter(|&s| array.shape != s) {
+        return Err(mismatch(format!(
+            "holds shape {:?}, but {what} has shape {shape:?}",
+            array.shape
+        )));
+    }
+    let data: Vec<F> = match (&array.data, F::NAME) {
+        (NpyData::F32(v), "f32") => v.iter().map(|&x| F::cast(f64::from(x))).collect(),
+        (NpyData::F64(v), "f64") => v.iter().map(|&x| F::cast(x)).collect(),
+        (other, name) => {
+            return Err(mismatch(format!(
+                "holds {} values, but {what} is {name}",
+                other.dtype()
+            )))
+        }
+    };
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        return Err(mismatch(format!("value {i} is not finite")));
+    }
+    Ok(Tensor::from_shape_vec(array.shape, data).expect("the file's shape holds its values"))
 }
 
 /// Reads a checkpoint written by [`save_checkpoint`] into `stages`: every parameter of
@@ -85,37 +139,12 @@ pub fn load_checkpoint<F: Float>(stages: &mut [Stage<F>], dir: &Path) -> Result<
     for stage in stages.iter() {
         let mut values = Vec::new();
         for p in stage.module().params() {
-            let path = param_path(dir, stage.name(), &p.name);
-            let array = read_npy(&path)?;
-            let mismatch = |reason: String| Error::Checkpoint {
-                path: path.clone(),
-                reason,
-            };
-            if array.shape != p.value.shape() {
-                return Err(mismatch(format!(
-                    "holds shape {:?}, but parameter '{}' of stage '{}' has shape {:?}",
-                    array.shape,
-                    p.name,
-                    stage.name(),
-                    p.value.shape()
-                )));
-            }
-            let data: Vec<F> = match (&array.data, F::NAME) {
-                (NpyData::F32(v), "f32") => v.iter().map(|&x| F::cast(f64::from(x))).collect(),
-                (NpyData::F64(v), "f64") => v.iter().map(|&x| F::cast(x)).collect(),
-                (other, name) => {
-                    return Err(mismatch(format!(
-                        "holds {} values, but the stages are {name}",
-                        other.dtype()
-                    )))
-                }
-            };
-            if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-                return Err(mismatch(format!("value {i} is not finite")));
-            }
-            values.push(
-                Tensor::from_shape_vec(p.value.shape(), data).expect("the shape was checked"),
-            );
+            let what = format!("parameter '{}' of stage '{}'", p.name, stage.name());
+            values.push(read_tensor(
+                &param_path(dir, stage.name(), &p.name),
+                Some(p.value.shape()),
+                &what,
+            )?);
         }
         loaded.push(values);
     }

@@ -5,7 +5,9 @@ use locus_objectives::{ClassifierHead, HeadKind};
 use ndarray::{concatenate, Axis};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result, Stage};
+use std::path::{Path, PathBuf};
+
+use crate::{load_learner, save_learner, Error, Result, Stage};
 
 /// Configuration of a [`Readout`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -135,28 +137,7 @@ impl<F: Float> Readout<F> {
         let activities = Self::activities(stages, inputs)?;
         let combined = Self::combined_input(&activities)?;
         if self.heads.is_none() {
-            let wrap = |e| Error::Stage {
-                stage: "read-out".into(),
-                source: e,
-            };
-            let make = |width: usize, k: u64| {
-                ClassifierHead::new(
-                    HeadKind::Linear,
-                    width,
-                    classes,
-                    &self.config.optimizer,
-                    self.config.seed.wrapping_add(k),
-                )
-            };
-            let per_stage = activities
-                .iter()
-                .enumerate()
-                .map(|(i, a)| make(a.len() / a.shape()[0].max(1), i as u64))
-                .collect::<CoreResult<Vec<_>>>()
-                .map_err(wrap)?;
-            let width = combined.len() / combined.shape()[0].max(1);
-            let all = make(width, stages.len() as u64).map_err(wrap)?;
-            self.heads = Some((per_stage, all));
+            self.build(&activities, &combined, classes)?;
         }
         let (per_stage, all) = self.heads.as_mut().expect("built above");
         for ((head, activity), stage) in per_stage.iter_mut().zip(&activities).zip(stages) {
@@ -169,13 +150,109 @@ impl<F: Float> Readout<F> {
         Ok(loss.as_f64())
     }
 
-    /// The scores of every softmax for a batch of network inputs (with the neutral label,
-    /// for supervised data).
+    /// Builds the softmaxes for these activities (per stage) and their joined input.
+    fn build(
+        &mut self,
+        activities: &[Tensor<F>],
+        combined: &Tensor<F>,
+        classes: usize,
+    ) -> Result<()> {
+        let wrap = |e| Error::Stage {
+            stage: "read-out".into(),
+            source: e,
+        };
+        let make = |width: usize, k: u64| {
+            ClassifierHead::new(
+                HeadKind::Linear,
+                width,
+                classes,
+                &self.config.optimizer,
+                self.config.seed.wrapping_add(k),
+            )
+        };
+        let per_stage = activities
+            .iter()
+            .enumerate()
+            .map(|(i, a)| make(a.len() / a.shape()[0].max(1), i as u64))
+            .collect::<CoreResult<Vec<_>>>()
+            .map_err(wrap)?;
+        let width = combined.len() / combined.shape()[0].max(1);
+        let all = make(width, activities.len() as u64).map_err(wrap)?;
+        self.heads = Some((per_stage, all));
+        Ok(())
+    }
+
+    /// The directory of each softmax's state under `dir`: the stage's name, and
+    /// `combined` for the softmax on all of them.
+    fn head_dirs(stages: &[Stage<F>], dir: &Path) -> Vec<(PathBuf, String)> {
+        stages
+            .iter()
+            .map(|s| {
+                (
+                    dir.join(s.name()),
+                    format!("the read-out of stage '{}'", s.name()),
+                )
+            })
+            .chain([(dir.join("combined"), "the combined read-out".to_string())])
+            .collect()
+    }
+
+    /// Writes every softmax's weights and optimizer state into `dir/<stage name>/` and
+    /// `dir/combined/` ([`save_learner`]); [`Readout::load_state`] reads them back.
     ///
     /// # Errors
-    /// [`Error::Config`] before the first [`Readout::learn`]; [`Error::Stage`] when a
-    /// stage or a softmax rejects its input.
-    pub fn scores(&self, stages: &[Stage<F>], inputs: &Tensor<F>) -> Result<ReadoutScores<F>> {
+    /// [`Error::Config`] before the first [`Readout::learn`] or for another number of
+    /// stages; [`Error::Checkpoint`] naming a file that could not be written.
+    pub fn save_state(&self, stages: &[Stage<F>], dir: &Path) -> Result<()> {
+        let (per_stage, all) = self.heads_for(stages)?;
+        for (head, (path, _)) in per_stage
+            .iter()
+            .chain([all])
+            .zip(Self::head_dirs(stages, dir))
+        {
+            save_learner(&path, head.module(), head.optimizer(), 0)?;
+        }
+        Ok(())
+    }
+
+    /// Builds the softmaxes for `stages` (reading their widths from one batch of network
+    /// `inputs`, with the neutral label for supervised data) and reads their state written
+    /// by [`Readout::save_state`] from `dir`. The read-out is left unbuilt when a file is
+    /// missing or does not fit.
+    ///
+    /// # Errors
+    /// [`Error::Stage`] when a stage rejects `inputs`; as [`load_learner`] for the files.
+    pub fn load_state(
+        &mut self,
+        stages: &[Stage<F>],
+        inputs: &Tensor<F>,
+        classes: usize,
+        dir: &Path,
+    ) -> Result<()> {
+        let activities = Self::activities(stages, inputs)?;
+        let combined = Self::combined_input(&activities)?;
+        self.build(&activities, &combined, classes)?;
+        let (per_stage, all) = self.heads.as_mut().expect("built above");
+        let mut loaded = Ok(());
+        for (head, (path, owner)) in per_stage
+            .iter_mut()
+            .chain([all])
+            .zip(Self::head_dirs(stages, dir))
+        {
+            let (module, optimizer) = head.learner_mut();
+            loaded = load_learner(&path, module, optimizer, &owner).map(|_| ());
+            if loaded.is_err() {
+                break;
+            }
+        }
+        if loaded.is_err() {
+            self.heads = None;
+        }
+        loaded
+    }
+
+    /// The per-stage softmaxes and the combined one, when built for `stages`.
+    fn heads_for(&self, stages: &[Stage<F>]) -> Result<(&[ClassifierHead<F>], &ClassifierHead<F>)> {
         let Some((per_stage, all)) = &self.heads else {
             return Err(Error::Config(
                 "the read-out has not been trained on any batch yet".into(),
@@ -188,6 +265,17 @@ impl<F: Float> Readout<F> {
                 stages.len()
             )));
         }
+        Ok((per_stage, all))
+    }
+
+    /// The scores of every softmax for a batch of network inputs (with the neutral label,
+    /// for supervised data).
+    ///
+    /// # Errors
+    /// [`Error::Config`] before the first [`Readout::learn`]; [`Error::Stage`] when a
+    /// stage or a softmax rejects its input.
+    pub fn scores(&self, stages: &[Stage<F>], inputs: &Tensor<F>) -> Result<ReadoutScores<F>> {
+        let (per_stage, all) = self.heads_for(stages)?;
         let activities = Self::activities(stages, inputs)?;
         let per_stage = per_stage
             .iter()
@@ -262,5 +350,48 @@ mod tests {
             locus_core::loss::argmax_rows(scores.combined.view().into_dimensionality().unwrap());
         assert_eq!(predicted, labels);
         assert!(readout.scores(&stages[..1], &x).is_err());
+    }
+
+    /// Saved after some steps and loaded into a fresh read-out, the softmaxes score as
+    /// the saved ones and learn on as they do (Adam's moments and step count come along).
+    #[test]
+    fn a_saved_read_out_loads_back_and_learns_on_alike() {
+        let dir = std::env::temp_dir().join(format!("locus-readout-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let opt = OptimizerConfig::Sgd(SgdConfig::new(0.1));
+        let stages = ForwardForwardMlp::new(vec![4, 6, 5])
+            .build::<f64>(1, &opt, |_, _| {
+                Box::new(ForwardForwardConfig::default().build().unwrap())
+            })
+            .unwrap();
+        let x = Tensor::from_shape_fn(vec![8, 4], |i| (i[0] * 4 + i[1]) as f64 / 10.0);
+        let labels: Vec<usize> = (0..8).map(|i| i % 3).collect();
+        let mut saved = Readout::new(ReadoutConfig::new(0));
+        assert!(
+            saved.save_state(&stages, &dir).is_err(),
+            "nothing to save yet"
+        );
+        for _ in 0..3 {
+            saved.learn(&stages, &x, &labels, 3).unwrap();
+        }
+        saved.save_state(&stages, &dir).unwrap();
+        let mut loaded = Readout::new(ReadoutConfig::new(7));
+        loaded.load_state(&stages, &x, 3, &dir).unwrap();
+        let scores = |r: &Readout<f64>| {
+            let s = r.scores(&stages, &x).unwrap();
+            (s.per_stage, s.combined)
+        };
+        assert_eq!(scores(&loaded), scores(&saved));
+        saved.learn(&stages, &x, &labels, 3).unwrap();
+        loaded.learn(&stages, &x, &labels, 3).unwrap();
+        assert_eq!(scores(&loaded), scores(&saved));
+
+        // A missing softmax leaves the read-out unbuilt, with the file named.
+        std::fs::remove_dir_all(dir.join("combined")).unwrap();
+        let mut fresh = Readout::new(ReadoutConfig::new(0));
+        let e = fresh.load_state(&stages, &x, 3, &dir).unwrap_err();
+        assert!(e.to_string().contains("combined"), "{e}");
+        assert!(fresh.scores(&stages, &x).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -53,6 +53,11 @@ impl<F: Float> ForwardForwardTrainer<F> {
         self.readout.as_ref()
     }
 
+    /// The read-out, mutably (to restore a saved state).
+    pub fn readout_mut(&mut self) -> Option<&mut Readout<F>> {
+        self.readout.as_mut()
+    }
+
     /// The random generator of batch `batch` of `epoch` under `seed`.
     pub fn batch_rng(seed: u64, epoch: u64, batch: usize) -> SeededRng {
         let mix = |x: u64| {

@@ -51,6 +51,7 @@ mod stage;
 mod stage_accuracy;
 mod stats;
 mod synthetic_input;
+mod training_state;
 
 pub use alignment::{measure_alignment, StageAlignment};
 pub use async_config::{AsyncConfig, ReplayConfig};
@@ -90,6 +91,7 @@ pub use stage_accuracy::stage_accuracies;
 pub use stats::StageStats;
 pub(crate) use stats::StatsRecorder;
 pub use synthetic_input::{InputModel, SyntheticInput, SyntheticInputConfig};
+pub use training_state::{load_learner, load_training_state, save_learner, save_training_state};
 
 /// Errors of the schedulers: the core error, or a data error while loading a batch.
 #[derive(Debug)]

@@ -1,7 +1,10 @@
 use ndarray::Zip;
 use serde::{Deserialize, Serialize};
 
-use super::{align_state, check_lr, check_non_negative, check_unit_interval, Optimizer};
+use super::{
+    align_state, check_lr, check_non_negative, check_state, check_unit_interval, Optimizer,
+    OptimizerState,
+};
 use crate::{Error, Float, ParamMut, Result, Tensor};
 
 /// Configuration of [`Adam`] (Kingma & Ba 2015, Algorithm 1), with PyTorch's defaults and
@@ -130,6 +133,20 @@ impl<F: Float> Optimizer<F> for Adam<F> {
     fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
         check_lr(lr)?;
         self.config.lr = lr;
+        Ok(())
+    }
+
+    fn state(&self) -> OptimizerState<F> {
+        OptimizerState {
+            steps: self.steps,
+            buffers: self.moments.clone(),
+        }
+    }
+
+    fn load_state(&mut self, state: OptimizerState<F>) -> Result<()> {
+        check_state("Adam", &state, 2)?;
+        self.moments = state.buffers;
+        self.steps = state.steps;
         Ok(())
     }
 }

@@ -1,7 +1,10 @@
 use ndarray::Zip;
 use serde::{Deserialize, Serialize};
 
-use super::{align_state, check_lr, check_non_negative, check_unit_interval, Optimizer};
+use super::{
+    align_state, check_lr, check_non_negative, check_state, check_unit_interval, Optimizer,
+    OptimizerState,
+};
 use crate::{Float, ParamMut, Result, Tensor};
 
 /// Configuration of [`Sgd`].
@@ -123,6 +126,19 @@ impl<F: Float> Optimizer<F> for Sgd<F> {
     fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
         check_lr(lr)?;
         self.config.lr = lr;
+        Ok(())
+    }
+
+    fn state(&self) -> OptimizerState<F> {
+        OptimizerState {
+            steps: 0,
+            buffers: self.velocity.clone(),
+        }
+    }
+
+    fn load_state(&mut self, state: OptimizerState<F>) -> Result<()> {
+        check_state("SGD", &state, usize::from(self.config.momentum > 0.0))?;
+        self.velocity = state.buffers;
         Ok(())
     }
 }
