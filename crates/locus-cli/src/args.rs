@@ -159,6 +159,12 @@ pub struct TrainArgs {
     /// L2 weight decay.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub weight_decay: f64,
+    /// Adam's ε, added to the root of the second-moment estimate (with --optimizer adam).
+    /// Adam scales a gradient by its running magnitude, so with ε far below a stage's
+    /// gradients even a tiny, noisy signal moves the weights a full step; a larger ε damps
+    /// steps whose gradients stay below it [default: 1e-8].
+    #[arg(long, allow_negative_numbers = true)]
+    pub adam_eps: Option<f64>,
     /// Network: an MLP (widths from --hidden) or a LeNet-5-style CNN (image data only).
     #[arg(long, value_enum, default_value_t = ModelKind::Mlp)]
     pub model: ModelKind,

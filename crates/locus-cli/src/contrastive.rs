@@ -73,7 +73,7 @@ pub fn run(args: &TrainArgs, family: Family) -> anyhow::Result<()> {
         )?;
     }
     let (mut scheduler, scheduler_settings) = crate::scheduler::build(args)?;
-    let optimizer = train::optimizer(args, crate::args::OptimizerKind::Sgd);
+    let optimizer = train::optimizer(args, crate::args::OptimizerKind::Sgd)?;
     optimizer
         .build::<f32>()
         .context("invalid optimizer settings")?;

@@ -140,7 +140,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     train::check(args)?;
     let g = &args.greedy;
     let sarm = args.algo == "sarm";
-    let optimizer = train::optimizer(args, crate::args::OptimizerKind::Sgd);
+    let optimizer = train::optimizer(args, crate::args::OptimizerKind::Sgd)?;
     optimizer
         .build::<f32>()
         .context("invalid optimizer settings")?;

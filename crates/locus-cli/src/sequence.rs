@@ -137,7 +137,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         &args.algo,
         "an LSTM by truncated BPTT with its own trainer (--model lstm)",
     )?;
-    let optimizer = crate::train::optimizer(args, crate::args::OptimizerKind::Sgd);
+    let optimizer = crate::train::optimizer(args, crate::args::OptimizerKind::Sgd)?;
     let mut config = RecurrentConfig::new(
         task.input_width(),
         hidden,

@@ -69,8 +69,18 @@ pub(crate) fn check(args: &TrainArgs) -> anyhow::Result<()> {
 
 /// The stages' optimizer: `--optimizer`, or `default` when it is not given, at `--lr` or
 /// the optimizer's default rate.
-pub(crate) fn optimizer(args: &TrainArgs, default: OptimizerKind) -> OptimizerConfig {
-    match args.optimizer.unwrap_or(default) {
+///
+/// # Errors
+/// `--adam-eps` with SGD.
+pub(crate) fn optimizer(
+    args: &TrainArgs,
+    default: OptimizerKind,
+) -> anyhow::Result<OptimizerConfig> {
+    let kind = args.optimizer.unwrap_or(default);
+    if kind == OptimizerKind::Sgd && args.adam_eps.is_some() {
+        anyhow::bail!("--adam-eps applies to --optimizer adam, and the stages here use sgd");
+    }
+    Ok(match kind {
         OptimizerKind::Sgd => OptimizerConfig::Sgd(
             SgdConfig::new(args.lr.unwrap_or(0.05))
                 .with_momentum(args.momentum)
@@ -78,9 +88,10 @@ pub(crate) fn optimizer(args: &TrainArgs, default: OptimizerKind) -> OptimizerCo
         ),
         OptimizerKind::Adam => OptimizerConfig::Adam(AdamConfig {
             weight_decay: args.weight_decay,
+            eps: args.adam_eps.unwrap_or(AdamConfig::default().eps),
             ..AdamConfig::new(args.lr.unwrap_or(1e-3))
         }),
-    }
+    })
 }
 
 /// The hidden activation `--activation` names.
@@ -211,7 +222,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         HiddenSignal::SyntheticGradient { .. } => OptimizerKind::Adam,
         _ => OptimizerKind::Sgd,
     };
-    let optimizer = optimizer(args, default_optimizer);
+    let optimizer = optimizer(args, default_optimizer)?;
     // Build one optimizer up front so bad hyper-parameters fail before data loading.
     optimizer
         .build::<f32>()
