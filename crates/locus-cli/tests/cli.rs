@@ -144,6 +144,14 @@ fn bad_arguments_are_named() {
     fails_with(&["train", "--lr", "-1"], &["learning rate", "-1"]);
     fails_with(&["train", "--lr", "NaN"], &["learning rate"]);
     fails_with(&["train", "--momentum", "1.5"], &["momentum", "1.5"]);
+    fails_with(
+        &["train", "--algo", "bp", "--adam-eps", "1e-4"],
+        &["--adam-eps", "--optimizer adam", "sgd"],
+    );
+    fails_with(
+        &["train", "--optimizer", "adam", "--adam-eps", "0"],
+        &["Adam eps", "> 0"],
+    );
     fails_with(&["train", "--epochs", "0"], &["--epochs", "0"]);
     fails_with(&["train", "--batch-size", "0"], &["--batch-size"]);
     fails_with(&["train", "--hidden", "10,0"], &["--hidden"]);
@@ -470,4 +478,14 @@ fn default_optimizer_depends_on_the_algorithm() {
     assert!(last_json_line(&o)["config"]["optimizer"]
         .get("Sgd")
         .is_some());
+    // --adam-eps reaches the stages' Adam.
+    let mut args = vec!["train", "--algo", "dni", "--adam-eps", "0.0001"];
+    args.extend(["--dataset", "mnist1d", "--json"]);
+    args.extend(SMALL);
+    let o = locus(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        last_json_line(&o)["config"]["optimizer"]["Adam"]["eps"],
+        serde_json::json!(0.0001)
+    );
 }
