@@ -1,7 +1,8 @@
 //! One training step of a 784-1000-1000-10 tanh MLP at batch 128 under each learning rule
 //! (backprop, feedback alignment, direct feedback alignment, the three sign-symmetry
 //! variants, synthetic gradients with and without labels), and the matrix products
-//! at its shapes (the machine's practical ceiling). The same workloads as
+//! at its shapes (the machine's practical ceiling): `locus_core::matmul`, the kernel
+//! every dense layer uses, and `ndarray`'s `dot` beside it. The same workloads as
 //! `../shared/anchors/torch_baseline.py`, so the two can be compared as a ratio.
 //!
 //! Run: `cargo bench --bench mlp_step`.
@@ -24,7 +25,12 @@ fn sgemm(c: &mut Criterion) {
         let a = random_matrix(m, k, 1);
         let b = random_matrix(k, n, 2);
         group.throughput(Throughput::Elements((2 * m * k * n) as u64));
-        group.bench_function(format!("{m}x{k}x{n}"), |bench| bench.iter(|| a.dot(&b)));
+        group.bench_function(format!("{m}x{k}x{n}"), |bench| {
+            bench.iter(|| locus::core::matmul(&a.view(), &b.view()))
+        });
+        group.bench_function(format!("{m}x{k}x{n} ndarray dot"), |bench| {
+            bench.iter(|| a.dot(&b))
+        });
     }
     group.finish();
 }

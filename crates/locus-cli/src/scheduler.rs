@@ -322,7 +322,7 @@ pub fn learning_rate(
 /// their reported loss is then 0). A stage without figures is taken to have learned.
 pub fn keep_losses_of_learners(losses: &mut [f64], epoch_losses: &[f64], figures: &[StageStats]) {
     for (i, (loss, &l)) in losses.iter_mut().zip(epoch_losses).enumerate() {
-        if figures.get(i).map_or(true, |f| f.updates > 0) {
+        if figures.get(i).is_none_or(|f| f.updates > 0) {
             *loss = l;
         }
     }

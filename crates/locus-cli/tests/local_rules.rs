@@ -353,18 +353,21 @@ fn ff_classifies_a_slice_of_mnist() {
         "--hidden",
         "200,200",
         "--epochs",
-        "2",
+        "4",
         "--batch-size",
         "50",
         "--lr",
         "0.003",
     ]);
+    // Forward-Forward learns slowly from 5000 images: after 2 epochs seeds 0-3 ended
+    // between 37% and 63%, too spread for a bar; after 4 epochs seeds 0-5 ended between
+    // 55% and 77% (72% for seed 0, the one run here).
     // The label goes over the first (black) pixels of each image.
     assert_eq!(
         j["config"]["network"]["sizes"],
         serde_json::json!([784, 200, 200])
     );
     let acc = j["test_accuracy"].as_f64().unwrap();
-    eprintln!("ff on 5000 MNIST images, 2 epochs: test accuracy {acc}");
+    eprintln!("ff on 5000 MNIST images, 4 epochs: test accuracy {acc}");
     assert!(acc > 0.5, "accuracy {acc} (chance 0.1)");
 }

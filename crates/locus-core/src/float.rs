@@ -32,6 +32,7 @@ pub trait Float:
     + Sync
     + serde::Serialize
     + sealed::Sealed
+    + crate::matmul::Product
     + 'static
 {
     /// Converts from `f64`, rounding to the nearest representable value.

@@ -11,6 +11,7 @@ mod float;
 pub mod init;
 pub mod layers;
 pub mod loss;
+mod matmul;
 mod module;
 pub mod optim;
 mod rng;
@@ -24,6 +25,7 @@ pub use layers::{
     MaxPool2d, Patches, Pool2dConfig, Reshape, Sequential, SparseCoding, SparseCodingConfig,
 };
 pub use loss::Loss;
+pub use matmul::{matmul, matmul_threads};
 pub use module::{Cache, Gradients, Module, Param, ParamMut};
 pub use optim::{Adam, AdamConfig, Optimizer, OptimizerConfig, OptimizerState, Sgd, SgdConfig};
 pub use rng::{seeded_rng, SeededRng};

@@ -5,7 +5,8 @@ use super::feedback::{Feedback, FeedbackRule};
 use super::params::{weight_and_bias, weight_and_bias_mut};
 use crate::init::Init;
 use crate::{
-    as_matrix, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng, Tensor,
+    as_matrix, matmul, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng,
+    Tensor,
 };
 
 /// Configuration of a [`Linear`] layer, checked before any weight is drawn.
@@ -229,7 +230,7 @@ impl<F: Float> Linear<F> {
                 grad_output.shape(),
             ));
         }
-        let grad_w = x.t().dot(&g);
+        let grad_w = matmul(&x.t(), &g);
         let mut params = vec![grad_w.into_dyn()];
         if self.bias.is_some() {
             params.push(g.sum_axis(Axis(0)).into_dyn());
@@ -237,11 +238,11 @@ impl<F: Float> Linear<F> {
         let input = if !need_input_grad {
             None
         } else if exact {
-            Some(g.dot(&self.weight().t()).into_dyn())
+            Some(matmul(&g, &self.weight().t()).into_dyn())
         } else {
             let b = self.feedback.matrix(&self.weight)?;
             let b = as_matrix(&b, Some(self.outputs()), &context)?;
-            Some(g.dot(&b.t()).into_dyn())
+            Some(matmul(&g, &b.t()).into_dyn())
         };
         Ok(Gradients { input, params })
     }
@@ -259,7 +260,7 @@ impl<F: Float> Module<F> for Linear<F> {
 
     fn infer(&self, input: &Tensor<F>) -> Result<Tensor<F>> {
         let x = as_matrix(input, Some(self.inputs()), &self.context())?;
-        let mut y = x.dot(&self.weight());
+        let mut y = matmul(&x, &self.weight());
         if let Some(b) = self.bias() {
             y += &b;
         }

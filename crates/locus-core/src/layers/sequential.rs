@@ -75,10 +75,25 @@ impl<F: Float> Sequential<F> {
                 ),
             });
         }
+        // `learns_below[i]`: some layer before `i` has parameters, so the gradient must
+        // pass through layer `i`. When neither that nor the caller needs it, the backward
+        // pass stops early: a parameter-free first layer (a LayerNorm without learned
+        // scale, say) costs nothing, and the layer above it skips its input gradient,
+        // a third of a dense stage's work.
+        let mut learns_below = Vec::with_capacity(self.layers.len());
+        let mut any = false;
+        for layer in &self.layers {
+            learns_below.push(any);
+            any = any || !layer.params().is_empty();
+        }
         let mut per_layer: Vec<Vec<Tensor<F>>> = Vec::with_capacity(self.layers.len());
         let mut grad = grad_output.clone();
         for (i, layer) in self.layers.iter().enumerate().rev() {
-            let want_input = i > 0 || need_input_grad;
+            let want_input = need_input_grad || learns_below[i];
+            if !want_input && layer.params().is_empty() {
+                per_layer.push(Vec::new());
+                continue;
+            }
             let g = step(layer.as_ref(), cache.child(i, context)?, &grad, want_input)?;
             per_layer.push(g.params);
             if let Some(gi) = g.input {
@@ -170,5 +185,35 @@ impl<F: Float> Module<F> for Sequential<F> {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::{Activation, LayerNormConfig, LinearConfig};
+    use crate::seeded_rng;
+    use ndarray::Array2;
+
+    #[test]
+    fn a_parameter_free_first_layer_is_not_differentiated_unless_asked() {
+        let mut rng = seeded_rng(4);
+        let chain: Sequential<f64> = Sequential::new()
+            .push(LayerNormConfig::length(5).init().unwrap())
+            .push(LinearConfig::new(5, 3).init(&mut rng).unwrap())
+            .push(Activation::Relu);
+        let x = Array2::from_shape_fn((4, 5), |(i, j)| (i * 5 + j) as f64 / 7.0 - 1.0).into_dyn();
+        let (y, cache) = chain.forward(&x).unwrap();
+        let g = y.mapv(|v| v + 0.5);
+        let with_input = chain.backward(&cache, &g, true).unwrap();
+        let without = chain.backward(&cache, &g, false).unwrap();
+        assert_eq!(
+            with_input.input.as_ref().map(|t| t.shape()),
+            Some(&[4, 5][..])
+        );
+        assert!(without.input.is_none());
+        // Skipping the input gradient leaves the parameter gradients unchanged.
+        assert_eq!(with_input.params, without.params);
+        assert_eq!(without.params.len(), 2);
     }
 }

@@ -248,7 +248,7 @@ impl<'a, F: Float> StageActor<'a, F> {
                 return self.forward(activation, out).map(Some);
             }
         }
-        let replay_done = self.replay.as_ref().map_or(true, |r| r.drawn >= r.draws);
+        let replay_done = self.replay.as_ref().is_none_or(|r| r.drawn >= r.draws);
         if self.ended
             && replay_done
             && self.queue.is_empty()
