@@ -12,6 +12,7 @@
 //! by one thread in a fixed order, so results do not depend on the thread count or on
 //! timing: a run repeats bit for bit on the same machine.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use ndarray::{Array2, ArrayView2};
@@ -79,6 +80,15 @@ fn contiguous<'a, F>(v: &ArrayView2<'a, F>) -> Option<(&'a [F], bool)> {
     v.to_slice_memory_order().map(|s| (s, row_major))
 }
 
+/// A view's elements in memory order and whether that order is row by row; views that are
+/// neither row- nor column-contiguous are copied row by row.
+fn elements<'a, F: Clone>(v: &ArrayView2<'a, F>) -> (Cow<'a, [F]>, bool) {
+    match contiguous(v) {
+        Some((slice, row_major)) => (Cow::Borrowed(slice), row_major),
+        None => (Cow::Owned(v.iter().cloned().collect()), true),
+    }
+}
+
 fn as_faer<'a, F: faer::traits::ComplexField>(
     slice: &'a [F],
     row_major: bool,
@@ -104,24 +114,10 @@ where
     if m == 0 || n == 0 || k == 0 {
         return Array2::zeros((m, n));
     }
-    let a_owned;
-    let (a_slice, a_rows) = match contiguous(a) {
-        Some(s) => s,
-        None => {
-            a_owned = a.as_standard_layout().into_owned();
-            (a_owned.as_slice().expect("standard layout"), true)
-        }
-    };
-    let b_owned;
-    let (b_slice, b_rows) = match contiguous(b) {
-        Some(s) => s,
-        None => {
-            b_owned = b.as_standard_layout().into_owned();
-            (b_owned.as_slice().expect("standard layout"), true)
-        }
-    };
-    let lhs = as_faer(a_slice, a_rows, m, k);
-    let rhs = as_faer(b_slice, b_rows, k, n);
+    let (a_elements, a_rows) = elements(a);
+    let (b_elements, b_rows) = elements(b);
+    let lhs = as_faer(&a_elements, a_rows, m, k);
+    let rhs = as_faer(&b_elements, b_rows, k, n);
     let mut out = Array2::<F>::zeros((m, n));
     {
         let dst =
