@@ -80,17 +80,18 @@ impl<F: Float> Sequential<F> {
         // pass stops early: a parameter-free first layer (a LayerNorm without learned
         // scale, say) costs nothing, and the layer above it skips its input gradient,
         // a third of a dense stage's work.
-        let mut learns_below = Vec::with_capacity(self.layers.len());
-        let mut any = false;
-        for layer in &self.layers {
-            learns_below.push(any);
-            any = any || !layer.params().is_empty();
-        }
+        let has_params: Vec<bool> = self.layers.iter().map(|l| !l.params().is_empty()).collect();
+        let learns_below: Vec<bool> = has_params
+            .iter()
+            .scan(false, |below, &has| {
+                Some(std::mem::replace(below, *below || has))
+            })
+            .collect();
         let mut per_layer: Vec<Vec<Tensor<F>>> = Vec::with_capacity(self.layers.len());
         let mut grad = grad_output.clone();
         for (i, layer) in self.layers.iter().enumerate().rev() {
             let want_input = need_input_grad || learns_below[i];
-            if !want_input && layer.params().is_empty() {
+            if !want_input && !has_params[i] {
                 per_layer.push(Vec::new());
                 continue;
             }
