@@ -16,6 +16,11 @@
 #                 20, ..., 60). 1 h 49 min on two AMD EPYC cores on 2026-12-04 (about
 #                 80-90 s an epoch); evaluating every epoch would add some 30 minutes.
 #
+# PEER=1 adds the two regularisers of the paper's MATLAB code and of Löwe's public
+# reimplementation: peer normalisation with weight 0.03 (--ff-peer-norm) and weight decay
+# 3e-4 (--weight-decay); the run is written to ff-peer-seed0 instead of ff-seed0. It
+# cannot be combined with STATE_DIR (peer normalisation's running means are not saved).
+#
 # Writes results.json, epochs.csv and the PNG curves per run under
 # book/src/results/ff-mnist-$CONFIG/.
 #
@@ -23,20 +28,25 @@
 # it holds one, goes on from it (--resume): a run cut short (a machine shared by time
 # slots) is continued by the same command and ends as the uninterrupted run would have.
 # STOP_AFTER=N stops after N epochs of this invocation, the state saved.
-#   [CONFIG=short|medium|full] [STATE_DIR=dir [STOP_AFTER=N]] reproduce/forward_forward.sh [DATA_DIR]
+#   [CONFIG=short|medium|full] [PEER=1] [STATE_DIR=dir [STOP_AFTER=N]] reproduce/forward_forward.sh [DATA_DIR]
 #     (default: $LOCUS_DATA or ../shared/data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-${LOCUS_DATA:-../shared/data}}
 config=${CONFIG:-short}
-eval_opts=()
+run_opts=()
 case $config in
   short) hidden=500,500; epochs=10 ;;
   medium) hidden=2000,2000,2000,2000; epochs=10 ;;
-  full) hidden=2000,2000,2000,2000; epochs=60; eval_opts=(--eval-every 10) ;;
+  full) hidden=2000,2000,2000,2000; epochs=60; run_opts=(--eval-every 10) ;;
   *) echo "CONFIG should be short, medium or full, not '$config'" >&2; exit 1 ;;
 esac
 out=book/src/results/ff-mnist-$config
+name=ff-seed0
+if [ -n "${PEER:-}" ]; then
+  run_opts+=(--ff-peer-norm 0.03 --weight-decay 3e-4)
+  name=ff-peer-seed0
+fi
 state_opts=()
 if [ -n "${STATE_DIR:-}" ]; then
   [ "$config" = short ] && { echo "STATE_DIR applies to CONFIG=medium or full" >&2; exit 1; }
@@ -48,8 +58,8 @@ cargo build --release -q -p locus-cli
 locus=${LOCUS_BIN:-target/release/locus}
 common=(--dataset mnist --data-dir "$data/mnist" --hidden "$hidden" --epochs "$epochs"
         --optimizer sgd --lr 0.001 --momentum 0.9 --lr-schedule cosine --batch-size 100
-        --ff-goodness sum --ff-threshold 1 --readout-lr 0.001 --seed 0 ${eval_opts[@]+"${eval_opts[@]}"})
-$locus train --algo ff "${common[@]}" ${state_opts[@]+"${state_opts[@]}"} --out "$out/ff-seed0"
+        --ff-goodness sum --ff-threshold 1 --readout-lr 0.001 --seed 0 ${run_opts[@]+"${run_opts[@]}"})
+$locus train --algo ff "${common[@]}" ${state_opts[@]+"${state_opts[@]}"} --out "$out/$name"
 if [ "$config" = short ]; then
-  $locus train --algo ff-unsup "${common[@]}" --out "$out/ff-unsup-seed0"
+  $locus train --algo ff-unsup "${common[@]}" --out "$out/ff-unsup${name#ff}"
 fi

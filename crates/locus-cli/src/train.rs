@@ -200,6 +200,21 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 args.algo
             );
         }
+        if given && flag != "--stop-after" && args.ff_peer_norm != 0.0 {
+            anyhow::bail!(
+                "{flag} cannot be combined with --ff-peer-norm {}: the running means of peer \
+                 normalisation are not part of the saved state, so a resumed run would not \
+                 end as the uninterrupted one",
+                args.ff_peer_norm
+            );
+        }
+    }
+    if args.ff_peer_norm != 0.0 && !forward_forward {
+        anyhow::bail!(
+            "--ff-peer-norm applies to the Forward-Forward algorithms (ff, ff-unsup), not \
+             --algo {}",
+            args.algo
+        );
     }
     if crate::sequence::wants_sequences(args) {
         return crate::sequence::run(args);
@@ -259,7 +274,11 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 GoodnessKind::Sum => Goodness::SumOfSquares,
                 GoodnessKind::Mean => Goodness::MeanOfSquares,
             })
-            .with_threshold(args.ff_threshold),
+            .with_threshold(args.ff_threshold)
+            .with_peer_normalization(
+                args.ff_peer_norm,
+                ForwardForwardConfig::default().peer_momentum,
+            ),
     };
     algorithm.check(&settings)?;
     if let Some(supervised) = algorithm.forward_forward() {

@@ -331,6 +331,22 @@ fn bad_settings_are_named() {
         &["'-1'", "--eval-every"],
     );
     fails_with(
+        &["--algo", "ff", "--ff-peer-norm", "-0.1"],
+        &["peer-normalisation weight", "-0.1"],
+    );
+    fails_with(
+        &["--algo", "bp", "--ff-peer-norm", "0.03"],
+        &["--ff-peer-norm", "not --algo bp"],
+    );
+    fails_with(
+        &["--algo", "ff", "--ff-peer-norm", "0.03", "--save-state", "s"],
+        &["--save-state", "--ff-peer-norm 0.03", "running means"],
+    );
+    fails_with(
+        &["--algo", "ff", "--ff-peer-norm", "0.03", "--resume", "s"],
+        &["--resume", "--ff-peer-norm 0.03"],
+    );
+    fails_with(
         &["--algo", "dgl", "--head", "mlp", "--head-hidden", "0"],
         &["local-classifier", "hidden width"],
     );
@@ -370,4 +386,20 @@ fn ff_classifies_a_slice_of_mnist() {
     let acc = j["test_accuracy"].as_f64().unwrap();
     eprintln!("ff on 5000 MNIST images, 4 epochs: test accuracy {acc}");
     assert!(acc > 0.5, "accuracy {acc} (chance 0.1)");
+}
+
+#[test]
+fn ff_peer_norm_reaches_the_objective() {
+    let run = |peer: &str| {
+        let mut args = vec!["--algo", "ff", "--train-limit", "500", "--ff-peer-norm", peer];
+        args.extend(SMALL);
+        train(&args)
+    };
+    let (off, on) = (run("0"), run("0.5"));
+    assert_eq!(off["config"]["forward_forward"]["peer_normalization"], 0.0);
+    assert_eq!(on["config"]["forward_forward"]["peer_normalization"], 0.5);
+    assert_eq!(on["config"]["forward_forward"]["peer_momentum"], 0.9);
+    // The same seed and batches: only the peer term can make the losses differ.
+    let loss = |j: &serde_json::Value| j["train_loss"].as_f64().unwrap();
+    assert_ne!(loss(&off), loss(&on), "the peer term changed nothing");
 }

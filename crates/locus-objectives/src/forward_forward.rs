@@ -16,6 +16,20 @@ pub struct ForwardForwardConfig {
     /// 1.45% test error on MNIST; the PyTorch port of Pezeshki uses mean-of-squares with
     /// 2).
     pub threshold: f64,
+    /// Weight `λ` of the peer-normalisation term (Hinton 2022, §3.3; the paper's MATLAB
+    /// code and Löwe's reimplementation use 0.03), which keeps every unit of the layer
+    /// about as active as its peers so none is always on or always off (default 0: off).
+    /// See [`ForwardForward`] for the term.
+    #[serde(default)]
+    pub peer_normalization: f64,
+    /// Momentum `m` of the running mean activity per unit that peer normalisation
+    /// compares (default 0.9, as both public implementations).
+    #[serde(default = "default_peer_momentum")]
+    pub peer_momentum: f64,
+}
+
+fn default_peer_momentum() -> f64 {
+    0.9
 }
 
 impl Default for ForwardForwardConfig {
@@ -23,6 +37,8 @@ impl Default for ForwardForwardConfig {
         ForwardForwardConfig {
             goodness: Goodness::SumOfSquares,
             threshold: 1.0,
+            peer_normalization: 0.0,
+            peer_momentum: default_peer_momentum(),
         }
     }
 }
@@ -40,6 +56,14 @@ impl ForwardForwardConfig {
         self
     }
 
+    /// Sets the weight `λ` of peer normalisation (0 turns it off) and the momentum `m` of
+    /// its running means.
+    pub fn with_peer_normalization(mut self, weight: f64, momentum: f64) -> Self {
+        self.peer_normalization = weight;
+        self.peer_momentum = momentum;
+        self
+    }
+
     /// The threshold `θ` in goodness units for a layer `width` wide.
     pub fn theta(&self, width: usize) -> f64 {
         self.threshold * width as f64 * self.goodness.scale(width)
@@ -48,13 +72,28 @@ impl ForwardForwardConfig {
     /// Checks the threshold.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] for a threshold that is not finite and `>= 0`.
+    /// [`Error::InvalidParameter`] for a threshold or a peer-normalisation weight that is
+    /// not finite and `>= 0`, or a peer momentum outside `[0, 1)`.
     pub fn check(&self) -> Result<()> {
         if !(self.threshold.is_finite() && self.threshold >= 0.0) {
             return Err(Error::invalid(
                 "Forward-Forward threshold (mean squared activity per unit)",
                 "should be finite and >= 0",
                 self.threshold,
+            ));
+        }
+        if !(self.peer_normalization.is_finite() && self.peer_normalization >= 0.0) {
+            return Err(Error::invalid(
+                "Forward-Forward peer-normalisation weight",
+                "should be finite and >= 0",
+                self.peer_normalization,
+            ));
+        }
+        if !(0.0..1.0).contains(&self.peer_momentum) {
+            return Err(Error::invalid(
+                "Forward-Forward peer-normalisation momentum",
+                "should be in [0, 1)",
+                self.peer_momentum,
             ));
         }
         Ok(())
@@ -69,6 +108,7 @@ impl ForwardForwardConfig {
         Ok(ForwardForward {
             config: *self,
             last: None,
+            running_means: None,
         })
     }
 }
@@ -89,6 +129,15 @@ impl ForwardForwardConfig {
 /// such batches (the label written into the image, wrong labels, hybrid images) is the
 /// data's business; see `locus_data::forward_forward` and `locus_sched`'s
 /// `ForwardForwardTrainer`. Labels are not needed.
+///
+/// **Peer normalisation** (optional, weight `λ` > 0). Each unit `j` keeps a running mean
+/// of its activity over the positive rows, `r_j ← m·r_j + (1 − m)·a_j` with `a_j` the
+/// batch mean, starting from zero; the loss gains `λ · mean_j (r_j − r̄)²`, `r̄` the mean
+/// over units, whose gradient reaches this batch through `a_j` and pulls every unit's
+/// activity towards its peers' average (the paper's §3.3 mentions it; its MATLAB code
+/// and Löwe's reimplementation use `λ = 0.03`, `m = 0.9`). [`Mode::Learn`] updates the
+/// running means; [`Mode::Evaluate`] uses them without change. The running means are
+/// the objective's own state: saving the stage's parameters does not save them.
 ///
 /// **Normalisation.** The goodness is computed on the stage's output; the *next* stage
 /// must length-normalise it (`locus_core::LayerNormConfig::length`) before using it, or it
@@ -112,12 +161,70 @@ pub struct ForwardForward {
     /// `(goodness_positive, goodness_negative, separation_accuracy)` of the last batch
     /// learned from.
     last: Option<(f64, f64, f64)>,
+    /// Running mean activity per unit over positive rows (peer normalisation), once a
+    /// batch has been learned from.
+    running_means: Option<Vec<f64>>,
 }
 
 impl ForwardForward {
     /// The configuration.
     pub fn config(&self) -> &ForwardForwardConfig {
         &self.config
+    }
+}
+
+impl ForwardForward {
+    /// Adds the peer-normalisation gradient to `grad` (rows `0..half` of `output` are
+    /// positive, each `width` wide) and returns its loss term; updates the running means
+    /// in [`Mode::Learn`].
+    fn peer_normalization<F: Float>(
+        &mut self,
+        output: &locus_core::Tensor<F>,
+        grad: &mut locus_core::Tensor<F>,
+        half: usize,
+        width: usize,
+        mode: Mode,
+    ) -> f64 {
+        let (lambda, m) = (self.config.peer_normalization, self.config.peer_momentum);
+        let output = output.as_standard_layout();
+        let values = output.as_slice().expect("standard layout is contiguous");
+        let mut batch_mean = vec![0.0; width];
+        for row in values[..half * width].chunks(width) {
+            for (a, &h) in batch_mean.iter_mut().zip(row) {
+                *a += h.as_f64();
+            }
+        }
+        let previous = match &self.running_means {
+            Some(r) if r.len() == width => r.clone(),
+            _ => vec![0.0; width],
+        };
+        let running: Vec<f64> = previous
+            .iter()
+            .zip(&batch_mean)
+            .map(|(r, a)| m * r + (1.0 - m) * a / half as f64)
+            .collect();
+        let peers = running.iter().sum::<f64>() / width as f64;
+        let loss = lambda * running.iter().map(|r| (r - peers).powi(2)).sum::<f64>() / width as f64;
+        // d loss / d h_ij = (2λ / width) (r_j − r̄) (1 − m) / half, for positive rows i
+        // (the r̄ terms cancel: the deviations sum to zero).
+        let per_unit: Vec<F> = running
+            .iter()
+            .map(|r| F::cast(2.0 * lambda / width as f64 * (r - peers) * (1.0 - m) / half as f64))
+            .collect();
+        for row in grad
+            .as_slice_mut()
+            .expect("standard layout is contiguous")
+            .chunks_mut(width)
+            .take(half)
+        {
+            for (g, &d) in row.iter_mut().zip(&per_unit) {
+                *g += d;
+            }
+        }
+        if mode == Mode::Learn {
+            self.running_means = Some(running);
+        }
+        loss
     }
 }
 
@@ -184,6 +291,9 @@ impl<F: Float> LocalObjective<F> for ForwardForward {
         {
             let factor = F::cast(2.0 * scale * dl_dg[row]);
             values.iter_mut().for_each(|v| *v *= factor);
+        }
+        if self.config.peer_normalization > 0.0 {
+            loss += self.peer_normalization(ctx.output, &mut grad_output, half, width, mode);
         }
         if mode == Mode::Learn {
             let mean = |range: std::ops::Range<usize>| {
@@ -307,6 +417,95 @@ mod tests {
                 .build()
                 .unwrap_err();
             assert!(e.to_string().contains("threshold"), "{e}");
+        }
+    }
+
+    fn peer(weight: f64) -> ForwardForward {
+        ForwardForwardConfig::default()
+            .with_peer_normalization(weight, 0.9)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn peer_normalization_gradient_matches_finite_differences_after_learning() {
+        // Two positive rows, two negative rows, width 3; one unit far more active.
+        let first = arr2(&[
+            [3.0, 0.1, 0.5],
+            [2.0, 0.2, 0.4],
+            [0.3, 0.1, 0.2],
+            [0.5, 0.4, 0.1],
+        ])
+        .into_dyn();
+        let h = arr2(&[
+            [1.5, 0.3, 0.6],
+            [2.5, 0.0, 0.9],
+            [0.7, 0.2, 0.3],
+            [0.1, 0.6, 0.8],
+        ])
+        .into_dyn();
+        let mut obj = peer(0.5);
+        // Learning from the first batch sets non-zero running means.
+        LocalObjective::<f64>::signal(&mut obj, &StageContext::new(&first, &first), Mode::Learn)
+            .unwrap();
+        let loss_at = |obj: &mut ForwardForward, x: &Tensor<f64>| {
+            LocalObjective::<f64>::signal(obj, &StageContext::new(x, x), Mode::Evaluate)
+                .unwrap()
+                .loss
+        };
+        let s = LocalObjective::<f64>::signal(&mut obj, &StageContext::new(&h, &h), Mode::Evaluate)
+            .unwrap();
+        let plain = LocalObjective::<f64>::signal(
+            &mut peer(0.0),
+            &StageContext::new(&h, &h),
+            Mode::Evaluate,
+        )
+        .unwrap();
+        assert!(s.loss > plain.loss, "the peer term adds to the loss");
+        let eps = 1e-6;
+        for (index, &analytic) in s.grad_output.indexed_iter() {
+            let (mut up, mut down) = (h.clone(), h.clone());
+            up[&index] += eps;
+            down[&index] -= eps;
+            let numeric = (loss_at(&mut obj, &up) - loss_at(&mut obj, &down)) / (2.0 * eps);
+            assert!(
+                (numeric - analytic).abs() < 1e-7,
+                "{index:?}: {numeric} vs {analytic}"
+            );
+        }
+        // Negative rows get no peer gradient; the most active unit is pulled down.
+        assert_eq!(s.grad_output[[2, 0]], plain.grad_output[[2, 0]]);
+        assert!(s.grad_output[[0, 0]] > plain.grad_output[[0, 0]]);
+        assert!(s.grad_output[[0, 1]] < plain.grad_output[[0, 1]]);
+    }
+
+    #[test]
+    fn peer_normalization_running_means_follow_learn_batches_only() {
+        let h = arr2(&[[2.0, 0.0], [4.0, 0.0], [9.0, 9.0], [9.0, 9.0]]).into_dyn();
+        let mut obj = peer(1.0);
+        let eval = |obj: &mut ForwardForward| {
+            LocalObjective::<f64>::signal(obj, &StageContext::new(&h, &h), Mode::Evaluate)
+                .unwrap()
+                .loss
+        };
+        let before = eval(&mut obj);
+        assert_eq!(eval(&mut obj), before, "Evaluate leaves the running means");
+        assert!(obj.running_means.is_none());
+        LocalObjective::<f64>::signal(&mut obj, &StageContext::new(&h, &h), Mode::Learn).unwrap();
+        // Positive-row means (3, 0), from zero with momentum 0.9: (0.3, 0).
+        let r = obj.running_means.clone().unwrap();
+        assert!((r[0] - 0.3).abs() < 1e-12 && r[1] == 0.0, "{r:?}");
+        assert_ne!(eval(&mut obj), before, "the next batch sees the new means");
+    }
+
+    #[test]
+    fn bad_peer_settings_are_named() {
+        for (weight, momentum) in [(-0.1, 0.9), (f64::NAN, 0.9), (0.03, 1.0), (0.03, -0.5)] {
+            let e = ForwardForwardConfig::default()
+                .with_peer_normalization(weight, momentum)
+                .build()
+                .unwrap_err();
+            assert!(e.to_string().contains("peer-normalisation"), "{e}");
         }
     }
 }

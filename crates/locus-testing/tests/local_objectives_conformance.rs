@@ -16,10 +16,11 @@ fn forward_forward_conforms() {
     // Batches of positive-then-negative rows (an even count); outputs of any rank.
     for shape in [&[4, 6][..], &[2, 1][..], &[6, 3][..], &[2, 2, 3][..]] {
         for goodness in [Goodness::SumOfSquares, Goodness::MeanOfSquares] {
-            for threshold in [0.0, 1.0, 2.0] {
+            for (threshold, peer) in [(0.0, 0.0), (1.0, 0.0), (2.0, 0.0), (1.0, 0.3)] {
                 let config = ForwardForwardConfig::default()
                     .with_goodness(goodness)
-                    .with_threshold(threshold);
+                    .with_threshold(threshold)
+                    .with_peer_normalization(peer, 0.9);
                 ObjectiveConformance::new(shape)
                     .run("forward-forward", |_| -> Box<dyn LocalObjective<f64>> {
                         Box::new(config.build().unwrap())
