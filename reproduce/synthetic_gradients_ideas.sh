@@ -3,10 +3,12 @@
 # 10-epoch run per setting (one of 20 epochs), seed 0, 784-256-256-256-10 ReLU (and 6
 # hidden layers for two runs), every layer its own stage, the depth script's budget (Adam
 # 3e-4 with a cosine schedule, batch 64; linear gradient models starting at zero, Adam
-# 1e-3) unless a run says otherwise. The ideas: LayerNorm after every hidden linear map (--layer-norm), a
-# one-epoch warm-up during which the gradient models learn but the hidden stages hold
-# their updates (--sg-warmup-epochs 1), a gradient model with a hidden layer, and the
-# rates with LayerNorm. bp and cDNI, with and without LayerNorm, are the references.
+# 1e-3) unless a run says otherwise. The ideas: LayerNorm after every hidden linear map
+# (--layer-norm), a one-epoch warm-up during which the gradient models learn but the
+# hidden stages hold their updates (--sg-warmup-epochs 1), a gradient model with a hidden
+# layer, the rates with LayerNorm, and BP(λ) annealed from 1 (true gradients) to 0
+# (synthetic only) over the first 5 or 9 epochs (--sg-lambda-anneal-epochs). bp and cDNI,
+# with and without LayerNorm, are the references.
 # Writes one directory per run and a table, ideas.md, into
 # book/src/results/dni-mnist-ideas/. About 40 minutes on one core (MATMUL_NUM_THREADS=1).
 # Runs whose directory already holds a results.json are kept; set FORCE=1 to redo them.
@@ -55,6 +57,9 @@ run dni-ln-sgd0.01 --algo dni --layer-norm --optimizer sgd --lr 0.01 --momentum 
 run dni-h6 --algo dni --hidden $h6
 run dni-ln-h6 --algo dni --layer-norm --hidden $h6
 run dni-ln-e20 --algo dni --layer-norm --epochs 20
+# BP(λ) annealed from 1 (backprop) to 0 (DNI) over the first 5 or 9 of the 10 epochs.
+run dni-ln-anneal5 --algo dni --layer-norm --sg-lambda 1 --sg-lambda-anneal-epochs 5
+run dni-ln-anneal9 --algo dni --layer-norm --sg-lambda 1 --sg-lambda-anneal-epochs 9
 python3 - "$out" <<'PY'
 import json, pathlib, sys
 out = pathlib.Path(sys.argv[1])

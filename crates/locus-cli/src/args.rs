@@ -196,6 +196,11 @@ pub struct TrainArgs {
     /// below --epochs. 0: none.
     #[arg(long, default_value_t = 0)]
     pub sg_warmup_epochs: u64,
+    /// BP(λ) annealing (dni, cdni): λ falls linearly from --sg-lambda to 0 over each
+    /// hidden stage's first N epochs of updates, then stays 0 (purely synthetic). Needs
+    /// --sg-lambda > 0. 0: λ constant.
+    #[arg(long, default_value_t = 0)]
+    pub sg_lambda_anneal_epochs: u64,
     /// MLP only: a LayerNorm (learned scale and shift) after every hidden layer's linear
     /// map, before the activation (where the DNI paper puts batch normalisation).
     #[arg(long)]

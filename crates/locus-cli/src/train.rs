@@ -139,15 +139,21 @@ pub(crate) fn check_dni_options(args: &TrainArgs) -> anyhow::Result<()> {
             model
         );
     }
-    if args.sg_warmup_epochs > 0 {
+    for (flag, given) in [
+        ("--sg-warmup-epochs", args.sg_warmup_epochs > 0),
+        (
+            "--sg-lambda-anneal-epochs",
+            args.sg_lambda_anneal_epochs > 0,
+        ),
+    ] {
         let synthetic = matches!(
             plain.map(|a| a.hidden),
             Some(HiddenSignal::SyntheticGradient { .. })
         );
-        if !synthetic || !plain_mlp && args.model != ModelKind::Lenet {
+        if given && (!synthetic || !plain_mlp && args.model != ModelKind::Lenet) {
             anyhow::bail!(
-                "--sg-warmup-epochs applies to --algo dni or cdni on an MLP or a LeNet; it \
-                 is not used with --algo {}{}",
+                "{flag} applies to --algo dni or cdni on an MLP or a LeNet; it is not used \
+                 with --algo {}{}",
                 args.algo,
                 if crate::sequence::wants_sequences(args) {
                     " on a sequence task"
@@ -156,14 +162,14 @@ pub(crate) fn check_dni_options(args: &TrainArgs) -> anyhow::Result<()> {
                 }
             );
         }
-        if args.sg_warmup_epochs >= args.epochs {
-            anyhow::bail!(
-                "--sg-warmup-epochs {} should be below --epochs {}: the hidden stages would \
-                 never learn",
-                args.sg_warmup_epochs,
-                args.epochs
-            );
-        }
+    }
+    if args.sg_warmup_epochs > 0 && args.sg_warmup_epochs >= args.epochs {
+        anyhow::bail!(
+            "--sg-warmup-epochs {} should be below --epochs {}: the hidden stages would never \
+             learn",
+            args.sg_warmup_epochs,
+            args.epochs
+        );
     }
     Ok(())
 }
@@ -258,6 +264,9 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             })
             .with_optimizer(OptimizerConfig::Adam(AdamConfig::new(args.sg_lr)))
             .with_lambda(args.sg_lambda)
+            .with_lambda_anneal_steps(
+                args.sg_lambda_anneal_epochs * split.train.len().div_ceil(args.batch_size) as u64,
+            )
             .with_warmup_steps(
                 args.sg_warmup_epochs * split.train.len().div_ceil(args.batch_size) as u64,
             ),

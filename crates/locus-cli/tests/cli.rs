@@ -102,6 +102,26 @@ fn dni_takes_a_warm_up_and_layer_norm() {
 }
 
 #[test]
+fn dni_anneals_bp_lambda_over_epochs() {
+    let run = |extra: &[&str]| {
+        let mut args = vec!["train", "--algo", "dni", "--dataset", "mnist1d", "--json"];
+        args.extend(SMALL);
+        args.extend(extra);
+        let o = locus(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        last_json_line(&o)
+    };
+    let annealed = run(&["--sg-lambda", "1", "--sg-lambda-anneal-epochs", "1"]);
+    // 4000 training samples in batches of 100: λ reaches 0 after 40 steps.
+    assert_eq!(annealed["config"]["synthetic_gradient"]["lambda_anneal_steps"], 40);
+    assert_eq!(annealed["config"]["synthetic_gradient"]["lambda"], 1.0);
+    // The same seed with λ = 1 throughout (backprop through every stage) ends elsewhere.
+    let constant = run(&["--sg-lambda", "1"]);
+    assert_eq!(constant["config"]["synthetic_gradient"]["lambda_anneal_steps"], 0);
+    assert_ne!(annealed["train_loss"], constant["train_loss"]);
+}
+
+#[test]
 fn same_seed_same_result() {
     let mut args = vec!["train", "--dataset", "mnist1d", "--json", "--seed", "5"];
     args.extend(SMALL);
@@ -179,6 +199,14 @@ fn bad_arguments_are_named() {
     fails_with(
         &["train", "--algo", "bp", "--sg-warmup-epochs", "1"],
         &["--sg-warmup-epochs", "dni", "bp"],
+    );
+    fails_with(
+        &["train", "--algo", "bp", "--sg-lambda-anneal-epochs", "1"],
+        &["--sg-lambda-anneal-epochs", "dni", "bp"],
+    );
+    fails_with(
+        &["train", "--algo", "dni", "--sg-lambda-anneal-epochs", "1"],
+        &["annealing", "λ > 0"],
     );
     fails_with(
         &["train", "--model", "lenet", "--layer-norm"],

@@ -339,7 +339,14 @@ fn bad_settings_are_named() {
         &["--ff-peer-norm", "not --algo bp"],
     );
     fails_with(
-        &["--algo", "ff", "--ff-peer-norm", "0.03", "--save-state", "s"],
+        &[
+            "--algo",
+            "ff",
+            "--ff-peer-norm",
+            "0.03",
+            "--save-state",
+            "s",
+        ],
         &["--save-state", "--ff-peer-norm 0.03", "running means"],
     );
     fails_with(
@@ -391,7 +398,14 @@ fn ff_classifies_a_slice_of_mnist() {
 #[test]
 fn ff_peer_norm_reaches_the_objective() {
     let run = |peer: &str| {
-        let mut args = vec!["--algo", "ff", "--train-limit", "500", "--ff-peer-norm", peer];
+        let mut args = vec![
+            "--algo",
+            "ff",
+            "--train-limit",
+            "500",
+            "--ff-peer-norm",
+            peer,
+        ];
         args.extend(SMALL);
         train(&args)
     };

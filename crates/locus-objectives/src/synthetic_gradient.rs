@@ -48,6 +48,12 @@ pub struct SyntheticGradientConfig {
     /// no warm-up.
     #[serde(default)]
     pub warmup_steps: u64,
+    /// BP(λ) annealing: when > 0, the mixing falls linearly from [`lambda`](Self::lambda)
+    /// at the stage's first update to 0 at its `lambda_anneal_steps`-th and stays 0
+    /// after, so the stage starts on (mostly) true gradients and ends purely synthetic.
+    /// Default 0: λ constant.
+    #[serde(default)]
+    pub lambda_anneal_steps: u64,
 }
 
 impl SyntheticGradientConfig {
@@ -68,6 +74,7 @@ impl SyntheticGradientConfig {
             lambda: 0.0,
             seed,
             warmup_steps: 0,
+            lambda_anneal_steps: 0,
         }
     }
 
@@ -96,6 +103,22 @@ impl SyntheticGradientConfig {
         self
     }
 
+    /// Anneals BP(λ) linearly from λ to 0 over the stage's first `steps` updates (0: keep
+    /// λ constant).
+    pub fn with_lambda_anneal_steps(mut self, steps: u64) -> Self {
+        self.lambda_anneal_steps = steps;
+        self
+    }
+
+    /// The BP(λ) mixing at the stage's update number `step` (counted from 0).
+    pub fn lambda_at(&self, step: u64) -> f64 {
+        if self.lambda_anneal_steps == 0 {
+            return self.lambda;
+        }
+        let left = 1.0 - step as f64 / self.lambda_anneal_steps as f64;
+        self.lambda * left.max(0.0)
+    }
+
     /// Sets the warm-up: the number of stage updates during which `M` learns but its
     /// prediction is not applied.
     pub fn with_warmup_steps(mut self, steps: u64) -> Self {
@@ -106,14 +129,22 @@ impl SyntheticGradientConfig {
     /// Checks every field.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] naming the bad value: λ outside `[0, 1]`, zero classes
-    /// for a conditional model, a zero hidden width, a bad optimizer setting.
+    /// [`Error::InvalidParameter`] naming the bad value: λ outside `[0, 1]`, annealing
+    /// with λ = 0 (nothing to anneal), zero classes for a conditional model, a zero
+    /// hidden width, a bad optimizer setting.
     pub fn check(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.lambda) {
             return Err(Error::invalid(
                 "synthetic gradient BP(λ) mixing λ",
                 "should be in [0, 1]",
                 self.lambda,
+            ));
+        }
+        if self.lambda_anneal_steps > 0 && self.lambda == 0.0 {
+            return Err(Error::invalid(
+                "synthetic gradient BP(λ) annealing",
+                "needs a starting λ > 0 to anneal from",
+                "λ = 0",
             ));
         }
         if self.conditional && self.classes == 0 {
@@ -185,7 +216,9 @@ impl SyntheticGradientConfig {
 /// fit the gradient of a network that is not moving before the stage follows it.
 ///
 /// **BP(λ)** (from the paper's appendix): with λ > 0 the signal is
-/// `λ·m + (1−λ)·ĝ/batch` when a message is present, and `ĝ/batch` otherwise.
+/// `λ·m + (1−λ)·ĝ/batch` when a message is present, and `ĝ/batch` otherwise. With
+/// [`SyntheticGradientConfig::lambda_anneal_steps`] λ falls linearly to 0 over the stage's
+/// first updates (its step count, `StageContext::step`).
 ///
 /// **The message rule.** [`LocalObjective::needs_message`] is true: in [`Mode::Learn`]
 /// the message is `M`'s training target, and a missing one is an error (a stage that
@@ -366,7 +399,7 @@ impl<F: Float> LocalObjective<F> for SyntheticGradient<F> {
                 grad_output: synthetic,
             });
         };
-        let lambda = self.config.lambda;
+        let lambda = self.config.lambda_at(ctx.step);
         let grad_output = if lambda == 0.0 {
             synthetic
         } else if lambda == 1.0 {
@@ -411,7 +444,8 @@ impl<F: Float> LocalObjective<F> for SyntheticGradient<F> {
 
     /// Update-unlocked when the signal is purely synthetic (λ = 0): the prediction
     /// `M(h)/batch` needs no message, which only trains `M`. With λ > 0 the signal mixes
-    /// the message in, so the stage has to wait for it.
+    /// the message in, so the stage has to wait for it (also when λ is annealed to 0:
+    /// schedulers ask once, before training).
     fn is_update_unlocked(&self) -> bool {
         self.config.lambda == 0.0
     }
@@ -634,6 +668,50 @@ mod tests {
         assert!(synthetic.iter().any(|&g| g != 0.0));
         let expected = (&m + &synthetic) * 0.5;
         assert!(max_diff(&mixed, &expected) < 1e-15);
+    }
+
+    #[test]
+    fn annealed_lambda_falls_to_zero_by_the_stage_step() {
+        let config = SyntheticGradientConfig::new(0)
+            .with_lambda(0.8)
+            .with_lambda_anneal_steps(4);
+        let lambdas: Vec<f64> = (0..6).map(|s| config.lambda_at(s)).collect();
+        let expected = [0.8, 0.6, 0.4, 0.2, 0.0, 0.0];
+        for (got, want) in lambdas.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-12, "{lambdas:?}");
+        }
+        assert_eq!(
+            SyntheticGradientConfig::new(0)
+                .with_lambda(0.3)
+                .lambda_at(99),
+            0.3
+        );
+        // The signal follows the step the context carries: λ = 0.8 · (1 − 2/4) = 0.4 at
+        // step 2, λ = 0 from step 4 on.
+        let (h, m) = (h(), message());
+        let mut sg = config
+            .with_optimizer(OptimizerConfig::Adam(AdamConfig::new(1e-2)))
+            .build::<f64>()
+            .unwrap();
+        for _ in 0..5 {
+            sg.signal(&StageContext::new(&h, &h).with_message(&m), Mode::Learn)
+                .unwrap();
+        }
+        let synthetic = sg
+            .signal(&StageContext::new(&h, &h), Mode::Evaluate)
+            .unwrap()
+            .grad_output;
+        for (step, lambda) in [(2, 0.4), (4, 0.0), (10, 0.0)] {
+            let ctx = StageContext::new(&h, &h).with_message(&m).with_step(step);
+            let mixed = sg.signal(&ctx, Mode::Evaluate).unwrap().grad_output;
+            let expected = &m * lambda + &(&synthetic * (1.0 - lambda));
+            assert!(max_diff(&mixed, &expected) < 1e-15, "step {step}");
+        }
+        let e = SyntheticGradientConfig::new(0)
+            .with_lambda_anneal_steps(10)
+            .build::<f64>()
+            .unwrap_err();
+        assert!(e.to_string().contains("annealing"), "{e}");
     }
 
     #[test]
