@@ -113,11 +113,17 @@ fn dni_anneals_bp_lambda_over_epochs() {
     };
     let annealed = run(&["--sg-lambda", "1", "--sg-lambda-anneal-epochs", "1"]);
     // 4000 training samples in batches of 100: λ reaches 0 after 40 steps.
-    assert_eq!(annealed["config"]["synthetic_gradient"]["lambda_anneal_steps"], 40);
+    assert_eq!(
+        annealed["config"]["synthetic_gradient"]["lambda_anneal_steps"],
+        40
+    );
     assert_eq!(annealed["config"]["synthetic_gradient"]["lambda"], 1.0);
     // The same seed with λ = 1 throughout (backprop through every stage) ends elsewhere.
     let constant = run(&["--sg-lambda", "1"]);
-    assert_eq!(constant["config"]["synthetic_gradient"]["lambda_anneal_steps"], 0);
+    assert_eq!(
+        constant["config"]["synthetic_gradient"]["lambda_anneal_steps"],
+        0
+    );
     assert_ne!(annealed["train_loss"], constant["train_loss"]);
 }
 
