@@ -24,11 +24,14 @@
 # Writes results.json, epochs.csv and the PNG curves per run under
 # book/src/results/ff-mnist-$CONFIG/.
 #
+# LR=x sets the learning rate of the layers (default 0.001); the run is then written to
+# ff-lr$LR-seed0 (ff-peer-lr$LR-seed0 with PEER=1).
+#
 # STATE_DIR=dir saves the training state there after every epoch (--save-state) and, when
 # it holds one, goes on from it (--resume): a run cut short (a machine shared by time
 # slots) is continued by the same command and ends as the uninterrupted run would have.
 # STOP_AFTER=N stops after N epochs of this invocation, the state saved.
-#   [CONFIG=short|medium|full] [PEER=1] [STATE_DIR=dir [STOP_AFTER=N]] reproduce/forward_forward.sh [DATA_DIR]
+#   [CONFIG=short|medium|full] [PEER=1] [LR=x] [STATE_DIR=dir [STOP_AFTER=N]] reproduce/forward_forward.sh [DATA_DIR]
 #     (default: $LOCUS_DATA or ../shared/data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +50,8 @@ if [ -n "${PEER:-}" ]; then
   run_opts+=(--ff-peer-norm 0.03 --weight-decay 3e-4)
   name=ff-peer-seed0
 fi
+lr=${LR:-0.001}
+[ -n "${LR:-}" ] && name=${name%-seed0}-lr$LR-seed0
 state_opts=()
 if [ -n "${STATE_DIR:-}" ]; then
   [ "$config" = short ] && { echo "STATE_DIR applies to CONFIG=medium or full" >&2; exit 1; }
@@ -57,7 +62,7 @@ fi
 cargo build --release -q -p locus-cli
 locus=${LOCUS_BIN:-target/release/locus}
 common=(--dataset mnist --data-dir "$data/mnist" --hidden "$hidden" --epochs "$epochs"
-        --optimizer sgd --lr 0.001 --momentum 0.9 --lr-schedule cosine --batch-size 100
+        --optimizer sgd --lr "$lr" --momentum 0.9 --lr-schedule cosine --batch-size 100
         --ff-goodness sum --ff-threshold 1 --readout-lr 0.001 --seed 0 ${run_opts[@]+"${run_opts[@]}"})
 $locus train --algo ff "${common[@]}" ${state_opts[@]+"${state_opts[@]}"} --out "$out/$name"
 if [ "$config" = short ]; then
