@@ -220,9 +220,9 @@ pub struct TrainArgs {
     /// is judged positive with probability 1/2 (θ = this × width for --ff-goodness sum).
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub ff_threshold: f64,
-    /// Weight of Forward-Forward peer normalisation (ff, ff-unsup; Hinton 2022 §3.3),
-    /// which keeps each unit's running mean activity near its peers' average; 0.03 in
-    /// the paper's code [default: 0, off]. Its running means are not part of
+    /// Weight of Forward-Forward peer normalisation (ff, ff-unsup), which keeps each
+    /// unit's running mean activity near its peers' average; 0.03 in Löwe's public
+    /// reimplementation [default: 0, off]. Its running means are not part of
     /// --save-state, so it cannot be combined with --save-state or --resume.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub ff_peer_norm: f64,

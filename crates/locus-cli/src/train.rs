@@ -206,21 +206,30 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 args.algo
             );
         }
-        if given && flag != "--stop-after" && args.ff_peer_norm != 0.0 {
+    }
+    if args.ff_peer_norm != 0.0 {
+        if !forward_forward {
             anyhow::bail!(
-                "{flag} cannot be combined with --ff-peer-norm {}: the running means of peer \
-                 normalisation are not part of the saved state, so a resumed run would not \
-                 end as the uninterrupted one",
-                args.ff_peer_norm
+                "--ff-peer-norm applies to the Forward-Forward algorithms (ff, ff-unsup), not \
+                 --algo {}",
+                args.algo
             );
         }
-    }
-    if args.ff_peer_norm != 0.0 && !forward_forward {
-        anyhow::bail!(
-            "--ff-peer-norm applies to the Forward-Forward algorithms (ff, ff-unsup), not \
-             --algo {}",
-            args.algo
-        );
+        // The saved training state holds parameters and optimizer state, not the
+        // objectives' own state, which peer normalisation's running means are.
+        for (flag, given) in [
+            ("--save-state", args.save_state.is_some()),
+            ("--resume", args.resume.is_some()),
+        ] {
+            if given {
+                anyhow::bail!(
+                    "{flag} cannot be combined with --ff-peer-norm {}: the running means of \
+                     peer normalisation are not part of the saved state, so a resumed run \
+                     would not end as the uninterrupted one",
+                    args.ff_peer_norm
+                );
+            }
+        }
     }
     if crate::sequence::wants_sequences(args) {
         return crate::sequence::run(args);
@@ -251,6 +260,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let (mut scheduler, scheduler_settings) = crate::scheduler::build(args)?;
     let split = data::load(args)?;
     let classes = split.train.num_classes().max(split.test.num_classes());
+    // Stage updates per epoch, to turn the epoch counts of the DNI options into steps.
+    let batches_per_epoch = split.train.len().div_ceil(args.batch_size) as u64;
     let (activation, init) = (activation(args), init(args));
     let settings = ObjectiveSettings {
         seed: args.seed,
@@ -264,12 +275,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             })
             .with_optimizer(OptimizerConfig::Adam(AdamConfig::new(args.sg_lr)))
             .with_lambda(args.sg_lambda)
-            .with_lambda_anneal_steps(
-                args.sg_lambda_anneal_epochs * split.train.len().div_ceil(args.batch_size) as u64,
-            )
-            .with_warmup_steps(
-                args.sg_warmup_epochs * split.train.len().div_ceil(args.batch_size) as u64,
-            ),
+            .with_lambda_anneal_steps(args.sg_lambda_anneal_epochs * batches_per_epoch)
+            .with_warmup_steps(args.sg_warmup_epochs * batches_per_epoch),
         local_classifier: LocalClassifierConfig::new(classes, args.seed)
             .with_head(match args.head {
                 HeadKindArg::Linear => HeadKind::Linear,
