@@ -7,7 +7,8 @@
 # (--layer-norm), a one-epoch warm-up during which the gradient models learn but the
 # hidden stages hold their updates (--sg-warmup-epochs 1), a gradient model with a hidden
 # layer, the rates with LayerNorm, and BP(λ) annealed from 1 (true gradients) to 0
-# (synthetic only) over the first 5 or 9 epochs (--sg-lambda-anneal-epochs). bp and cDNI,
+# (synthetic only) over the first 5 or 9 epochs (--sg-lambda-anneal-epochs), and the
+# paper's gradient model (two normalised hidden layers, --sg-model norm-mlp). bp and cDNI,
 # with and without LayerNorm, are the references.
 # Writes one directory per run and a table, ideas.md, into
 # book/src/results/dni-mnist-ideas/. About 40 minutes on one core (MATMUL_NUM_THREADS=1).
@@ -60,6 +61,11 @@ run dni-ln-e20 --algo dni --layer-norm --epochs 20
 # BP(λ) annealed from 1 (backprop) to 0 (DNI) over the first 5 or 9 of the 10 epochs.
 run dni-ln-anneal5 --algo dni --layer-norm --sg-lambda 1 --sg-lambda-anneal-epochs 5
 run dni-ln-anneal9 --algo dni --layer-norm --sg-lambda 1 --sg-lambda-anneal-epochs 9
+# The paper's gradient model for DNI on MNIST: two hidden layers (of 1024 there) with
+# normalisation, last layer zero at first; LayerNorm stands in for batch normalisation.
+run dni-normM256 --algo dni --sg-model norm-mlp --sg-hidden 256 --sg-layers 2
+run dni-ln-normM256 --algo dni --layer-norm --sg-model norm-mlp --sg-hidden 256 --sg-layers 2
+run dni-ln-normM1024 --algo dni --layer-norm --sg-model norm-mlp --sg-hidden 1024 --sg-layers 2
 python3 - "$out" <<'PY'
 import json, pathlib, sys
 out = pathlib.Path(sys.argv[1])

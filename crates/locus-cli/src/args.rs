@@ -80,6 +80,9 @@ pub enum SgModelKind {
     Linear,
     /// A hidden ReLU layer of --sg-hidden units, last layer zero-initialised.
     Mlp,
+    /// --sg-layers hidden layers of --sg-hidden units, each affine, LayerNorm, ReLU; last
+    /// layer zero-initialised (the paper's DNI model, with LayerNorm for batch norm).
+    NormMlp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -122,6 +125,8 @@ pub enum InitKind {
 pub enum ActivationKind {
     Tanh,
     Relu,
+    /// ReLU forward, identity backward (straight-through): silent units still get gradient.
+    ReluFullGrad,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -181,9 +186,12 @@ pub struct TrainArgs {
     /// Gradient model of the synthetic-gradient stages (dni, cdni).
     #[arg(long, value_enum, default_value_t = SgModelKind::Linear)]
     pub sg_model: SgModelKind,
-    /// Hidden width of --sg-model mlp.
+    /// Hidden width of --sg-model mlp and norm-mlp.
     #[arg(long, default_value_t = 256)]
     pub sg_hidden: usize,
+    /// Number of hidden layers of --sg-model norm-mlp.
+    #[arg(long, default_value_t = 2)]
+    pub sg_layers: usize,
     /// Adam learning rate of the gradient models.
     #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
     pub sg_lr: f64,

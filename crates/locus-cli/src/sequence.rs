@@ -153,6 +153,10 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 SgModelKind::Mlp => SgModel::Mlp {
                     hidden: args.sg_hidden,
                 },
+                SgModelKind::NormMlp => SgModel::NormalizedMlp {
+                    hidden: args.sg_hidden,
+                    layers: args.sg_layers,
+                },
             })
             .with_optimizer(OptimizerConfig::Adam(AdamConfig::new(args.sg_lr)))
     });

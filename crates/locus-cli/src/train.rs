@@ -99,6 +99,7 @@ pub(crate) fn activation(args: &TrainArgs) -> Activation {
     match args.activation {
         ActivationKind::Tanh => Activation::Tanh,
         ActivationKind::Relu => Activation::Relu,
+        ActivationKind::ReluFullGrad => Activation::ReluFullGradient,
     }
 }
 
@@ -271,6 +272,10 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 SgModelKind::Linear => SgModel::Linear,
                 SgModelKind::Mlp => SgModel::Mlp {
                     hidden: args.sg_hidden,
+                },
+                SgModelKind::NormMlp => SgModel::NormalizedMlp {
+                    hidden: args.sg_hidden,
+                    layers: args.sg_layers,
                 },
             })
             .with_optimizer(OptimizerConfig::Adam(AdamConfig::new(args.sg_lr)))

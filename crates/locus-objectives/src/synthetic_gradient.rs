@@ -1,7 +1,7 @@
 use locus_core::init::Init;
 use locus_core::{
-    check_finite, seeded_rng, Activation, AdamConfig, Error, Float, LinearConfig, Module,
-    Optimizer, OptimizerConfig, Result, Sequential, Tensor,
+    check_finite, seeded_rng, Activation, AdamConfig, Error, Float, LayerNormConfig, LinearConfig,
+    Module, Optimizer, OptimizerConfig, Result, Sequential, Tensor,
 };
 use ndarray::{concatenate, Array2, Axis};
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,17 @@ pub enum SgModel {
     Mlp {
         /// Hidden width (>= 1).
         hidden: usize,
+    },
+    /// `layers` hidden layers of `hidden` units, each affine → LayerNorm (learned scale
+    /// and shift) → ReLU, then an affine layer to `width` that starts at zero. The DNI
+    /// paper's model for its MNIST networks without labels has two hidden layers of 1024
+    /// units with batch normalisation (Jaderberg et al. 2016, supplementary); LayerNorm
+    /// stands in for batch normalisation, which needs no running statistics.
+    NormalizedMlp {
+        /// Hidden width (>= 1).
+        hidden: usize,
+        /// Number of hidden layers (>= 1).
+        layers: usize,
     },
 }
 
@@ -131,7 +142,7 @@ impl SyntheticGradientConfig {
     /// # Errors
     /// [`Error::InvalidParameter`] naming the bad value: λ outside `[0, 1]`, annealing
     /// with λ = 0 (nothing to anneal), zero classes for a conditional model, a zero
-    /// hidden width, a bad optimizer setting.
+    /// hidden width or number of hidden layers, a bad optimizer setting.
     pub fn check(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.lambda) {
             return Err(Error::invalid(
@@ -154,12 +165,22 @@ impl SyntheticGradientConfig {
                 0,
             ));
         }
-        if self.model == (SgModel::Mlp { hidden: 0 }) {
-            return Err(Error::invalid(
-                "hidden width of the synthetic gradient model",
-                "should be >= 1",
-                0,
-            ));
+        match self.model {
+            SgModel::Mlp { hidden: 0 } | SgModel::NormalizedMlp { hidden: 0, .. } => {
+                return Err(Error::invalid(
+                    "hidden width of the synthetic gradient model",
+                    "should be >= 1",
+                    0,
+                ));
+            }
+            SgModel::NormalizedMlp { layers: 0, .. } => {
+                return Err(Error::invalid(
+                    "number of hidden layers of the synthetic gradient model",
+                    "should be >= 1",
+                    0,
+                ));
+            }
+            _ => {}
         }
         match self.optimizer {
             OptimizerConfig::Sgd(c) => c.check(),
@@ -305,6 +326,17 @@ impl<F: Float> SyntheticGradient<F> {
                         .push(Activation::Relu)
                         .push(last(hidden).init::<F>(&mut rng)?),
                 ),
+                SgModel::NormalizedMlp { hidden, layers } => {
+                    let mut model = Sequential::new();
+                    for layer in 0..layers {
+                        let fan_in = if layer == 0 { inputs } else { hidden };
+                        model = model
+                            .push(LinearConfig::new(fan_in, hidden).init::<F>(&mut rng)?)
+                            .push(LayerNormConfig::new(vec![hidden]).init::<F>()?)
+                            .push(Activation::Relu);
+                    }
+                    Box::new(model.push(last(hidden).init::<F>(&mut rng)?))
+                }
             };
             self.model = Some((model, width));
         }
@@ -507,7 +539,14 @@ mod tests {
 
     #[test]
     fn a_fresh_model_predicts_exactly_zero() {
-        for model in [SgModel::Linear, SgModel::Mlp { hidden: 5 }] {
+        for model in [
+            SgModel::Linear,
+            SgModel::Mlp { hidden: 5 },
+            SgModel::NormalizedMlp {
+                hidden: 5,
+                layers: 2,
+            },
+        ] {
             let mut sg = SyntheticGradientConfig::new(1)
                 .with_model(model)
                 .build::<f64>()
@@ -534,7 +573,14 @@ mod tests {
 
     #[test]
     fn regression_converges_to_the_message() {
-        for model in [SgModel::Linear, SgModel::Mlp { hidden: 8 }] {
+        for model in [
+            SgModel::Linear,
+            SgModel::Mlp { hidden: 8 },
+            SgModel::NormalizedMlp {
+                hidden: 8,
+                layers: 2,
+            },
+        ] {
             let mut sg = SyntheticGradientConfig::new(2)
                 .with_model(model)
                 .with_optimizer(OptimizerConfig::Adam(AdamConfig::new(1e-2)))
@@ -787,6 +833,14 @@ mod tests {
             .check()
             .unwrap_err();
         assert!(e.to_string().contains("hidden width"), "{e}");
+        let e = SyntheticGradientConfig::new(0)
+            .with_model(SgModel::NormalizedMlp {
+                hidden: 4,
+                layers: 0,
+            })
+            .check()
+            .unwrap_err();
+        assert!(e.to_string().contains("number of hidden layers"), "{e}");
         let e = SyntheticGradientConfig::new(0)
             .with_optimizer(OptimizerConfig::Adam(AdamConfig::new(-1.0)))
             .build::<f64>()

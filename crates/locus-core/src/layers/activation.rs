@@ -5,7 +5,7 @@ use crate::{Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, Ten
 /// An element-wise non-linearity. Works on tensors of any shape.
 ///
 /// The cache keeps the output, from which every derivative here follows:
-/// ReLU and leaky ReLU by its sign, `tanh' = 1 - y²`, `σ' = y (1 - y)`.
+/// ReLU and leaky ReLU by its sign (ReLU with full gradient passes it unchanged), `tanh' = 1 - y²`, `σ' = y (1 - y)`.
 ///
 /// # Shapes
 /// any shape → the same shape.
@@ -20,6 +20,12 @@ pub enum Activation {
     Sigmoid,
     /// `x` for `x > 0`, `slope · x` otherwise (Maas et al. 2013); slope in `(0, 1)`.
     LeakyRelu(f64),
+    /// `max(0, x)` forward, the identity backward: the gradient reaches every unit, silent
+    /// or not (a straight-through estimator). Used by Löwe's public Forward-Forward
+    /// reimplementation so that a regulariser on the mean activity (peer normalisation)
+    /// can revive units that have stopped firing; through ReLU's own derivative a silent
+    /// unit gets no gradient from any loss and stays silent.
+    ReluFullGradient,
 }
 
 impl Activation {
@@ -38,7 +44,7 @@ impl Activation {
 
     fn apply<F: Float>(&self, x: F) -> F {
         match *self {
-            Activation::Relu => x.max(F::zero()),
+            Activation::Relu | Activation::ReluFullGradient => x.max(F::zero()),
             Activation::Tanh => x.tanh(),
             Activation::Sigmoid => F::one() / (F::one() + (-x).exp()),
             Activation::LeakyRelu(s) => {
@@ -61,6 +67,7 @@ impl Activation {
                     F::zero()
                 }
             }
+            Activation::ReluFullGradient => F::one(),
             Activation::Tanh => F::one() - y * y,
             Activation::Sigmoid => y * (F::one() - y),
             Activation::LeakyRelu(s) => {
@@ -81,6 +88,7 @@ impl<F: Float> Module<F> for Activation {
             Activation::Tanh => "Tanh".into(),
             Activation::Sigmoid => "Sigmoid".into(),
             Activation::LeakyRelu(s) => format!("LeakyReLU({s})"),
+            Activation::ReluFullGradient => "ReLU(full gradient)".into(),
         }
     }
 
@@ -126,5 +134,33 @@ impl<F: Float> Module<F> for Activation {
 
     fn params_mut(&mut self) -> Vec<ParamMut<'_, F>> {
         Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input_gradient(activation: Activation, x: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let input = Tensor::from_shape_vec(vec![x.len()], x.to_vec()).unwrap();
+        let (y, cache) = Module::<f64>::forward(&activation, &input).unwrap();
+        let upstream = Tensor::from_elem(vec![x.len()], 2.0);
+        let grads = Module::<f64>::backward(&activation, &cache, &upstream, true).unwrap();
+        (
+            y.iter().copied().collect(),
+            grads.input.unwrap().iter().copied().collect(),
+        )
+    }
+
+    #[test]
+    fn relu_with_full_gradient_is_relu_forward_and_identity_backward() {
+        let x = [-1.5, 0.0, 0.5, 3.0];
+        let (y_st, g_st) = input_gradient(Activation::ReluFullGradient, &x);
+        let (y, g) = input_gradient(Activation::Relu, &x);
+        assert_eq!(y_st, y);
+        assert_eq!(y_st, vec![0.0, 0.0, 0.5, 3.0]);
+        // Silent units get the upstream gradient unchanged; plain ReLU drops it.
+        assert_eq!(g_st, vec![2.0; 4]);
+        assert_eq!(g, vec![0.0, 0.0, 2.0, 2.0]);
     }
 }
