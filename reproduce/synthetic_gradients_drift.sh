@@ -7,7 +7,8 @@
 # Adam divides each step by the gradient's own running magnitude, so the same tiny, biased
 # prediction moves every weight a full step each batch. Also: Adam with a larger ε, SGD
 # instead of Adam with the trained gradient model, a gradient model with a hidden layer,
-# and bp as the reference. Writes one directory per run and drift.md into
+# the paper's two-layer normalised gradient model (--sg-model norm-mlp) under the same
+# optimizers, and bp as the reference. Writes one directory per run and drift.md into
 # book/src/results/dni-mnist-drift/. About 3 minutes on one core.
 #   reproduce/synthetic_gradients_drift.sh [DATA_DIR]
 set -uo pipefail
@@ -38,6 +39,13 @@ run dni-adam-Mlr1e-9 --algo dni --optimizer adam --lr 0.0003 --sg-lr 1e-9
 run dni-sgd-Mlr1e-9 --algo dni --optimizer sgd --lr 0.01 --momentum 0.9 --sg-lr 1e-9
 run dni-sgd --algo dni --optimizer sgd --lr 0.001 --momentum 0.9
 run dni-adam-mlpM --algo dni --optimizer adam --lr 0.0003 --sg-model mlp --sg-hidden 256
+# The paper's gradient model (two normalised hidden layers) under Adam, damped Adam, SGD,
+# and a slower M.
+nm=(--sg-model norm-mlp --sg-hidden 256 --sg-layers 2)
+run dni-adam-normM --algo dni --optimizer adam --lr 0.0003 "${nm[@]}"
+run dni-adam-eps1e-4-normM --algo dni --optimizer adam --lr 0.0003 --adam-eps 1e-4 "${nm[@]}"
+run dni-sgd-normM --algo dni --optimizer sgd --lr 0.001 --momentum 0.9 "${nm[@]}"
+run dni-adam-Mlr1e-4-normM --algo dni --optimizer adam --lr 0.0003 --sg-lr 1e-4 "${nm[@]}"
 python3 - "$out" <<'PY'
 import json, pathlib, sys
 out = pathlib.Path(sys.argv[1])
