@@ -121,10 +121,7 @@ pub fn run(
     let mut config: BTreeMap<String, serde_json::Value> = [
         ("model", json!("ff-mlp")),
         ("network", json!(network)),
-        (
-            "activation",
-            json!(format!("{:?}", args.activation).to_lowercase()),
-        ),
+        ("activation", json!(crate::train::activation_name(args))),
         ("optimizer", json!(optimizer)),
         ("batch_size", json!(args.batch_size)),
         ("lr_schedule", json!(schedule)),

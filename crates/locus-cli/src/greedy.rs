@@ -336,7 +336,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let run_config: BTreeMap<String, serde_json::Value> = [
         ("model", json!(if sarm { "sparse-coding stack" } else { "mlp" })),
         ("sizes", json!(sizes)),
-        ("activation", json!(if sarm { "ista".to_string() } else { format!("{:?}", args.activation).to_lowercase() })),
+        ("activation", json!(if sarm { "ista".to_string() } else { crate::train::activation_name(args) })),
         ("scheduler", json!("greedy")),
         ("greedy", json!(greedy.config())),
         ("reconstruction", json!(recon)),

@@ -7,17 +7,16 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use locus_core::{AdamConfig, Module, OptimizerConfig};
+use locus_core::Module;
 use locus_data::CopyTask;
 use locus_eval::{EpochRecord, RunReport, StageReport};
-use locus_objectives::{SgModel, SyntheticGradientConfig};
 use locus_sched::{
     run_curriculum, CurriculumConfig, CurriculumReport, CurriculumRound, RecurrentConfig,
 };
 use serde::Serialize;
 use serde_json::json;
 
-use crate::args::{DatasetKind, ModelKind, SgModelKind, TrainArgs};
+use crate::args::{DatasetKind, ModelKind, TrainArgs};
 
 /// LSTM units when --hidden is not given (the DNI paper's copy-task LSTM).
 const DEFAULT_HIDDEN: usize = 256;
@@ -146,20 +145,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         optimizer,
     )
     .with_seed(args.seed);
-    let synthetic = (args.algo == "dni").then(|| {
-        SyntheticGradientConfig::new(args.seed)
-            .with_model(match args.sg_model {
-                SgModelKind::Linear => SgModel::Linear,
-                SgModelKind::Mlp => SgModel::Mlp {
-                    hidden: args.sg_hidden,
-                },
-                SgModelKind::NormMlp => SgModel::NormalizedMlp {
-                    hidden: args.sg_hidden,
-                    layers: args.sg_layers,
-                },
-            })
-            .with_optimizer(OptimizerConfig::Adam(AdamConfig::new(args.sg_lr)))
-    });
+    let synthetic = (args.algo == "dni").then(|| crate::train::synthetic_gradient(args));
     if let Some(sg) = synthetic {
         config = config.with_synthetic_gradient(sg);
     }

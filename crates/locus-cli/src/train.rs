@@ -103,6 +103,30 @@ pub(crate) fn activation(args: &TrainArgs) -> Activation {
     }
 }
 
+/// The name `--activation` was given, as the command line spells it (recorded in results).
+pub(crate) fn activation_name(args: &TrainArgs) -> String {
+    clap::ValueEnum::to_possible_value(&args.activation)
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default()
+}
+
+/// The synthetic-gradient objective the `--sg-*` options describe (gradient model and its
+/// optimizer); callers add BP(λ), annealing and warm-up where they apply.
+pub(crate) fn synthetic_gradient(args: &TrainArgs) -> SyntheticGradientConfig {
+    SyntheticGradientConfig::new(args.seed)
+        .with_model(match args.sg_model {
+            SgModelKind::Linear => SgModel::Linear,
+            SgModelKind::Mlp => SgModel::Mlp {
+                hidden: args.sg_hidden,
+            },
+            SgModelKind::NormMlp => SgModel::NormalizedMlp {
+                hidden: args.sg_hidden,
+                layers: args.sg_layers,
+            },
+        })
+        .with_optimizer(OptimizerConfig::Adam(AdamConfig::new(args.sg_lr)))
+}
+
 /// The weight initialisation `--init` names.
 pub(crate) fn init(args: &TrainArgs) -> Init {
     match args.init {
@@ -267,18 +291,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let settings = ObjectiveSettings {
         seed: args.seed,
         classes,
-        synthetic: SyntheticGradientConfig::new(args.seed)
-            .with_model(match args.sg_model {
-                SgModelKind::Linear => SgModel::Linear,
-                SgModelKind::Mlp => SgModel::Mlp {
-                    hidden: args.sg_hidden,
-                },
-                SgModelKind::NormMlp => SgModel::NormalizedMlp {
-                    hidden: args.sg_hidden,
-                    layers: args.sg_layers,
-                },
-            })
-            .with_optimizer(OptimizerConfig::Adam(AdamConfig::new(args.sg_lr)))
+        synthetic: synthetic_gradient(args)
             .with_lambda(args.sg_lambda)
             .with_lambda_anneal_steps(args.sg_lambda_anneal_epochs * batches_per_epoch)
             .with_warmup_steps(args.sg_warmup_epochs * batches_per_epoch),
@@ -453,10 +466,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let config: BTreeMap<String, serde_json::Value> = [
         ("model", json!(format!("{:?}", args.model).to_lowercase())),
         ("network", model_config),
-        (
-            "activation",
-            json!(format!("{:?}", args.activation).to_lowercase()),
-        ),
+        ("activation", json!(activation_name(args))),
         ("optimizer", json!(optimizer)),
         ("batch_size", json!(args.batch_size)),
         ("lr_schedule", json!(schedule)),

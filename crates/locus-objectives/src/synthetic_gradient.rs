@@ -537,16 +537,18 @@ mod tests {
             .fold(0.0, f64::max)
     }
 
+    /// One gradient model of each kind, the hidden ones `hidden` wide.
+    fn every_model(hidden: usize) -> [SgModel; 3] {
+        [
+            SgModel::Linear,
+            SgModel::Mlp { hidden },
+            SgModel::NormalizedMlp { hidden, layers: 2 },
+        ]
+    }
+
     #[test]
     fn a_fresh_model_predicts_exactly_zero() {
-        for model in [
-            SgModel::Linear,
-            SgModel::Mlp { hidden: 5 },
-            SgModel::NormalizedMlp {
-                hidden: 5,
-                layers: 2,
-            },
-        ] {
+        for model in every_model(5) {
             let mut sg = SyntheticGradientConfig::new(1)
                 .with_model(model)
                 .build::<f64>()
@@ -573,14 +575,7 @@ mod tests {
 
     #[test]
     fn regression_converges_to_the_message() {
-        for model in [
-            SgModel::Linear,
-            SgModel::Mlp { hidden: 8 },
-            SgModel::NormalizedMlp {
-                hidden: 8,
-                layers: 2,
-            },
-        ] {
+        for model in every_model(8) {
             let mut sg = SyntheticGradientConfig::new(2)
                 .with_model(model)
                 .with_optimizer(OptimizerConfig::Adam(AdamConfig::new(1e-2)))

@@ -5,7 +5,8 @@ use crate::{Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, Ten
 /// An element-wise non-linearity. Works on tensors of any shape.
 ///
 /// The cache keeps the output, from which every derivative here follows:
-/// ReLU and leaky ReLU by its sign (ReLU with full gradient passes it unchanged), `tanh' = 1 - y²`, `σ' = y (1 - y)`.
+/// ReLU and leaky ReLU by its sign (ReLU with full gradient passes it unchanged),
+/// `tanh' = 1 - y²`, `σ' = y (1 - y)`.
 ///
 /// # Shapes
 /// any shape → the same shape.
