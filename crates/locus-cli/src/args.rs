@@ -86,6 +86,15 @@ pub enum SgModelKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SgTargetKind {
+    /// The stage above passes down its own prediction, backpropagated (the paper's
+    /// bootstrapping; the default).
+    Bootstrapped,
+    /// The stage above passes down the true gradient it received, backpropagated.
+    True,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum HeadKindArg {
     /// One dense layer to the classes.
     Linear,
@@ -192,6 +201,12 @@ pub struct TrainArgs {
     /// Number of hidden layers of --sg-model norm-mlp.
     #[arg(long, default_value_t = 2)]
     pub sg_layers: usize,
+    /// What the gradient models of the hidden stages regress onto (dni, cdni on an MLP or
+    /// LeNet, lockstep schedulers): `bootstrapped` (each model onto the prediction of the
+    /// model above, backpropagated through the stage between) or `true` (onto the gradient
+    /// backpropagation gives; the stages still update at once from the prediction).
+    #[arg(long, value_enum, default_value_t = SgTargetKind::Bootstrapped)]
+    pub sg_target: SgTargetKind,
     /// Adam learning rate of the gradient models.
     #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
     pub sg_lr: f64,

@@ -10,7 +10,7 @@ use locus_data::gather;
 use locus_data::Dataset;
 use locus_eval::{EpochRecord, RunReport, StageReport};
 use locus_objectives::{
-    ForwardForwardConfig, Goodness, HeadKind, LocalClassifierConfig, SgModel,
+    ForwardForwardConfig, Goodness, HeadKind, LocalClassifierConfig, SgModel, SgTarget,
     SyntheticGradientConfig,
 };
 use locus_sched::{
@@ -22,7 +22,7 @@ use serde_json::json;
 use crate::algo::{HiddenSignal, ObjectiveSettings};
 use crate::args::{
     ActivationKind, GoodnessKind, HeadKindArg, InitKind, ModelKind, OptimizerKind, ScheduleKind,
-    SgModelKind, TrainArgs,
+    SgModelKind, SgTargetKind, TrainArgs,
 };
 use crate::progress::ProgressBar;
 use crate::{algo, data};
@@ -125,6 +125,10 @@ pub(crate) fn synthetic_gradient(args: &TrainArgs) -> SyntheticGradientConfig {
             },
         })
         .with_optimizer(OptimizerConfig::Adam(AdamConfig::new(args.sg_lr)))
+        .with_target(match args.sg_target {
+            SgTargetKind::Bootstrapped => SgTarget::Bootstrapped,
+            SgTargetKind::True => SgTarget::TrueGradient,
+        })
 }
 
 /// The weight initialisation `--init` names.
@@ -170,6 +174,7 @@ pub(crate) fn check_dni_options(args: &TrainArgs) -> anyhow::Result<()> {
             "--sg-lambda-anneal-epochs",
             args.sg_lambda_anneal_epochs > 0,
         ),
+        ("--sg-target true", args.sg_target == SgTargetKind::True),
     ] {
         let synthetic = matches!(
             plain.map(|a| a.hidden),

@@ -102,6 +102,54 @@ fn dni_takes_a_warm_up_and_layer_norm() {
 }
 
 #[test]
+fn dni_takes_true_gradient_targets() {
+    let run = |extra: &[&str]| {
+        // Two hidden stages, so the lower one's model has a stage above it.
+        let mut args = vec![
+            "train",
+            "--algo",
+            "dni",
+            "--dataset",
+            "mnist1d",
+            "--json",
+            "--hidden",
+            "32,32",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "100",
+        ];
+        args.extend(extra);
+        locus(&args)
+    };
+    let o = run(&["--sg-target", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let targeted = last_json_line(&o);
+    assert_eq!(
+        targeted["config"]["synthetic_gradient"]["target"],
+        "TrueGradient"
+    );
+    let bootstrapped = last_json_line(&run(&[]));
+    assert_eq!(
+        bootstrapped["config"]["synthetic_gradient"]["target"],
+        "Bootstrapped"
+    );
+    // The lower stage's model learns from other targets, so the runs part.
+    assert_ne!(targeted["train_loss"], bootstrapped["train_loss"]);
+    let o = run(&["--sg-target", "true", "--scheduler", "pipelined"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("true-gradient targets"),
+        "{}",
+        stderr(&o)
+    );
+    fails_with(
+        &["train", "--algo", "bp", "--sg-target", "true"],
+        &["--sg-target true", "dni", "bp"],
+    );
+}
+
+#[test]
 fn dni_anneals_bp_lambda_over_epochs() {
     let run = |extra: &[&str]| {
         let mut args = vec!["train", "--algo", "dni", "--dataset", "mnist1d", "--json"];

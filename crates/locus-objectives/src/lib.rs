@@ -60,5 +60,5 @@ pub use objective::{LocalObjective, LocalSignal, Mode, StageContext};
 pub use reconstruction::{Decoder, Reconstruction, ReconstructionConfig};
 pub use reconstruction_loss::ReconstructionLoss;
 pub use supervised::SupervisedLoss;
-pub use synthetic_gradient::{SgModel, SyntheticGradient, SyntheticGradientConfig};
+pub use synthetic_gradient::{SgModel, SgTarget, SyntheticGradient, SyntheticGradientConfig};
 pub use upstream::UpstreamGradient;

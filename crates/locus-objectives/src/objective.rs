@@ -203,6 +203,18 @@ pub trait LocalObjective<F: Float>: Send {
     fn take_module_gradients(&mut self) -> Option<Vec<Tensor<F>>> {
         None
     }
+
+    /// Whether the message this stage passes down (the stage below's message, when it
+    /// needs one) is the gradient of the message it *received* backpropagated through the
+    /// module, as backpropagation would pass it, rather than the gradient of its own
+    /// signal. The default, false, passes down the signal's gradient: for a synthetic
+    /// gradient, the bootstrapped target of the stage below (Jaderberg et al. 2016,
+    /// Sec. 2). True gives the stages below true-gradient targets; the stage then has to
+    /// wait for its message before the stage below can learn, which the lockstep
+    /// schedulers do and the pipelined one refuses.
+    fn passes_message_down(&self) -> bool {
+        false
+    }
 }
 
 impl<F: Float> LocalObjective<F> for Box<dyn LocalObjective<F>> {
@@ -244,5 +256,8 @@ impl<F: Float> LocalObjective<F> for Box<dyn LocalObjective<F>> {
     }
     fn take_module_gradients(&mut self) -> Option<Vec<Tensor<F>>> {
         (**self).take_module_gradients()
+    }
+    fn passes_message_down(&self) -> bool {
+        (**self).passes_message_down()
     }
 }

@@ -34,6 +34,22 @@ pub enum SgModel {
     },
 }
 
+/// What the gradient model `M` of a hidden stage regresses onto (Jaderberg et al. 2016,
+/// Sec. 2: "the true gradient, or the bootstrapped one").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum SgTarget {
+    /// The message from the stage above is the gradient of *its* signal backpropagated
+    /// through it: for a synthetic-gradient stage above, its own prediction, so every
+    /// model below the top learns from the model above it. Nothing waits for the top.
+    #[default]
+    Bootstrapped,
+    /// The stage passes down the gradient of the message it received, not of its signal
+    /// ([`LocalObjective::passes_message_down`]), so the message every stage gets is the
+    /// gradient backpropagation would give it from the top stage's loss. The stages still
+    /// update at once from `M`'s prediction; only `M`'s regression waits for the top.
+    TrueGradient,
+}
+
 /// Configuration of a [`SyntheticGradient`] objective, checked by
 /// [`SyntheticGradientConfig::build`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -65,6 +81,11 @@ pub struct SyntheticGradientConfig {
     /// Default 0: λ constant.
     #[serde(default)]
     pub lambda_anneal_steps: u64,
+    /// What `M` regresses onto when this stage has a synthetic-gradient stage below it:
+    /// this stage passes down either its signal's gradient (the default,
+    /// [`SgTarget::Bootstrapped`]) or its message's ([`SgTarget::TrueGradient`]).
+    #[serde(default)]
+    pub target: SgTarget,
 }
 
 impl SyntheticGradientConfig {
@@ -86,7 +107,14 @@ impl SyntheticGradientConfig {
             seed,
             warmup_steps: 0,
             lambda_anneal_steps: 0,
+            target: SgTarget::Bootstrapped,
         }
+    }
+
+    /// Sets what the gradient models below this stage regress onto.
+    pub fn with_target(mut self, target: SgTarget) -> Self {
+        self.target = target;
+        self
     }
 
     /// cDNI: `M` sees the stage output and the one-hot label among `classes`.
@@ -488,6 +516,12 @@ impl<F: Float> LocalObjective<F> for SyntheticGradient<F> {
         step < self.config.warmup_steps
     }
 
+    /// True with [`SgTarget::TrueGradient`]: the stage below gets the message this stage
+    /// received, backpropagated through it, instead of this stage's prediction.
+    fn passes_message_down(&self) -> bool {
+        self.config.target == SgTarget::TrueGradient
+    }
+
     /// One regression step of `M` on the late message: exactly the step [`Mode::Learn`]
     /// takes (predict `M(h)` for the stage output `h` the context carries, the output
     /// computed when the stage learned from this batch, then one optimizer step on
@@ -802,6 +836,20 @@ mod tests {
         let s = sg.signal(&ctx, Mode::Learn).unwrap();
         assert_eq!(s.grad_output.shape(), &[2, 3, 2]);
         assert_eq!(sg.model().unwrap().name(), "Linear(6→6)");
+    }
+
+    #[test]
+    fn only_true_targets_pass_the_message_down() {
+        assert!(!dni().passes_message_down());
+        let config = SyntheticGradientConfig::new(0);
+        assert_eq!(config.target, SgTarget::Bootstrapped);
+        let true_targets = config
+            .with_target(SgTarget::TrueGradient)
+            .build::<f64>()
+            .unwrap();
+        assert!(true_targets.passes_message_down());
+        // The target changes what the stage passes down, not what it learns from.
+        assert!(true_targets.is_update_unlocked());
     }
 
     #[test]

@@ -155,7 +155,9 @@ impl<F: Float> Stage<F> {
 
     /// One learning step: asks the objective for its signal on `(input, output)`,
     /// backpropagates it through the module using `cache`, and lets the optimizer update
-    /// the module's parameters. The input gradient is computed only when `need_input_grad`.
+    /// the module's parameters. The input gradient is computed only when `need_input_grad`:
+    /// of the signal, or of `signals.message` when the objective
+    /// [passes its message down](LocalObjective::passes_message_down).
     ///
     /// # Errors
     /// [`Error::Stage`] naming this stage when the objective, module or optimizer fails
@@ -183,10 +185,27 @@ impl<F: Float> Stage<F> {
             .objective
             .signal(&ctx, Mode::Learn)
             .map_err(|e| self.wrap(e))?;
+        // A stage that passes its message down backpropagates the message for the stage
+        // below, and its signal for its own weights only.
+        let message_down = need_input_grad && self.objective.passes_message_down();
         let mut grads = self
             .module
-            .backward(cache, &signal.grad_output, need_input_grad)
+            .backward(cache, &signal.grad_output, need_input_grad && !message_down)
             .map_err(|e| self.wrap(e))?;
+        if message_down {
+            let message = signals.message.ok_or_else(|| {
+                self.wrap(locus_core::Error::invalid(
+                    "signals of a stage whose objective passes its message down",
+                    "should carry the message from the stage above",
+                    "no message",
+                ))
+            })?;
+            grads.input = self
+                .module
+                .backward(cache, message, true)
+                .map_err(|e| self.wrap(e))?
+                .input;
+        }
         if let Some(extra) = self.objective.take_module_gradients() {
             add_gradients(&mut grads.params, extra).map_err(|e| self.wrap(e))?;
         }

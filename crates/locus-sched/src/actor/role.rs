@@ -28,9 +28,10 @@ pub(crate) struct Role {
 ///
 /// # Errors
 /// [`Error::Config`] for an empty stack, a top stage that waits for a message or for the
-/// global error (nothing can send them), a replay buffer on the first stage or above a
-/// stage that waits for a message or the global error, or a replay stage index past the
-/// top.
+/// global error (nothing can send them), an update-unlocked stage that passes its message
+/// down to a stage that needs one (true-gradient targets), a replay buffer on the first
+/// stage or above a stage that waits for a message or the global error, or a replay stage
+/// index past the top.
 pub(crate) fn roles<F: Float>(stages: &[Stage<F>], config: &AsyncConfig) -> Result<Vec<Role>> {
     config.check()?;
     let Some(top) = stages.len().checked_sub(1) else {
@@ -113,6 +114,19 @@ pub(crate) fn roles<F: Float>(stages: &[Stage<F>], config: &AsyncConfig) -> Resu
                 }
             }
         }
+    }
+    if let Some(i) = (1..stages.len()).find(|&i| {
+        let o = objective(i);
+        o.is_update_unlocked() && o.passes_message_down() && objective(i - 1).needs_message()
+    }) {
+        return Err(Error::Config(format!(
+            "stage '{}' (objective '{}') passes its message down (true-gradient targets) \
+             but learns update-unlocked: under an asynchronous schedule the stage below \
+             would wait on the whole backward pass; use a lockstep scheduler, or \
+             bootstrapped targets",
+            stages[i].name(),
+            objective(i).name()
+        )));
     }
     Ok((0..stages.len())
         .map(|i| {

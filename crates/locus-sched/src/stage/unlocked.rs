@@ -2,7 +2,7 @@
 //! objective's prediction now, hand it the message from above when that arrives.
 
 use locus_core::{Cache, Float, Tensor};
-use locus_objectives::{Mode, StageContext};
+use locus_objectives::{LocalObjective, Mode, StageContext};
 
 use crate::{Result, Signals, Stage, StageUpdate};
 
@@ -11,6 +11,8 @@ impl<F: Float> Stage<F> {
     /// signal is computed in [`Mode::Evaluate`] with no message (for an update-unlocked
     /// objective such as a synthetic gradient, its prediction), backpropagated through the
     /// module with `cache`, and applied by the optimizer. `signals.message` is ignored.
+    /// An objective that [passes its message down](LocalObjective::passes_message_down)
+    /// is refused when the input gradient is asked for.
     /// The message for this batch is given later to
     /// [`Stage::learn_from_late_message`].
     ///
@@ -25,6 +27,15 @@ impl<F: Float> Stage<F> {
         signals: Signals<'_, F>,
         need_input_grad: bool,
     ) -> Result<StageUpdate<F>> {
+        if need_input_grad && self.objective.passes_message_down() {
+            return Err(self.wrap(locus_core::Error::invalid(
+                "update-unlocked step of a stage whose objective passes its message down \
+                 (synthetic gradients with true-gradient targets)",
+                "should be taken by a lockstep scheduler: the stage below's message is \
+                 this stage's message backpropagated, which an unlocked step does not wait for",
+                "an update-unlocked step",
+            )));
+        }
         let ctx = StageContext {
             input,
             output,
