@@ -58,7 +58,7 @@ pub mod prelude {
         ClassifierHead, Corruption, Decoder, DirectFeedback, ForwardForward, ForwardForwardConfig,
         Goodness, HeadKind, InfoNce, InfoNceConfig, LocalClassifier, LocalClassifierConfig,
         LocalObjective, LocalSignal, Mode, NegativeSampling, Reconstruction, ReconstructionConfig,
-        ReconstructionLoss, SgModel, StageContext, SupervisedLoss, SyntheticGradient,
+        ReconstructionLoss, SgModel, SgTarget, StageContext, SupervisedLoss, SyntheticGradient,
         SyntheticGradientConfig, UpstreamGradient,
     };
     pub use locus_sched::{
