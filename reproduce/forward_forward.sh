@@ -33,7 +33,9 @@
 # took about 90 s an epoch each on 2026-12-05, against 75 s for one run on both cores).
 #
 # LR=x sets the learning rate of the layers (default 0.001); the run is then written to
-# ff-lr$LR-seed$SEED (ff-peer-lr$LR-seed$SEED with PEER=1).
+# ff-lr$LR-seed$SEED (ff-peer-lr$LR-seed$SEED with PEER=1). The paper's network at
+# CONFIG=full PEER=1 FULLGRAD=1 LR=0.0005 ended at 1.52% test error (seed 0), against
+# 1.67% at the default rate.
 #
 # STATE_DIR=dir saves the training state there after every epoch (--save-state) and, when
 # it holds one, goes on from it (--resume): a run cut short (a machine shared by time
