@@ -208,9 +208,8 @@ fn true_targets_pass_the_backpropagated_message_down() {
                 assert!(diff < 1e-12, "true-target message differs by {diff}");
             }
         }
-        // Either way the stage's own update came from the prediction (zero), not from the
-        // message: its weights are unchanged after one step of a zero signal under Adam
-        // only if the signal was exactly zero.
+        // Either way the stage updated from its model's prediction, all zeros at first, not
+        // from the message: under Adam a zero gradient leaves the weights where they were.
         let (again, _) = net[1].forward(&h0).unwrap();
         assert_eq!(
             again, h1,
