@@ -14,7 +14,7 @@
 # model and dni with the paper's gradient model (two normalised hidden layers of 1024).
 #
 # Writes one directory per run and targets.md into book/src/results/dni-mnist-targets/.
-# About an hour on one core. Runs whose directory already holds a results.json are
+# About an hour and a quarter on one core. Runs whose directory already holds a results.json are
 # kept; set FORCE=1 to redo them.
 #   reproduce/synthetic_gradients_targets.sh [DATA_DIR]
 set -uo pipefail
@@ -51,6 +51,10 @@ for depth in 3 4 5 6; do
   run "dni-true-ln-h$depth-seed0" --algo dni --hidden "$h" --seed 0 --sg-target true --layer-norm
   run "bp-ln-h$depth-seed0" --algo bp --hidden "$h" --seed 0 --layer-norm
 done
+# The wide network of synthetic_gradients_wide.sh (its bp and bootstrapped dni runs are
+# in dni-mnist-wide/).
+run dni-true-wide-seed0 --algo dni --hidden 1000,1000 --seed 0 --sg-target true
+run dni-true-ln-wide-seed0 --algo dni --hidden 1000,1000 --seed 0 --sg-target true --layer-norm
 for seed in 1 2; do
   run "dni-true-h3-seed$seed" --algo dni --hidden "$(widths 3)" --seed "$seed" --sg-target true
   run "dni-true-ln-h3-seed$seed" --algo dni --hidden "$(widths 3)" --seed "$seed" \
@@ -83,6 +87,11 @@ for label, name in (("dni, true targets", "dni-true"), ("dni + LayerNorm, true t
 rows += ["", "The port's network, 784-256-10 (test error %, seed 0):", "",
          "| bp | dni, linear M | dni, M 2×1024 normalised |", "|---|---|---|",
          "| " + " | ".join(err(out / n) for n in ("bp-h1-seed0", "dni-h1-seed0", "dni-normM1024-h1-seed0")) + " |"]
+wide = out.parent / "dni-mnist-wide"
+rows += ["", "784-1000-1000-10 (test error %, seed 0; bp and bootstrapped dni from `dni-mnist-wide/`):", "",
+         "| run | bp | dni, bootstrapped | dni, true targets |", "|---|---|---|---|",
+         "| plain | " + " | ".join([err(wide / "bp"), err(wide / "dni"), err(out / "dni-true-wide-seed0")]) + " |",
+         "| LayerNorm | " + " | ".join([err(wide / "bp-ln"), err(wide / "dni-ln"), err(out / "dni-true-ln-wide-seed0")]) + " |"]
 (out / "targets.md").write_text("\n".join(rows) + "\n")
 print("\n".join(rows))
 PY
