@@ -228,6 +228,10 @@ pub struct TrainArgs {
     /// map, before the activation (where the DNI paper puts batch normalisation).
     #[arg(long)]
     pub layer_norm: bool,
+    /// MLP only: a batch normalisation (learned scale and shift, running statistics for
+    /// evaluation, momentum 0.1) in the same place: the DNI paper's own choice.
+    #[arg(long, conflicts_with = "layer_norm")]
+    pub batch_norm: bool,
     #[command(flatten)]
     pub schedule: crate::scheduler::SchedulerArgs,
     /// Auxiliary classifier head of every hidden stage (dgl).

@@ -159,14 +159,19 @@ pub(crate) fn check_dni_options(args: &TrainArgs) -> anyhow::Result<()> {
         && args.model == ModelKind::Mlp
         && !crate::sequence::wants_sequences(args)
         && !crate::greedy::is_greedy(&args.algo);
-    if args.layer_norm && !plain_mlp {
-        let model = format!("{:?}", args.model).to_lowercase();
-        anyhow::bail!(
-            "--layer-norm applies to --model mlp trained by bp, fa, dfa, dni, cdni, dgl, usf, \
-             brsf or frsf; --algo {} with --model {} does not use it",
-            args.algo,
-            model
-        );
+    for (set, flag) in [
+        (args.layer_norm, "--layer-norm"),
+        (args.batch_norm, "--batch-norm"),
+    ] {
+        if set && !plain_mlp {
+            let model = format!("{:?}", args.model).to_lowercase();
+            anyhow::bail!(
+                "{flag} applies to --model mlp trained by bp, fa, dfa, dni, cdni, dgl, usf, \
+                 brsf or frsf; --algo {} with --model {} does not use it",
+                args.algo,
+                model
+            );
+        }
     }
     for (flag, given) in [
         ("--sg-warmup-epochs", args.sg_warmup_epochs > 0),
@@ -334,7 +339,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 .with_activation(activation)
                 .with_init(init)
                 .with_feedback(algorithm.feedback)
-                .with_layer_norm(args.layer_norm);
+                .with_layer_norm(args.layer_norm)
+                .with_batch_norm(args.batch_norm);
             (mlp.build(args.seed, &optimizer, objective)?, json!(mlp))
         }
         ModelKind::Lenet => {

@@ -99,6 +99,55 @@ fn dni_takes_a_warm_up_and_layer_norm() {
     let j = last_json_line(&locus(&args));
     assert_eq!(j["config"]["synthetic_gradient"]["warmup_steps"], 0);
     assert_eq!(j["config"]["network"]["layer_norm"], false);
+    assert_eq!(j["config"]["network"]["batch_norm"], false);
+}
+
+#[test]
+fn dni_takes_batch_norm_but_not_with_layer_norm() {
+    let mut args = vec![
+        "train",
+        "--algo",
+        "dni",
+        "--dataset",
+        "mnist1d",
+        "--batch-norm",
+        "--json",
+    ];
+    args.extend(SMALL);
+    let o = locus(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = last_json_line(&o);
+    assert_eq!(j["config"]["network"]["batch_norm"], true);
+    assert_eq!(
+        j["stages"][0]["module"],
+        "Sequential[Flatten, Linear(40→32), BatchNorm1d(32, affine), ReLU]"
+    );
+    assert!(j["test_accuracy"].as_f64().unwrap() > 0.15, "{j}");
+    args.push("--layer-norm");
+    let o = locus(&args);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("--batch-norm") && e.contains("--layer-norm"),
+        "{e}"
+    );
+    // Only the MLP takes it.
+    let o = locus(&[
+        "train",
+        "--algo",
+        "dni",
+        "--model",
+        "lenet",
+        "--batch-norm",
+        "--epochs",
+        "1",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--batch-norm applies to --model mlp"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -20,9 +20,10 @@ mod tensor;
 pub use error::{Error, Result};
 pub use float::Float;
 pub use layers::{
-    Activation, AvgPool2d, Conv1d, Conv1dConfig, Conv2d, Conv2dConfig, Feedback, FeedbackRule,
-    Flatten, LayerNorm, LayerNormConfig, Linear, LinearConfig, LstmCell, LstmConfig, LstmState,
-    MaxPool2d, Patches, Pool2dConfig, Reshape, Sequential, SparseCoding, SparseCodingConfig,
+    Activation, AvgPool2d, BatchNorm1d, BatchNormConfig, Conv1d, Conv1dConfig, Conv2d,
+    Conv2dConfig, Feedback, FeedbackRule, Flatten, LayerNorm, LayerNormConfig, Linear,
+    LinearConfig, LstmCell, LstmConfig, LstmState, MaxPool2d, Patches, Pool2dConfig, Reshape,
+    Sequential, SparseCoding, SparseCodingConfig,
 };
 pub use loss::Loss;
 pub use matmul::{matmul, matmul_threads};

@@ -1,7 +1,7 @@
 use locus_core::init::{child_seed, Init};
 use locus_core::{
-    seeded_rng, Activation, Error as CoreError, FeedbackRule, Flatten, Float, LayerNormConfig,
-    LinearConfig, Module, OptimizerConfig, Sequential,
+    seeded_rng, Activation, BatchNormConfig, Error as CoreError, FeedbackRule, Flatten, Float,
+    LayerNormConfig, LinearConfig, Module, OptimizerConfig, Sequential,
 };
 use locus_objectives::LocalObjective;
 use serde::{Deserialize, Serialize};
@@ -43,6 +43,12 @@ pub struct MlpConfig {
     /// normalisation (default false: none).
     #[serde(default)]
     pub layer_norm: bool,
+    /// A [`BatchNorm1d`](locus_core::BatchNorm1d) (learned scale and shift, running
+    /// statistics for evaluation) in the same place: the DNI paper's own choice
+    /// (Jaderberg et al. 2016, section 3.1). Default false; not together with
+    /// `layer_norm`.
+    #[serde(default)]
+    pub batch_norm: bool,
 }
 
 impl MlpConfig {
@@ -55,12 +61,20 @@ impl MlpConfig {
             layout: StageLayout::PerLayer,
             feedback: FeedbackRule::Transpose,
             layer_norm: false,
+            batch_norm: false,
         }
     }
 
     /// Puts a LayerNorm after every hidden layer's linear map (before the activation).
     pub fn with_layer_norm(mut self, layer_norm: bool) -> Self {
         self.layer_norm = layer_norm;
+        self
+    }
+
+    /// Puts a batch normalisation after every hidden layer's linear map (before the
+    /// activation).
+    pub fn with_batch_norm(mut self, batch_norm: bool) -> Self {
+        self.batch_norm = batch_norm;
         self
     }
 
@@ -100,7 +114,14 @@ impl MlpConfig {
             self.init,
             "an MLP needs at least an input and an output size",
             "mlp config",
-        )
+        )?;
+        if self.layer_norm && self.batch_norm {
+            return Err(Error::Config(
+                "mlp config: layer_norm and batch_norm are both set; choose one normalisation"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Number of stages the layout produces.
@@ -146,6 +167,15 @@ impl MlpConfig {
             if l + 1 < layers {
                 if self.layer_norm {
                     let norm = LayerNormConfig::new(vec![self.sizes[l + 1]])
+                        .init::<F>()
+                        .map_err(|e| Error::Stage {
+                            stage: format!("layer {}", l + 1),
+                            source: e,
+                        })?;
+                    current = current.push(norm);
+                }
+                if self.batch_norm {
+                    let norm = BatchNormConfig::new(self.sizes[l + 1])
                         .init::<F>()
                         .map_err(|e| Error::Stage {
                             stage: format!("layer {}", l + 1),
@@ -241,5 +271,27 @@ mod tests {
             assert_eq!(extra, if hidden { 2 * width } else { 0 });
             assert_eq!(p.module().params()[0].value, n.module().params()[0].value);
         }
+    }
+
+    #[test]
+    fn batch_norm_goes_in_the_same_place_and_excludes_layer_norm() {
+        let opt = OptimizerConfig::Sgd(SgdConfig::new(0.1));
+        let config = MlpConfig::new(vec![6, 5, 3])
+            .with_activation(Activation::Relu)
+            .with_batch_norm(true);
+        let stages = config
+            .build::<f64>(2, &opt, |_, _| Box::new(UpstreamGradient))
+            .unwrap();
+        let names: Vec<String> = stages.iter().map(|s| s.module().name()).collect();
+        assert_eq!(
+            names,
+            [
+                "Sequential[Flatten, Linear(6→5), BatchNorm1d(5, affine), ReLU]",
+                "Sequential[Linear(5→3)]",
+            ]
+        );
+        let both = config.with_layer_norm(true);
+        let e = both.check().unwrap_err().to_string();
+        assert!(e.contains("layer_norm") && e.contains("batch_norm"), "{e}");
     }
 }

@@ -449,3 +449,43 @@ fn layer_norm_in_a_stack_conforms() {
             .unwrap_or_else(|e| panic!("{e}"));
     }
 }
+
+#[test]
+fn batch_norm_conforms() {
+    use locus_core::BatchNormConfig;
+    // Evaluation with the batch's own statistics, so that `infer` is `forward` as the
+    // suite requires; the running statistics change only `infer`, which the next test
+    // covers.
+    for affine in [true, false] {
+        for input in [[6, 4], [2, 3]] {
+            let config = BatchNormConfig::new(input[1])
+                .with_affine(affine)
+                .with_running_stats(false);
+            ModuleConformance::new(&input)
+                .run("batch norm", |_| Box::new(config.init::<f64>().unwrap()))
+                .unwrap_or_else(|e| panic!("{config:?}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn batch_norm_with_running_statistics_trains_like_without() {
+    use locus_core::{BatchNormConfig, Tensor};
+    let x = Tensor::<f64>::from_shape_fn(vec![5, 3], |i| ((i[0] * 3 + i[1]) as f64).sin());
+    let g = Tensor::<f64>::from_shape_fn(vec![5, 3], |i| ((i[0] + 2 * i[1]) as f64).cos());
+    let tracking = BatchNormConfig::new(3).init::<f64>().unwrap();
+    let batch_only = BatchNormConfig::new(3)
+        .with_running_stats(false)
+        .init::<f64>()
+        .unwrap();
+    let (y_t, c_t) = tracking.forward(&x).unwrap();
+    let (y_b, c_b) = batch_only.forward(&x).unwrap();
+    assert_eq!(y_t, y_b);
+    let g_t = tracking.backward(&c_t, &g, true).unwrap();
+    let g_b = batch_only.backward(&c_b, &g, true).unwrap();
+    assert_eq!(g_t.input, g_b.input);
+    assert_eq!(g_t.params, g_b.params);
+    // Training moved the running statistics off their start (mean 0, variance 1), so
+    // evaluation now differs from training on the same batch.
+    assert_ne!(tracking.infer(&x).unwrap(), y_t);
+}

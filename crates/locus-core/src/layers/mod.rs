@@ -1,6 +1,7 @@
 //! Layers: each implements [`Module`](crate::Module).
 
 mod activation;
+mod batch_norm;
 mod conv1d;
 mod conv2d;
 mod feedback;
@@ -18,6 +19,7 @@ mod sparse_coding;
 mod window;
 
 pub use activation::Activation;
+pub use batch_norm::{BatchNorm1d, BatchNormConfig};
 pub use conv1d::{Conv1d, Conv1dConfig};
 pub use conv2d::{Conv2d, Conv2dConfig};
 pub use feedback::{Feedback, FeedbackRule};
