@@ -33,8 +33,10 @@ pub struct StageAlignment {
 /// the parameter gradients each stage's rule would apply (the same top-down pass as
 /// [`Lockstep`](crate::Lockstep), objectives in [`Mode::Evaluate`]) and the true
 /// gradients of the top stage's loss ([`Module::backward_exact`](locus_core::Module) through
-/// every stage). Nothing is updated and no step is counted; an objective with a
-/// lazily drawn state (such as a feedback matrix) may draw it.
+/// every stage). No parameter is updated and no step is counted; an objective with a
+/// lazily drawn state (such as a feedback matrix) may draw it, and a
+/// [`BatchNorm1d`](locus_core::BatchNorm1d) folds the batch into its running statistics,
+/// as every training forward pass does.
 ///
 /// # Errors
 /// [`Error::Config`] for an empty stack or a top stage that needs a message;
