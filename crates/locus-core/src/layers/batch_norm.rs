@@ -345,7 +345,7 @@ impl<F: Float> Module<F> for BatchNorm1d<F> {
             let n = F::cast(xhat.nrows() as f64);
             let mean_g = gh.sum_axis(Axis(0)) / n;
             let mean_gx = (&gh * &xhat).sum_axis(Axis(0)) / n;
-            let dx = (&gh - &mean_g - &(&xhat * &mean_gx)) * &inv;
+            let dx = (&gh - &mean_g - &(&xhat * &mean_gx)) * inv;
             dx.into_dyn()
         });
         Ok(Gradients { input, params })
