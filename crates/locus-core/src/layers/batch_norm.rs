@@ -136,7 +136,9 @@ struct RunningStats<F> {
 /// [`Module::infer`] (evaluation) normalises with the running estimates, so a sample's
 /// prediction does not depend on the rest of its batch. The running statistics are state,
 /// not parameters: no optimiser touches them, and they sit behind a lock so that
-/// `forward(&self)` can update them.
+/// `forward(&self)` can update them. For the same reason a checkpoint of the parameters
+/// (`locus_sched::save_checkpoint`) does not hold them: read them with
+/// [`BatchNorm1d::running_mean_and_var`].
 ///
 /// The backward pass is exact for the batch statistics: with `g = γ ∘ δy` and `N` rows,
 /// `δx = (g − mean_B(g) − x̂ ∘ mean_B(g ∘ x̂)) / sqrt(σ²_B + ε)`.
