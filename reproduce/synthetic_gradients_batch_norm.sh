@@ -32,7 +32,7 @@ run() {  # run NAME ARGS...: a failed run leaves its error in NAME/failed.txt
   local name=$1; shift
   if [ -z "${FORCE:-}" ] && [ -f "$out/$name/results.json" ]; then return; fi
   rm -rf "${out:?}/$name"; mkdir -p "$out/$name"
-  echo "$*" > "$out/$name/args.txt"
+  echo "--epochs ${epochs:-20} $*" > "$out/$name/args.txt"
   if ! "$locus" train "${common[@]}" --epochs "${epochs:-20}" "$@" --out "$out/$name" 2> "$out/$name/stderr.txt" >/dev/null; then
     grep -a "^error" "$out/$name/stderr.txt" | tail -1 > "$out/$name/failed.txt"
   fi

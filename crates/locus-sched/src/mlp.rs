@@ -124,6 +124,20 @@ impl MlpConfig {
         Ok(())
     }
 
+    /// The normalisation after a hidden linear map of `width` units, if any.
+    fn hidden_norm<F: Float>(
+        &self,
+        width: usize,
+    ) -> std::result::Result<Option<Box<dyn Module<F>>>, CoreError> {
+        Ok(if self.layer_norm {
+            Some(Box::new(LayerNormConfig::new(vec![width]).init::<F>()?))
+        } else if self.batch_norm {
+            Some(Box::new(BatchNormConfig::new(width).init::<F>()?))
+        } else {
+            None
+        })
+    }
+
     /// Number of stages the layout produces.
     pub fn num_stages(&self) -> usize {
         match self.layout {
@@ -165,23 +179,14 @@ impl MlpConfig {
                 })?;
             current = current.push(linear);
             if l + 1 < layers {
-                if self.layer_norm {
-                    let norm = LayerNormConfig::new(vec![self.sizes[l + 1]])
-                        .init::<F>()
+                if let Some(norm) =
+                    self.hidden_norm::<F>(self.sizes[l + 1])
                         .map_err(|e| Error::Stage {
                             stage: format!("layer {}", l + 1),
                             source: e,
-                        })?;
-                    current = current.push(norm);
-                }
-                if self.batch_norm {
-                    let norm = BatchNormConfig::new(self.sizes[l + 1])
-                        .init::<F>()
-                        .map_err(|e| Error::Stage {
-                            stage: format!("layer {}", l + 1),
-                            source: e,
-                        })?;
-                    current = current.push(norm);
+                        })?
+                {
+                    current = current.push_boxed(norm);
                 }
                 current = current.push(self.activation);
             }

@@ -1,9 +1,9 @@
 use std::sync::Mutex;
 
-use ndarray::{Array1, Array2, ArrayView2, Axis, Ix1, Ix2};
+use ndarray::{Array1, Array2, ArrayView2, Axis, Ix1, Ix2, Zip};
 use serde::{Deserialize, Serialize};
 
-use super::params::{weight_and_bias, weight_and_bias_mut};
+use super::params::{scale_and_shift, scale_and_shift_mut};
 use crate::{Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, Tensor};
 
 /// Configuration of a [`BatchNorm1d`], checked by [`BatchNormConfig::init`].
@@ -213,13 +213,15 @@ impl<F: Float> BatchNorm1d<F> {
         (mean, var)
     }
 
-    /// `x̂ = (x − mean) · inv` and `γ ∘ x̂ + β`.
-    fn normalise(&self, x: ArrayView2<'_, F>, mean: &Array1<F>, inv: &Array1<F>) -> Array2<F> {
-        (&x - mean) * inv
+    /// `x̂ = (x − mean) · inv`.
+    fn normalise(x: ArrayView2<'_, F>, mean: &Array1<F>, inv: &Array1<F>) -> Array2<F> {
+        let mut xhat = &x - mean;
+        xhat *= inv;
+        xhat
     }
 
-    fn output(&self, xhat: &Array2<F>) -> Tensor<F> {
-        let mut y = xhat.clone();
+    /// `γ ∘ x̂ + β`, in place of `x̂`.
+    fn output(&self, mut y: Array2<F>) -> Tensor<F> {
         if let Some((gamma, beta)) = &self.affine {
             let gamma = vector(gamma);
             let beta = vector(beta);
@@ -281,8 +283,8 @@ impl<F: Float> Module<F> for BatchNorm1d<F> {
         let x = self.rows(input)?;
         let (mean, var) = Self::batch_stats(x);
         let inv = self.inverse_deviation(&var);
-        let xhat = self.normalise(x, &mean, &inv);
-        let y = self.output(&xhat);
+        let xhat = Self::normalise(x, &mean, &inv);
+        let y = self.output(xhat.clone());
         if self.config.track_running_stats {
             self.update_running(&mean, &var, x.nrows());
         }
@@ -299,7 +301,7 @@ impl<F: Float> Module<F> for BatchNorm1d<F> {
             Self::batch_stats(x)
         };
         let inv = self.inverse_deviation(&var);
-        Ok(self.output(&self.normalise(x, &mean, &inv)))
+        Ok(self.output(Self::normalise(x, &mean, &inv)))
     }
 
     fn backward(
@@ -347,24 +349,26 @@ impl<F: Float> Module<F> for BatchNorm1d<F> {
             let n = F::cast(xhat.nrows() as f64);
             let mean_g = gh.sum_axis(Axis(0)) / n;
             let mean_gx = (&gh * &xhat).sum_axis(Axis(0)) / n;
-            let dx = (&gh - &mean_g - &(&xhat * &mean_gx)) * inv;
+            let mut dx = gh;
+            for (mut row, xrow) in dx.rows_mut().into_iter().zip(xhat.rows()) {
+                Zip::from(&mut row)
+                    .and(&xrow)
+                    .and(&mean_g)
+                    .and(&mean_gx)
+                    .and(&inv)
+                    .for_each(|d, &xh, &mg, &mgx, &iv| *d = (*d - mg - xh * mgx) * iv);
+            }
             dx.into_dyn()
         });
         Ok(Gradients { input, params })
     }
 
     fn params(&self) -> Vec<Param<'_, F>> {
-        match &self.affine {
-            Some((gamma, beta)) => weight_and_bias(gamma, Some(beta)),
-            None => Vec::new(),
-        }
+        scale_and_shift(&self.affine)
     }
 
     fn params_mut(&mut self) -> Vec<ParamMut<'_, F>> {
-        match &mut self.affine {
-            Some((gamma, beta)) => weight_and_bias_mut(gamma, Some(beta)),
-            None => Vec::new(),
-        }
+        scale_and_shift_mut(&mut self.affine)
     }
 }
 

@@ -1,7 +1,7 @@
 use ndarray::{Array1, Array2, ArrayView2, Axis, Ix1, Ix2};
 use serde::{Deserialize, Serialize};
 
-use super::params::{weight_and_bias, weight_and_bias_mut};
+use super::params::{scale_and_shift, scale_and_shift_mut};
 use crate::{Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, Tensor};
 
 /// Configuration of a [`LayerNorm`], checked by [`LayerNormConfig::init`].
@@ -339,17 +339,11 @@ impl<F: Float> Module<F> for LayerNorm<F> {
     }
 
     fn params(&self) -> Vec<Param<'_, F>> {
-        match &self.affine {
-            Some((gamma, beta)) => weight_and_bias(gamma, Some(beta)),
-            None => Vec::new(),
-        }
+        scale_and_shift(&self.affine)
     }
 
     fn params_mut(&mut self) -> Vec<ParamMut<'_, F>> {
-        match &mut self.affine {
-            Some((gamma, beta)) => weight_and_bias_mut(gamma, Some(beta)),
-            None => Vec::new(),
-        }
+        scale_and_shift_mut(&mut self.affine)
     }
 }
 

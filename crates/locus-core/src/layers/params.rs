@@ -22,6 +22,25 @@ pub(crate) fn weight_and_bias<'a, F>(
     p
 }
 
+/// `[weight, bias]` of a normalisation's optional learned scale and shift `(γ, β)`, or
+/// none.
+pub(crate) fn scale_and_shift<F>(affine: &Option<(Tensor<F>, Tensor<F>)>) -> Vec<Param<'_, F>> {
+    match affine {
+        Some((gamma, beta)) => weight_and_bias(gamma, Some(beta)),
+        None => Vec::new(),
+    }
+}
+
+/// [`scale_and_shift`], mutably.
+pub(crate) fn scale_and_shift_mut<F>(
+    affine: &mut Option<(Tensor<F>, Tensor<F>)>,
+) -> Vec<ParamMut<'_, F>> {
+    match affine {
+        Some((gamma, beta)) => weight_and_bias_mut(gamma, Some(beta)),
+        None => Vec::new(),
+    }
+}
+
 /// [`weight_and_bias`], mutably.
 pub(crate) fn weight_and_bias_mut<'a, F>(
     weight: &'a mut Tensor<F>,
