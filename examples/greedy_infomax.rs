@@ -40,10 +40,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = generate(&Mnist1dConfig::default())?;
     let encoder = SequenceEncoderConfig::mnist1d();
     let optimizer = OptimizerConfig::Adam(AdamConfig::new(1e-3));
+    // Each stage predicts past the offsets its receptive field shares with the context.
+    let skips = encoder.overlapping_offsets();
     let infonce = |i: usize| -> Box<dyn LocalObjective<f32>> {
         Box::new(
             InfoNceConfig::new(i as u64)
                 .with_prediction_steps(3)
+                .with_skip_steps(skips[i])
                 .build()
                 .expect("valid"),
         )

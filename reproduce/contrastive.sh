@@ -26,11 +26,15 @@ cargo build --release -q -p locus-cli
 bin=$(mktemp -d)/locus
 cp target/release/locus "$bin"
 common=(--optimizer adam --lr 1e-3 --batch-size 64 --prediction-steps 3 --negatives 16 --seed 0)
+# shellcheck source=reproduce/legacy_sequence_encoder.sh
+source reproduce/legacy_sequence_encoder.sh
 train() {  # train DIR ARGS...
   local dir=$1; shift
   if [ -f "$dir/results.json" ]; then echo "kept $dir"; return 0; fi
   echo "== $dir"
-  "$bin" train "$@" --out "$dir"
+  local pinned=()
+  case " $* " in *" --dataset mnist1d "*) mapfile -t pinned < <(legacy_sequence_encoder "$@") ;; esac
+  "$bin" train "$@" "${pinned[@]}" --out "$dir"
 }
 
 seq1d=(--dataset mnist1d --epochs 20 "${common[@]}")

@@ -14,6 +14,8 @@ cd "$(dirname "$0")/.."
 res=book/src/results/gim-mnist1d-skip/screening
 if [ -z "${LOCUS_BIN:-}" ]; then cargo build --release -q -p locus-cli; fi
 locus=${LOCUS_BIN:-target/release/locus}
+# shellcheck source=reproduce/legacy_sequence_encoder.sh
+source reproduce/legacy_sequence_encoder.sh
 w128=(--enc-widths 128,128,128)
 flat=(--enc-widths 128,128,128 --seq-strides 1,1,1)
 # name | epochs | arguments
@@ -59,8 +61,10 @@ for run in "${runs[@]}"; do
   if [ -f "$dir/results.json" ]; then continue; fi
   echo "== $name"
   # shellcheck disable=SC2086 # the arguments are words
+  mapfile -t pinned < <(legacy_sequence_encoder $args)
+  # shellcheck disable=SC2086
   "$locus" train --dataset mnist1d --optimizer adam --lr 1e-3 --batch-size 64 --seed 0 \
-    --probe-every 0 --epochs "$epochs" $args --out "$dir" > /dev/null
+    --probe-every 0 --epochs "$epochs" $args "${pinned[@]}" --out "$dir" > /dev/null
 done
 list=$(mktemp)
 printf '%s\n' "${runs[@]}" > "$list"

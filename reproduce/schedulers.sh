@@ -33,6 +33,10 @@ out=book/src/results/schedulers
 mkdir -p "$out"
 cargo build --release -q -p locus-cli
 locus=${LOCUS_BIN:-target/release/locus}
+# The committed gim runs used the sequence encoder of that day (see the sourced file).
+# shellcheck source=reproduce/legacy_sequence_encoder.sh
+source reproduce/legacy_sequence_encoder.sh
+mapfile -t legacy_gim < <(legacy_sequence_encoder)
 
 { echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"; rustc --version
@@ -68,7 +72,7 @@ if [[ " $parts " == *" throughput "* ]]; then
   # Greedy InfoMax's three Conv1d stages on MNIST-1D (test accuracy: the top stage's probe).
   for scheduler in lockstep pipelined; do
     MATMUL_NUM_THREADS=1 $locus train --algo gim --dataset mnist1d --epochs "$epochs" --seed 0 \
-      --optimizer adam --lr 0.001 --probe-every 0 --scheduler "$scheduler" \
+      --optimizer adam --lr 0.001 --probe-every 0 --scheduler "$scheduler" "${legacy_gim[@]}" \
       --out "$out/throughput/gim-$scheduler"
   done
 fi
@@ -90,7 +94,7 @@ if [[ " $parts " == *" simulated "* ]]; then
   done
   # Greedy InfoMax: its stages need no message, so only their inputs travel the links.
   gim=(--algo gim --dataset mnist1d --epochs "$sim_epochs" --seed 0 --optimizer adam --lr 0.001
-       --probe-every 0)
+       --probe-every 0 "${legacy_gim[@]}")
   $locus train "${gim[@]}" --out "$out/simulated/gim-lockstep"
   for delay in 0 1 2 4 8 16; do
     dir=$out/simulated/gim-delay$delay

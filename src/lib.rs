@@ -42,6 +42,7 @@ pub use locus_data as data;
 pub use locus_eval as eval;
 pub use locus_objectives as objectives;
 pub use locus_sched as sched;
+pub use locus_train as train;
 
 /// The names most programs need, in one import.
 pub mod prelude {

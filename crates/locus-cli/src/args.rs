@@ -161,7 +161,8 @@ pub struct TrainArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     /// Optimizer of the stages [default: sgd; adam for dni and cdni, whose stages follow
-    /// a learned gradient model that SGD at the default rate drives to overflow].
+    /// a learned gradient model that SGD at the default rate drives to overflow, and for
+    /// gim, cpc and bp-encoder, whose upper InfoNCE stages collapse under SGD].
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerKind>,
     /// Learning-rate schedule over the epochs.

@@ -45,8 +45,8 @@ struct Run<'a> {
 }
 
 /// Runs `locus train` for a contrastive-family algorithm.
-pub fn run(args: &TrainArgs, family: Family) -> anyhow::Result<()> {
-    let c = &args.contrastive;
+pub fn run(given: &TrainArgs, family: Family) -> anyhow::Result<()> {
+    let (args, c) = (given, &given.contrastive);
     if args.hidden.is_some() || args.model != ModelKind::Mlp {
         anyhow::bail!(
             "--hidden and --model set the MLP and LeNet of the other algorithms; {} uses an \
@@ -73,14 +73,24 @@ pub fn run(args: &TrainArgs, family: Family) -> anyhow::Result<()> {
         )?;
     }
     let (mut scheduler, scheduler_settings) = crate::scheduler::build(args)?;
-    let optimizer = train::optimizer(args, crate::args::OptimizerKind::Sgd)?;
+    // Adam at 1e-3, as the GIM and CPC code train, is what every published figure of this
+    // family here used; SGD at the CLI's rate leaves GIM's upper stages collapsed.
+    let optimizer = train::optimizer(args, crate::args::OptimizerKind::Adam)?;
     optimizer
         .build::<f32>()
         .context("invalid optimizer settings")?;
     let split = data::load(args)?;
-    let classes = split.train.num_classes().max(split.test.num_classes());
     let shape = split.train.sample_shape().to_vec();
+    // The family's defaults for this kind of sample, resolved once so that every later
+    // reader (the objectives, results.json) sees the values the run used.
     let encoder = Encoder::for_samples(&shape, c)?;
+    let mut resolved = given.clone();
+    resolved.contrastive.prediction_skip = Some(match &c.prediction_skip {
+        Some(given) => given.clone(),
+        None => encoder.default_prediction_skip(),
+    });
+    let (args, c) = (&resolved, &resolved.contrastive);
+    let classes = split.train.num_classes().max(split.test.num_classes());
     let mut stages = build_stages(family, &encoder, c, args.seed, &optimizer, classes, &shape)?;
     let encoder_stages = match family {
         Family::BpEncoder => stages.len() - 1,
@@ -205,7 +215,7 @@ pub fn run(args: &TrainArgs, family: Family) -> anyhow::Result<()> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    let report = RunReport {
+    let mut report = RunReport {
         algo: args.algo.clone(),
         dataset: args.dataset.name().to_string(),
         epochs: args.epochs,
@@ -218,8 +228,9 @@ pub fn run(args: &TrainArgs, family: Family) -> anyhow::Result<()> {
         stages: stage_reports,
         config,
         history,
+        warnings: Vec::new(),
     };
-    crate::train::write_run(args, &report)?;
+    crate::train::write_run(args, &mut report)?;
     if args.json {
         println!("{}", report.to_json_line()?);
     } else {

@@ -42,13 +42,13 @@ impl SamplingKind {
 #[derive(Debug, Clone, Args)]
 pub struct ContrastiveArgs {
     /// Channels of each encoder stage, comma-separated (one stage per entry) [default:
-    /// 128,128,128 for image patches, 64,64,64 for sequences].
+    /// 128,128,128 for image patches, 128,128,256 for sequences].
     #[arg(long, value_delimiter = ',')]
     pub enc_widths: Option<Vec<usize>>,
     /// Kernel of each stage of the sequence encoder, comma-separated [default: 5,5,5].
     #[arg(long, value_delimiter = ',')]
     pub seq_kernels: Option<Vec<usize>>,
-    /// Stride of each stage of the sequence encoder [default: 1,2,1].
+    /// Stride of each stage of the sequence encoder [default: 1,1,1].
     #[arg(long, value_delimiter = ',')]
     pub seq_strides: Option<Vec<usize>>,
     /// Zero padding of each stage of the sequence encoder [default: 2,2,2].
@@ -69,9 +69,11 @@ pub struct ContrastiveArgs {
     /// InfoNCE offsets right ahead that are not predicted, so each stage predicts k = s+1
     /// ..= s+K positions ahead: one value for every stage, or one per stage,
     /// comma-separated. Skipping the offsets whose receptive fields overlap the context's
-    /// keeps the prediction from being solved by copying shared input.
-    #[arg(long, value_delimiter = ',', default_value = "0")]
-    pub prediction_skip: Vec<usize>,
+    /// keeps the prediction from being solved by copying shared input [default for
+    /// sequences: each stage's overlapping offsets, 4,8,12 for the default encoder; 0 for
+    /// image patches].
+    #[arg(long, value_delimiter = ',')]
+    pub prediction_skip: Option<Vec<usize>>,
     /// InfoNCE negatives per anchor (N = negatives + 1 candidates).
     #[arg(long, default_value_t = 16)]
     pub negatives: usize,

@@ -308,8 +308,9 @@ pub fn run(
         stages: stage_reports,
         config,
         history,
+        warnings: Vec::new(),
     };
-    finish(args, &run)
+    finish(args, run)
 }
 
 /// A Forward-Forward stage's figures: its objective's metrics (mean goodness of positive

@@ -279,7 +279,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let train_s: f64 = log.iter().map(|e| e.wall_s).sum();
     let samples: usize = log.iter().map(|e| e.samples).sum();
 
-    // Linear probes on every stage's frozen features, and on the raw input for reference.
+    // Linear probes on the frozen features of every stage below the top, and on the raw
+    // input for reference.
     let mut probes = vec![f64::NAN; stages.len()];
     let mut input_probe = f64::NAN;
     if probe_epochs(args) > 0 {
@@ -288,7 +289,10 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             "linear probes ({} epochs) on every stage...",
             probe_epochs(args)
         );
-        probes = probe_stages(&stages, &split.train, &split.test, &probe)?;
+        // The top stage is a classifier: its accuracy is the network's test accuracy, as
+        // with DGL's heads, not a probe fitted on its ten logits.
+        probes = probe_stages(&stages[..top], &split.train, &split.test, &probe)?;
+        probes.push(test.accuracy);
         input_probe = raw_probe(&split, classes, &probe)?;
         eprintln!(
             "probe accuracy: input {:.4}, {}",
@@ -359,7 +363,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         )
     }))
     .collect();
-    let run = RunReport {
+    let mut run = RunReport {
         algo: args.algo.clone(),
         dataset: args.dataset.name().to_string(),
         epochs: args.epochs,
@@ -372,8 +376,9 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         stages: stage_reports,
         config: run_config,
         history,
+        warnings: Vec::new(),
     };
-    crate::train::write_run(args, &run)?;
+    crate::train::write_run(args, &mut run)?;
     if args.json {
         println!("{}", run.to_json_line()?);
     } else {

@@ -324,6 +324,7 @@ fn run_report(
         stages,
         config,
         history,
+        warnings: Vec::new(),
     }
 }
 

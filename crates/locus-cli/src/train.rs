@@ -6,17 +6,14 @@ use std::time::Instant;
 use anyhow::Context;
 use locus_core::init::Init;
 use locus_core::{Activation, AdamConfig, Module, OptimizerConfig, SgdConfig};
-use locus_data::gather;
 use locus_data::Dataset;
-use locus_eval::{EpochRecord, RunReport, StageReport};
+use locus_eval::{EpochRecord, RunReport};
 use locus_objectives::{
     ForwardForwardConfig, Goodness, HeadKind, LocalClassifierConfig, SgModel, SgTarget,
     SyntheticGradientConfig,
 };
-use locus_sched::{
-    evaluate, measure_alignment, stage_accuracies, EpochPlan, LeNetConfig, LrSchedule, MlpConfig,
-    Stage, StageAlignment, StageStats, StatsLog,
-};
+use locus_sched::{LeNetConfig, LrSchedule, MlpConfig, Stage};
+use locus_train::{Classification, Trainer};
 use serde_json::json;
 
 use crate::algo::{HiddenSignal, ObjectiveSettings};
@@ -27,14 +24,11 @@ use crate::args::{
 use crate::progress::ProgressBar;
 use crate::{algo, data};
 
-/// Samples per evaluation batch; evaluation keeps no caches, so this only bounds memory.
-pub(crate) const EVAL_BATCH: usize = 1000;
+/// Samples per evaluation batch (the engine's).
+pub(crate) use locus_train::EVAL_BATCH;
 
 /// Hidden widths of the MLP when --hidden is not given.
 pub(crate) const DEFAULT_HIDDEN: [usize; 2] = [1000, 1000];
-
-/// Training samples on which alignment with backpropagation is measured each epoch.
-const ALIGNMENT_PROBE: usize = 256;
 
 /// Checks the arguments clap cannot check by type.
 pub(crate) fn check(args: &TrainArgs) -> anyhow::Result<()> {
@@ -355,16 +349,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         // Dispatched to crate::sequence at the top of `run`.
         ModelKind::Lstm => anyhow::bail!("--model lstm trains the sequence tasks only"),
     };
-    // A fixed batch of training samples on which, after every epoch, each stage's update
-    // is compared with the true gradient.
-    let probe = {
-        let n = split.train.len().min(ALIGNMENT_PROBE);
-        gather::<f32>(&split.train, &(0..n).collect::<Vec<_>>())?
-    };
     crate::scheduler::check_stages(args, &stages)?;
-
-    let log = |line: String| eprintln!("{line}");
-    log(format!(
+    eprintln!(
         "locus train: {} on {} ({} train / {} test samples), {} stages, {}, {} scheduler",
         algorithm.name,
         args.dataset.name(),
@@ -373,107 +359,37 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         stages.len(),
         Module::<f32>::name(stages[0].module()),
         scheduler.name(),
-    ));
-    let mut stage_stats = StatsLog::default();
-    let start = Instant::now();
-    let mut train_s = 0.0;
-    let mut history = Vec::new();
-    let mut last = None;
-    // Each stage's loss in the last epoch it learned in (under --scheduler greedy, the
-    // stages below the top stop learning before the run ends).
-    let mut final_losses = vec![0.0; stages.len()];
-    let mut bar = ProgressBar::new(args.epochs);
-    let schedule = lr_schedule(args);
-    for epoch in 0..args.epochs {
-        let lr = crate::scheduler::learning_rate(
-            args,
-            schedule,
-            optimizer.learning_rate(),
-            stages.len(),
-            epoch,
-        )?;
-        for stage in &mut stages {
-            stage.optimizer_mut().set_learning_rate(lr)?;
-        }
-        let plan = EpochPlan {
-            batch_size: args.batch_size,
-            seed: args.seed,
-            epoch,
-        };
-        let report = scheduler.train_epoch(
-            &mut stages,
-            &split.train,
-            plan,
-            &mut (&mut bar, &mut stage_stats),
-        )?;
-        let stats = stage_stats
-            .last()
-            .context("the scheduler reported no stage figures")?;
-        train_s += report.wall_s;
-        crate::scheduler::keep_losses_of_learners(&mut final_losses, &report.stage_losses, stats);
-        let test = evaluate(&mut stages, &split.test, EVAL_BATCH)?;
-        let alignment = measure_alignment(&mut stages, &probe.inputs, &probe.labels)?;
-        // Every stage with its own classifier head reports its accuracy; the top one's is
-        // the network's.
-        let accuracies = if algorithm.hidden == HiddenSignal::LocalClassifier {
-            let mut a = stage_accuracies(&stages, &split.test, EVAL_BATCH)?;
-            a.last_mut().map(|top| top.get_or_insert(test.accuracy));
-            a
-        } else {
-            vec![None; stages.len()]
-        };
-        bar.clear();
-        log(format!(
-            "epoch {:>3}/{}  train loss {:.4}  test loss {:.4}  test acc {:.4}  {:.1}s",
-            epoch + 1,
-            args.epochs,
-            report.loss,
-            test.loss,
-            test.accuracy,
-            report.wall_s
-        ));
-        if !report.loss.is_finite() {
-            anyhow::bail!(
-                "training diverged at epoch {} (loss {}); try a smaller --lr",
-                epoch + 1,
-                report.loss
-            );
-        }
-        history.push(EpochRecord {
-            epoch: epoch + 1,
-            train_loss: report.loss,
-            test_accuracy: test.accuracy,
-            test_loss: test.loss,
-            train_s: report.wall_s,
-            stage_metrics: stages
-                .iter()
-                .zip(&alignment)
-                .zip(stats)
-                .zip(&accuracies)
-                .flat_map(|(((s, a), t), &accuracy)| {
-                    stage_metrics(s, a, t, accuracy)
-                        .into_iter()
-                        .map(move |(k, v)| (format!("{}.{k}", s.name()), v))
-                })
-                .collect(),
-        });
-        last = Some((report, test, alignment, stats.to_vec(), accuracies));
+    );
+    // After every epoch: the test set, each stage's update against the true gradient on a
+    // fixed batch of training samples, and each local head's own accuracy.
+    let mut evaluation = Classification::new(&split.test).with_alignment_on(&split.train)?;
+    if algorithm.hidden == HiddenSignal::LocalClassifier {
+        evaluation = evaluation.with_stage_accuracies();
     }
-    let (report, test, alignment, stats, accuracies) = last.context("no epoch ran")?;
-    let stage_reports = stages
-        .iter()
-        .zip(&final_losses)
-        .zip(&alignment)
-        .zip(stats.iter().zip(&accuracies))
-        .map(|(((s, &loss), a), (t, &accuracy))| StageReport {
-            name: s.name().to_string(),
-            module: s.module().name(),
-            objective: s.objective().name(),
-            params: s.module().num_params(),
-            final_loss: loss,
-            metrics: stage_metrics(s, a, t, accuracy),
+    let schedule = lr_schedule(args);
+    let rates = (0..args.epochs)
+        .map(|epoch| {
+            crate::scheduler::learning_rate(
+                args,
+                schedule,
+                optimizer.learning_rate(),
+                stages.len(),
+                epoch,
+            )
         })
-        .collect();
+        .collect::<anyhow::Result<Vec<f64>>>()?;
+    let start = Instant::now();
+    let mut bar = ProgressBar::new(args.epochs);
+    let trained = Trainer::new(args.epochs, args.batch_size, args.seed)
+        .with_learning_rates(rates)
+        .run(
+            &mut stages,
+            scheduler.as_mut(),
+            &split.train,
+            &mut evaluation,
+            &mut bar,
+            &mut |record| log_epoch(record, args.epochs),
+        )?;
     let config: BTreeMap<String, serde_json::Value> = [
         ("model", json!(format!("{:?}", args.model).to_lowercase())),
         ("network", model_config),
@@ -502,20 +418,28 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         dataset: args.dataset.name().to_string(),
         epochs: args.epochs,
         seed: args.seed,
-        test_accuracy: test.accuracy,
-        test_loss: test.loss,
-        train_loss: report.loss,
+        test_accuracy: trained.test_accuracy,
+        test_loss: trained.test_loss,
+        train_loss: trained.train_loss,
         wall_s: start.elapsed().as_secs_f64(),
-        samples_per_s: (split.train.len() as f64 * args.epochs as f64) / train_s.max(1e-9),
-        stages: stage_reports,
+        samples_per_s: trained.samples_per_s(split.train.len()),
+        stages: trained.stage_reports(&stages),
         config,
-        history,
+        history: trained.history,
+        warnings: Vec::new(),
     };
-    finish(args, &run)
+    finish(args, run)
 }
 
-/// Writes `results.json`, `epochs.csv` and the plots into `--out`, when it is given.
-pub(crate) fn write_run(args: &TrainArgs, run: &RunReport) -> anyhow::Result<()> {
+/// Adds a warning for every collapsed stage ([`locus_eval::collapse_warnings`]) to the
+/// report and prints each on stderr, then writes `results.json`, `epochs.csv` and the
+/// plots into `--out`, when it is given.
+pub(crate) fn write_run(args: &TrainArgs, run: &mut RunReport) -> anyhow::Result<()> {
+    run.warnings
+        .extend(locus_eval::collapse_warnings(&run.stages));
+    for warning in &run.warnings {
+        eprintln!("warning: {warning}");
+    }
     if let Some(dir) = &args.out {
         run.write_to_dir(dir)
             .with_context(|| format!("writing results into {}", dir.display()))?;
@@ -526,8 +450,8 @@ pub(crate) fn write_run(args: &TrainArgs, run: &RunReport) -> anyhow::Result<()>
 
 /// Writes the run's files when `--out` is given and prints its summary (one JSON line
 /// with `--json`).
-pub(crate) fn finish(args: &TrainArgs, run: &RunReport) -> anyhow::Result<()> {
-    write_run(args, run)?;
+pub(crate) fn finish(args: &TrainArgs, mut run: RunReport) -> anyhow::Result<()> {
+    write_run(args, &mut run)?;
     if args.json {
         println!("{}", run.to_json_line()?);
     } else {
@@ -544,44 +468,16 @@ pub(crate) fn finish(args: &TrainArgs, run: &RunReport) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A stage's figures for the report: its objective's metrics, `alignment_deg` (the angle
-/// between its update and the true gradient, on the probe batch after the last epoch),
-/// `probe_accuracy` (its test accuracy, for stages that have one), its module's
-/// diagnostics such as `weight_alignment_deg` (averaged when the stage has several layers
-/// reporting one), and what the scheduler measured over the epoch: `staleness` (mean
-/// updates between a batch's forward pass and its update), `staleness_max`,
-/// `message_staleness` (the same at the arrival of its message, when one comes) and
-/// `busy_fraction` (time computing / epoch time; virtual time under the simulated
-/// scheduler). NaN figures (no angle to measure) are left out.
-fn stage_metrics(
-    stage: &Stage<f32>,
-    alignment: &StageAlignment,
-    stats: &StageStats,
-    accuracy: Option<f64>,
-) -> BTreeMap<String, f64> {
-    let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
-    let schedule = [
-        ("staleness", Some(stats.staleness_mean)),
-        ("staleness_max", Some(stats.staleness_max as f64)),
-        ("message_staleness", stats.message_staleness_mean),
-        ("busy_fraction", Some(stats.busy_fraction())),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)));
-    let all = stage
-        .objective()
-        .metrics()
-        .into_iter()
-        .chain([("alignment_deg".to_string(), alignment.update_angle_deg)])
-        .chain(accuracy.map(|a| ("probe_accuracy".to_string(), a)))
-        .chain(alignment.module_diagnostics.iter().cloned())
-        .chain(schedule);
-    for (name, value) in all.filter(|(_, v)| v.is_finite()) {
-        let entry = sums.entry(name).or_insert((0.0, 0));
-        entry.0 += value;
-        entry.1 += 1;
-    }
-    sums.into_iter()
-        .map(|(k, (sum, n))| (k, sum / n as f64))
-        .collect()
+/// Prints an epoch's summary line on stderr, clearing the progress bar's line first.
+pub(crate) fn log_epoch(record: &EpochRecord, epochs: u64) {
+    ProgressBar::clear_line();
+    eprintln!(
+        "epoch {:>3}/{}  train loss {:.4}  test loss {:.4}  test acc {:.4}  {:.1}s",
+        record.epoch,
+        epochs,
+        record.train_loss,
+        record.test_loss,
+        record.test_accuracy,
+        record.train_s
+    );
 }

@@ -196,8 +196,8 @@ fn bad_contrastive_settings_are_named() {
             "--prediction-skip lists 2 values for an encoder of 3 stages",
         ),
         (
-            &["--algo", "gim", "--prediction-skip", "18"],
-            "skipped = 18",
+            &["--algo", "gim", "--prediction-skip", "38"],
+            "skipped = 38",
         ),
         (&["--algo", "gim", "--probe-pool", "median"], "median"),
         (&["--algo", "gim", "--hidden", "10"], "--hidden"),
@@ -225,4 +225,61 @@ fn bad_contrastive_settings_are_named() {
             "{args:?}: expected {needle:?} in {err}"
         );
     }
+}
+
+/// With no tuning flags, a sequence data set gets the configuration of the results page's
+/// MNIST-1D table (reproduce/contrastive_mnist1d_widetop.sh), and images keep no skip.
+#[test]
+fn defaults_are_the_results_page_configuration() {
+    let run = |dataset: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--algo",
+            "gim",
+            "--train-limit",
+            "64",
+            "--epochs",
+            "1",
+            "--probe-epochs",
+            "1",
+            "--probe-every",
+            "0",
+            "--json",
+        ];
+        args.extend(dataset);
+        let o = locus(&args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        let line = stdout
+            .lines()
+            .last()
+            .expect("stdout has a line")
+            .to_string();
+        serde_json::from_str::<serde_json::Value>(&line).unwrap()
+    };
+    let j = run(&["--dataset", "mnist1d"]);
+    let config = &j["config"];
+    assert_eq!(config["optimizer"]["Adam"]["lr"], 1e-3);
+    assert_eq!(config["prediction_skip"], serde_json::json!([4, 8, 12]));
+    let stages = config["network"]["stages"].as_array().unwrap();
+    let channels: Vec<u64> = stages
+        .iter()
+        .map(|s| s["channels"].as_u64().unwrap())
+        .collect();
+    let strides: Vec<u64> = stages
+        .iter()
+        .map(|s| s["stride"].as_u64().unwrap())
+        .collect();
+    assert_eq!((channels, strides), (vec![128, 128, 256], vec![1, 1, 1]));
+    // A given value wins over the default.
+    let j = run(&[
+        "--dataset",
+        "mnist1d",
+        "--prediction-skip",
+        "2",
+        "--optimizer",
+        "sgd",
+    ]);
+    assert_eq!(j["config"]["prediction_skip"], serde_json::json!([2]));
+    assert!(j["config"]["optimizer"]["Sgd"].is_object());
 }

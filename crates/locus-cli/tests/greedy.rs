@@ -53,6 +53,8 @@ fn sae_and_sarm_keep_the_json_contract_and_probe_every_stage() {
             let p = s["probe_accuracy"].as_f64().unwrap_or(f64::NAN);
             assert!((0.0..=1.0).contains(&p), "{algo} stage {i}: probe {p}");
         }
+        // The supervised top stage's accuracy is the network's, not a probe on its logits.
+        assert_eq!(stages[2]["probe_accuracy"], j["test_accuracy"]);
         for s in &stages[..2] {
             assert!(s["objective"]
                 .as_str()

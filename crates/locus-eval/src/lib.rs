@@ -1,12 +1,14 @@
 //! Metrics, reports and plots: how runs are measured, written down and drawn.
 #![warn(missing_docs)]
 
+mod collapse;
 pub mod metrics;
 pub mod plot;
 pub mod pooling;
 pub mod probe;
 mod report;
 
+pub use collapse::{collapse_warnings, MAX_PROBE_DROP, MIN_INFONCE_BOUND};
 pub use pooling::FeaturePooling;
 pub use probe::{probe_accuracy, LinearProbe, ProbeConfig};
 pub use report::{EpochRecord, RunReport, StageReport};

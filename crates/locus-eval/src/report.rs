@@ -81,6 +81,10 @@ pub struct RunReport {
     pub config: BTreeMap<String, serde_json::Value>,
     /// The learning curve.
     pub history: Vec<EpochRecord>,
+    /// What the run found wrong with itself, one line each (e.g. a collapsed stage, see
+    /// [`crate::collapse_warnings`]); left out of the JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl RunReport {
@@ -201,6 +205,7 @@ mod tests {
             stages: Vec::new(),
             config: BTreeMap::new(),
             history,
+            warnings: Vec::new(),
         }
     }
 

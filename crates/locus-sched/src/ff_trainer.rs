@@ -1,12 +1,11 @@
-use std::time::Instant;
-
 use locus_core::{seeded_rng, Float, SeededRng};
 use locus_data::forward_forward::{positive_negative_batch, NegativeData};
-use locus_data::{epoch_batches, gather, Dataset};
+use locus_data::{gather, Dataset};
 
+use crate::lockstep::{run_epoch_on_indices, Turn};
 use crate::{
-    BatchReport, EpochPlan, EpochReport, Error, Lockstep, Observer, Readout, ReadoutConfig, Result,
-    Scheduler, Stage, StepInfo,
+    BatchReport, EpochPlan, EpochReport, Lockstep, Observer, Readout, ReadoutConfig, Result,
+    Scheduler, Stage,
 };
 
 /// Salt that keeps the negatives' random stream apart from the batch shuffle's.
@@ -74,8 +73,9 @@ impl<F: Float> ForwardForwardTrainer<F> {
     /// through every stage, then the read-out.
     ///
     /// # Errors
-    /// [`Error::Data`] when the batch cannot be made; [`Error::Stage`] naming the stage
-    /// that failed; [`Error::Config`] for an unusable stack.
+    /// [`Error::Data`](crate::Error::Data) when the batch cannot be made;
+    /// [`Error::Stage`](crate::Error::Stage) naming the stage that failed;
+    /// [`Error::Config`](crate::Error::Config) for an unusable stack.
     pub fn train_batch(
         &mut self,
         stages: &mut [Stage<F>],
@@ -83,8 +83,21 @@ impl<F: Float> ForwardForwardTrainer<F> {
         indices: &[usize],
         rng: &mut SeededRng,
     ) -> Result<BatchReport> {
+        self.timed_batch(stages, data, indices, rng, &mut vec![0.0; stages.len()])
+    }
+
+    /// [`ForwardForwardTrainer::train_batch`], adding each stage's computing time to
+    /// `busy`.
+    fn timed_batch(
+        &mut self,
+        stages: &mut [Stage<F>],
+        data: &dyn Dataset,
+        indices: &[usize],
+        rng: &mut SeededRng,
+        busy: &mut [f64],
+    ) -> Result<BatchReport> {
         let batch = positive_negative_batch::<F>(data, indices, &self.negatives, rng)?;
-        let report = Lockstep.train_batch(stages, &batch.inputs, &batch.labels)?;
+        let report = Lockstep.timed_batch(stages, &batch.inputs, &batch.labels, busy)?;
         if let Some(readout) = &mut self.readout {
             let plain = gather::<F>(data, indices)?;
             let neutral = self.negatives.neutral(&plain.inputs)?;
@@ -102,6 +115,8 @@ impl<F: Float> Scheduler<F> for ForwardForwardTrainer<F> {
         )
     }
 
+    /// One epoch through the single-threaded schedulers' loop, so observers hear of
+    /// every stage's step and of the epoch's end as under [`Lockstep`].
     fn train_epoch(
         &mut self,
         stages: &mut [Stage<F>],
@@ -109,37 +124,16 @@ impl<F: Float> Scheduler<F> for ForwardForwardTrainer<F> {
         plan: EpochPlan,
         observer: &mut dyn Observer,
     ) -> Result<EpochReport> {
-        if stages.is_empty() {
-            return Err(Error::Config("there are no stages".into()));
-        }
-        let start = Instant::now();
-        let batches = epoch_batches(data.len(), plan.batch_size, plan.seed, plan.epoch)?;
-        let mut loss_sum = 0.0;
-        let mut stage_sums = vec![0.0; stages.len()];
-        let mut samples = 0;
-        for (b, indices) in batches.iter().enumerate() {
-            let mut rng = Self::batch_rng(plan.seed, plan.epoch, b);
-            let report = self.train_batch(stages, data, indices, &mut rng)?;
-            let n = indices.len() as f64;
-            loss_sum += report.loss * n;
-            for (s, l) in stage_sums.iter_mut().zip(&report.stage_losses) {
-                *s += l * n;
-            }
-            samples += indices.len();
-            observer.on_step(&StepInfo {
-                epoch: plan.epoch,
-                batch: b,
-                batches: batches.len(),
-                loss: report.loss,
-            });
-        }
-        let denom = samples.max(1) as f64;
-        Ok(EpochReport {
-            epoch: plan.epoch,
-            loss: loss_sum / denom,
-            stage_losses: stage_sums.into_iter().map(|s| s / denom).collect(),
-            samples,
-            wall_s: start.elapsed().as_secs_f64(),
-        })
+        run_epoch_on_indices(
+            stages,
+            data,
+            plan,
+            observer,
+            Turn::all(stages.len()),
+            |stages, b, indices, busy| {
+                let mut rng = Self::batch_rng(plan.seed, plan.epoch, b);
+                self.timed_batch(stages, data, indices, &mut rng, busy)
+            },
+        )
     }
 }

@@ -43,7 +43,7 @@ impl Lockstep {
 
     /// [`Lockstep::train_batch`], adding each stage's computing time (forward pass and
     /// update, in seconds) to `busy`.
-    fn timed_batch<F: Float>(
+    pub(crate) fn timed_batch<F: Float>(
         &mut self,
         stages: &mut [Stage<F>],
         inputs: &Tensor<F>,
@@ -179,8 +179,9 @@ impl Turn {
 }
 
 /// One epoch of a single-threaded scheduler, shared by [`Lockstep`],
-/// [`ForwardUnlocked`](crate::ForwardUnlocked) and
-/// [`GreedyLayerWise`](crate::GreedyLayerWise): shuffles the data into the plan's batches,
+/// [`ForwardUnlocked`](crate::ForwardUnlocked),
+/// [`GreedyLayerWise`](crate::GreedyLayerWise) and
+/// [`ForwardForwardTrainer`](crate::ForwardForwardTrainer): shuffles the data into the plan's batches,
 /// trains each with `train_batch` (which adds each stage's computing time to its last
 /// argument), tells the observer of the update of every stage in `turn.learn` (staleness
 /// 0) and of the batch, and at the end reports the epoch's mean losses and each stage's
@@ -198,6 +199,30 @@ pub(crate) fn run_epoch<F: Float>(
         &mut [f64],
     ) -> Result<BatchReport>,
 ) -> Result<EpochReport> {
+    run_epoch_on_indices(
+        stages,
+        data,
+        plan,
+        observer,
+        turn,
+        |stages, _, indices, busy| {
+            let batch = gather::<F>(data, indices)?;
+            train_batch(stages, &batch.inputs, &batch.labels, busy)
+        },
+    )
+}
+
+/// [`run_epoch`] for schedulers that make each batch themselves from the samples' indices
+/// (Forward-Forward's positive and negative data): `train_batch` gets the batch's number
+/// in the epoch and its indices into `data` instead of the gathered samples.
+pub(crate) fn run_epoch_on_indices<F: Float>(
+    stages: &mut [Stage<F>],
+    data: &dyn Dataset,
+    plan: EpochPlan,
+    observer: &mut dyn Observer,
+    turn: Turn,
+    mut train_batch: impl FnMut(&mut [Stage<F>], usize, &[usize], &mut [f64]) -> Result<BatchReport>,
+) -> Result<EpochReport> {
     check_stack(stages)?;
     let start = Instant::now();
     let batches = epoch_batches(data.len(), plan.batch_size, plan.seed, plan.epoch)?;
@@ -207,8 +232,7 @@ pub(crate) fn run_epoch<F: Float>(
     let mut busy = vec![0.0; stages.len()];
     let mut stats = vec![StatsRecorder::default(); stages.len()];
     for (b, indices) in batches.iter().enumerate() {
-        let batch = gather::<F>(data, indices)?;
-        let report = train_batch(stages, &batch.inputs, &batch.labels, &mut busy)?;
+        let report = train_batch(stages, b, indices, &mut busy)?;
         let n = indices.len() as f64;
         loss_sum += report.loss * n;
         for (s, l) in stage_sums.iter_mut().zip(&report.stage_losses) {

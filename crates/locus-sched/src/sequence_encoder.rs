@@ -54,16 +54,19 @@ impl SequenceEncoderConfig {
         }
     }
 
-    /// The encoder for MNIST-1D (`(1, 40)`): three stages of 64 channels, kernel 5 with
-    /// padding 2, the second with stride 2 (lengths 40, 20, 20).
+    /// The encoder for MNIST-1D (`(1, 40)`): three stages of 128, 128 and 256 channels,
+    /// kernel 5 with padding 2 and stride 1 (every stage keeps all 40 positions). With
+    /// InfoNCE skipping the offsets each stage's receptive field overlaps
+    /// ([`SequenceEncoderConfig::overlapping_offsets`]), the best Greedy InfoMax encoder
+    /// measured on MNIST-1D (the book's contrastive results).
     pub fn mnist1d() -> Self {
-        let stage = |stride| Conv1dStage {
-            channels: 64,
+        let stage = |channels| Conv1dStage {
+            channels,
             kernel: 5,
-            stride,
+            stride: 1,
             padding: 2,
         };
-        Self::new((1, 40), vec![stage(1), stage(2), stage(1)])
+        Self::new((1, 40), vec![stage(128), stage(128), stage(256)])
     }
 
     /// The output length of every stage, bottom first.
@@ -96,6 +99,23 @@ impl SequenceEncoderConfig {
             out.push(length);
         }
         Ok(out)
+    }
+
+    /// For every stage, bottom first, how many of its positions ahead share input samples
+    /// with the position itself: its receptive field `r` (in input samples) spans
+    /// `(r - 1) / spacing` further positions, `spacing` being the product of the strides
+    /// so far. InfoNCE that predicts only past these offsets (`skip_steps`) cannot be
+    /// solved by recognising shared input: `[4, 8, 12]` for [`SequenceEncoderConfig::mnist1d`].
+    pub fn overlapping_offsets(&self) -> Vec<usize> {
+        let (mut field, mut spacing) = (1, 1);
+        self.stages
+            .iter()
+            .map(|s| {
+                field += (s.kernel.max(1) - 1) * spacing;
+                spacing *= s.stride.max(1);
+                (field - 1) / spacing
+            })
+            .collect()
     }
 
     /// Checks every field.
@@ -155,5 +175,31 @@ impl SequenceEncoderConfig {
             channels = s.channels;
         }
         stages_from_modules(modules, optimizer, objective_for)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlapping_offsets_follow_receptive_fields_and_strides() {
+        assert_eq!(
+            SequenceEncoderConfig::mnist1d().overlapping_offsets(),
+            [4, 8, 12]
+        );
+        let stage = |kernel, stride| Conv1dStage {
+            channels: 8,
+            kernel,
+            stride,
+            padding: 0,
+        };
+        // Fields of 5, 9 and 17 samples, positions 1, 2 and 2 samples apart.
+        let strided =
+            SequenceEncoderConfig::new((1, 40), vec![stage(5, 1), stage(5, 2), stage(5, 1)]);
+        assert_eq!(strided.overlapping_offsets(), [4, 4, 8]);
+        // Non-overlapping windows share nothing.
+        let windows = SequenceEncoderConfig::new((1, 40), vec![stage(4, 4), stage(1, 1)]);
+        assert_eq!(windows.overlapping_offsets(), [0, 0]);
     }
 }

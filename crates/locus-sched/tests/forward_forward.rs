@@ -212,3 +212,64 @@ fn bad_data_is_refused_with_a_clear_error() {
     assert!(e.to_string().contains("stage1"), "{e}");
     assert_eq!(wide.num_classes(), 2);
 }
+
+/// Counts what a scheduler tells its observer.
+#[derive(Default)]
+struct Heard {
+    steps: usize,
+    stage_steps: Vec<(usize, u64)>,
+    epoch_ends: Vec<usize>,
+}
+
+impl locus_sched::Observer for Heard {
+    fn on_step(&mut self, _: &locus_sched::StepInfo) {
+        self.steps += 1;
+    }
+    fn on_stage_step(&mut self, info: &locus_sched::StageStep) {
+        assert!(info.loss.is_finite());
+        self.stage_steps.push((info.stage, info.batch));
+    }
+    fn on_epoch_end(&mut self, info: &locus_sched::EpochEnd<'_>) {
+        let mut params = 0;
+        info.params.visit_params(&mut |_| params += 1);
+        self.epoch_ends.push(params);
+        assert!(
+            info.stages.iter().all(|s| s.updates == 4),
+            "{:?}",
+            info.stages
+        );
+    }
+}
+
+/// Observers (progress, statistics, checkpoints) hear of every stage's step and of the
+/// epoch's end under the Forward-Forward trainer, as under Lockstep.
+#[test]
+fn the_forward_forward_trainer_tells_observers_every_step_and_epoch() {
+    let data = generate(&Mnist1dConfig {
+        num_samples: 50,
+        train_split: 0.8,
+        ..Mnist1dConfig::default()
+    })
+    .unwrap();
+    let mut stages = stages(vec![50, 16, 16], 0.003, 0);
+    let mut trainer = supervised(LabelPlacement::Prepend, 10);
+    let mut heard = Heard::default();
+    let plan = EpochPlan {
+        batch_size: 10,
+        seed: 1,
+        epoch: 0,
+    };
+    trainer
+        .train_epoch(&mut stages, &data.train, plan, &mut heard)
+        .unwrap();
+    assert_eq!(heard.steps, 4);
+    let expected: Vec<(usize, u64)> = (0..4).flat_map(|b| [(0, b), (1, b)]).collect();
+    let mut got = heard.stage_steps.clone();
+    got.sort_by_key(|&(stage, batch)| (batch, stage));
+    assert_eq!(got, expected);
+    assert_eq!(
+        heard.epoch_ends,
+        [4],
+        "one epoch end, two weights and two biases"
+    );
+}

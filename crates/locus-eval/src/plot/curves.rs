@@ -163,6 +163,7 @@ mod tests {
             samples_per_s: 1.0,
             stages: Vec::new(),
             config: BTreeMap::new(),
+            warnings: Vec::new(),
             history: (accuracies.iter().enumerate())
                 .map(|(i, &a)| EpochRecord {
                     epoch: i as u64 + 1,
@@ -238,6 +239,7 @@ mod alignment_tests {
             samples_per_s: 1.0,
             stages: Vec::new(),
             config: BTreeMap::new(),
+            warnings: Vec::new(),
             history: (0..3)
                 .map(|i| EpochRecord {
                     epoch: i as u64 + 1,

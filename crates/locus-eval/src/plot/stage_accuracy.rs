@@ -68,6 +68,7 @@ mod tests {
             samples_per_s: 1.0,
             stages: Vec::new(),
             config: BTreeMap::new(),
+            warnings: Vec::new(),
             history: (0..2)
                 .map(|i| EpochRecord {
                     epoch: i as u64 + 1,

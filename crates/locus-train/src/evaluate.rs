@@ -1,0 +1,111 @@
+//! What the trainer measures after every epoch.
+
+use locus_core::{Float, Tensor};
+use locus_data::{gather, Dataset};
+use locus_sched::{evaluate, measure_alignment, stage_accuracies, Stage};
+
+use crate::Result;
+
+/// What an [`Evaluate`] measured after an epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluated {
+    /// The network's test accuracy, in `[0, 1]`.
+    pub test_accuracy: f64,
+    /// The network's mean test loss.
+    pub test_loss: f64,
+    /// Each stage's figures, bottom first (e.g. `alignment_deg`, `probe_accuracy`). A name
+    /// may appear more than once (one per layer); the report averages them.
+    pub stage_figures: Vec<Vec<(String, f64)>>,
+}
+
+/// Measures a stack of stages after an epoch of training: the network's test accuracy
+/// and loss, and whatever each stage reports of itself. The trainer calls it once per
+/// epoch; implementations for other kinds of read-out (Forward-Forward's goodness, linear
+/// probes on an encoder) plug in here.
+pub trait Evaluate<F: Float> {
+    /// Measures `stages` after epoch `epoch` (from 0).
+    ///
+    /// # Errors
+    /// The errors of the stages' forward passes, or of reading the data.
+    fn evaluate(&mut self, stages: &mut [Stage<F>], epoch: u64) -> Result<Evaluated>;
+}
+
+/// Training samples on which alignment with backpropagation is measured by default.
+pub const ALIGNMENT_SAMPLES: usize = 256;
+
+/// Samples per evaluation batch by default; evaluation keeps no caches, so this only
+/// bounds memory.
+pub const EVAL_BATCH: usize = 1000;
+
+/// The evaluation of a classifier stack: the top stage's test accuracy and loss
+/// ([`locus_sched::evaluate`]); optionally, on a fixed batch of training samples, the
+/// angle between each stage's update and the true gradient (`alignment_deg`, with the
+/// modules' own diagnostics such as `weight_alignment_deg`, [`measure_alignment`]); and
+/// optionally each stage's own test accuracy through its classifier head
+/// (`probe_accuracy`, [`stage_accuracies`]; the top stage's is the network's).
+pub struct Classification<'a, F: Float> {
+    test: &'a dyn Dataset,
+    batch_size: usize,
+    alignment: Option<(Tensor<F>, Vec<usize>)>,
+    stage_accuracies: bool,
+}
+
+impl<'a, F: Float> Classification<'a, F> {
+    /// Test accuracy and loss on `test`, in batches of [`EVAL_BATCH`].
+    pub fn new(test: &'a dyn Dataset) -> Self {
+        Classification {
+            test,
+            batch_size: EVAL_BATCH,
+            alignment: None,
+            stage_accuracies: false,
+        }
+    }
+
+    /// Also measures each stage's alignment with backpropagation on the first
+    /// [`ALIGNMENT_SAMPLES`] samples of `train` (all of them when there are fewer).
+    ///
+    /// # Errors
+    /// The data's error when the samples cannot be read.
+    pub fn with_alignment_on(mut self, train: &dyn Dataset) -> Result<Self> {
+        let n = train.len().min(ALIGNMENT_SAMPLES);
+        let probe = gather::<F>(train, &(0..n).collect::<Vec<_>>())?;
+        self.alignment = Some((probe.inputs, probe.labels));
+        Ok(self)
+    }
+
+    /// Also reports each stage's own test accuracy, for stages with a classifier head.
+    pub fn with_stage_accuracies(mut self) -> Self {
+        self.stage_accuracies = true;
+        self
+    }
+}
+
+impl<F: Float> Evaluate<F> for Classification<'_, F> {
+    fn evaluate(&mut self, stages: &mut [Stage<F>], _epoch: u64) -> Result<Evaluated> {
+        let test = evaluate(stages, self.test, self.batch_size)?;
+        let mut figures: Vec<Vec<(String, f64)>> = vec![Vec::new(); stages.len()];
+        if let Some((inputs, labels)) = &self.alignment {
+            for (f, a) in figures
+                .iter_mut()
+                .zip(measure_alignment(stages, inputs, labels)?)
+            {
+                f.push(("alignment_deg".into(), a.update_angle_deg));
+                f.extend(a.module_diagnostics);
+            }
+        }
+        if self.stage_accuracies {
+            let mut accuracies = stage_accuracies(stages, self.test, self.batch_size)?;
+            if let Some(top) = accuracies.last_mut() {
+                top.get_or_insert(test.accuracy);
+            }
+            for (f, a) in figures.iter_mut().zip(accuracies) {
+                f.extend(a.map(|a| ("probe_accuracy".to_string(), a)));
+            }
+        }
+        Ok(Evaluated {
+            test_accuracy: test.accuracy,
+            test_loss: test.loss,
+            stage_figures: figures,
+        })
+    }
+}

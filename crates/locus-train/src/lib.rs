@@ -1,0 +1,46 @@
+//! The training engine: [`Trainer`] owns the epoch loop that every stack of stages runs
+//! through, whatever its learning rule and scheduler — learning rates per epoch, one
+//! epoch under the [`Scheduler`](locus_sched::Scheduler), an [`Evaluate`] after it, each
+//! stage's figures, the learning curve, and a check for divergence — and hands back a
+//! [`Trained`] from which a run's report is made.
+//!
+//! ```
+//! use locus_core::{Loss, OptimizerConfig, SgdConfig};
+//! use locus_data::mnist1d::{generate, Mnist1dConfig};
+//! use locus_objectives::{LocalObjective, SupervisedLoss, UpstreamGradient};
+//! use locus_sched::{Lockstep, MlpConfig, NoObserver};
+//! use locus_train::{Classification, Trainer};
+//!
+//! let data = generate(&Mnist1dConfig { num_samples: 300, ..Mnist1dConfig::default() })?;
+//! let optimizer = OptimizerConfig::Sgd(SgdConfig::new(0.05).with_momentum(0.9));
+//! let mut stages = MlpConfig::new(vec![40, 32, 10]).build::<f32>(0, &optimizer, |i, n| {
+//!     if i + 1 == n {
+//!         Box::new(SupervisedLoss::new(Loss::SoftmaxCrossEntropy)) as Box<dyn LocalObjective<f32>>
+//!     } else {
+//!         Box::new(UpstreamGradient)
+//!     }
+//! })?;
+//! let mut evaluation = Classification::new(&data.test);
+//! let trained = Trainer::new(3, 32, 0).run(
+//!     &mut stages,
+//!     &mut Lockstep,
+//!     &data.train,
+//!     &mut evaluation,
+//!     &mut NoObserver,
+//!     &mut |record| println!("epoch {}: test accuracy {:.3}", record.epoch, record.test_accuracy),
+//! )?;
+//! assert_eq!(trained.history.len(), 3);
+//! assert!(trained.test_accuracy > 0.1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![warn(missing_docs)]
+
+mod error;
+mod evaluate;
+mod stage_figures;
+mod trainer;
+
+pub use error::{Error, Result};
+pub use evaluate::{Classification, Evaluate, Evaluated, ALIGNMENT_SAMPLES, EVAL_BATCH};
+pub use stage_figures::stage_metrics;
+pub use trainer::{Trained, Trainer};

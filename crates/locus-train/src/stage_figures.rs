@@ -1,0 +1,45 @@
+//! One stage's figures for the report.
+
+use std::collections::BTreeMap;
+
+use locus_core::Float;
+use locus_sched::{Stage, StageStats};
+
+/// A stage's figures for the report: its objective's metrics, what the evaluation measured
+/// of it (`evaluated`, e.g. `alignment_deg`, `probe_accuracy`, `weight_alignment_deg`),
+/// and what the scheduler measured over the epoch (`stats`): `staleness` (mean updates
+/// between a batch's forward pass and its update), `staleness_max`, `message_staleness`
+/// (the same at the arrival of its message, when one comes) and `busy_fraction` (time
+/// computing / epoch time; virtual time under the simulated scheduler). A figure named
+/// more than once (one per layer) is averaged; NaN and infinite figures are left out.
+pub fn stage_metrics<F: Float>(
+    stage: &Stage<F>,
+    evaluated: &[(String, f64)],
+    stats: Option<&StageStats>,
+) -> BTreeMap<String, f64> {
+    let schedule = stats.into_iter().flat_map(|s| {
+        [
+            ("staleness", Some(s.staleness_mean)),
+            ("staleness_max", Some(s.staleness_max as f64)),
+            ("message_staleness", s.message_staleness_mean),
+            ("busy_fraction", Some(s.busy_fraction())),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+    });
+    let all = stage
+        .objective()
+        .metrics()
+        .into_iter()
+        .chain(evaluated.iter().cloned())
+        .chain(schedule);
+    let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+    for (name, value) in all.filter(|(_, v)| v.is_finite()) {
+        let entry = sums.entry(name).or_insert((0.0, 0));
+        entry.0 += value;
+        entry.1 += 1;
+    }
+    sums.into_iter()
+        .map(|(k, (sum, n))| (k, sum / n as f64))
+        .collect()
+}

@@ -1,0 +1,160 @@
+//! The engine's loop: the same run as a hand-written epoch loop, learning rates applied per
+//! epoch, divergence and bad settings refused by name.
+
+use locus_core::{Loss, OptimizerConfig, SgdConfig};
+use locus_data::mnist1d::{generate, Mnist1dConfig};
+use locus_data::Split;
+use locus_objectives::{LocalObjective, SupervisedLoss, UpstreamGradient};
+use locus_sched::{evaluate, EpochPlan, Lockstep, MlpConfig, NoObserver, Scheduler, Stage};
+use locus_train::{Classification, Error, Trainer};
+
+fn data() -> Split {
+    generate(&Mnist1dConfig {
+        num_samples: 400,
+        ..Mnist1dConfig::default()
+    })
+    .unwrap()
+}
+
+fn backprop(lr: f64) -> Vec<Stage<f32>> {
+    let optimizer = OptimizerConfig::Sgd(SgdConfig::new(lr).with_momentum(0.9));
+    MlpConfig::new(vec![40, 24, 24, 10])
+        .build::<f32>(3, &optimizer, |i, n| -> Box<dyn LocalObjective<f32>> {
+            if i + 1 == n {
+                Box::new(SupervisedLoss::new(Loss::SoftmaxCrossEntropy))
+            } else {
+                Box::new(UpstreamGradient)
+            }
+        })
+        .unwrap()
+}
+
+fn weights(stages: &[Stage<f32>]) -> Vec<f32> {
+    stages
+        .iter()
+        .flat_map(|s| s.module().params())
+        .flat_map(|p| p.value.iter().copied().collect::<Vec<_>>())
+        .collect()
+}
+
+#[test]
+fn the_trainer_runs_the_same_loop_as_a_hand_written_one() {
+    let data = data();
+    let mut by_hand = backprop(0.05);
+    let mut accuracies = Vec::new();
+    for epoch in 0..3 {
+        let plan = EpochPlan {
+            batch_size: 32,
+            seed: 7,
+            epoch,
+        };
+        Lockstep
+            .train_epoch(&mut by_hand, &data.train, plan, &mut NoObserver)
+            .unwrap();
+        accuracies.push(evaluate(&mut by_hand, &data.test, 1000).unwrap().accuracy);
+    }
+    let mut stages = backprop(0.05);
+    let mut lines = 0;
+    let trained = Trainer::new(3, 32, 7)
+        .run(
+            &mut stages,
+            &mut Lockstep,
+            &data.train,
+            &mut Classification::new(&data.test),
+            &mut NoObserver,
+            &mut |_| lines += 1,
+        )
+        .unwrap();
+    assert_eq!(weights(&stages), weights(&by_hand));
+    let curve: Vec<f64> = trained.history.iter().map(|r| r.test_accuracy).collect();
+    assert_eq!(curve, accuracies);
+    assert_eq!(lines, 3);
+    assert_eq!(trained.test_accuracy, accuracies[2]);
+    let reports = trained.stage_reports(&stages);
+    assert_eq!(reports.len(), 3);
+    assert_eq!(reports[2].final_loss, trained.train_loss);
+    // The scheduler's figures reach every stage's report.
+    assert!(reports
+        .iter()
+        .all(|r| r.metrics.contains_key("busy_fraction")));
+}
+
+#[test]
+fn every_epoch_gets_its_learning_rate() {
+    let data = data();
+    let run = |lr: f64, rates: Option<Vec<f64>>| {
+        let mut stages = backprop(lr);
+        let mut trainer = Trainer::new(2, 32, 0);
+        if let Some(rates) = rates {
+            trainer = trainer.with_learning_rates(rates);
+        }
+        trainer
+            .run(
+                &mut stages,
+                &mut Lockstep,
+                &data.train,
+                &mut Classification::new(&data.test),
+                &mut NoObserver,
+                &mut |_| {},
+            )
+            .unwrap();
+        weights(&stages)
+    };
+    // Stages built at 0.5 but given 0.05 for every epoch train as stages built at 0.05.
+    let at_low_rate = run(0.05, None);
+    assert_eq!(run(0.5, Some(vec![0.05, 0.05])), at_low_rate);
+    assert_ne!(run(0.5, None), at_low_rate);
+}
+
+#[test]
+fn divergence_stops_the_run_with_a_named_error() {
+    let data = data();
+    let mut stages = backprop(1e38);
+    let err = Trainer::new(3, 32, 0)
+        .run(
+            &mut stages,
+            &mut Lockstep,
+            &data.train,
+            &mut Classification::new(&data.test),
+            &mut NoObserver,
+            &mut |_| {},
+        )
+        .unwrap_err();
+    // Caught where it shows first: the loss's input, or else the epoch's loss.
+    let text = err.to_string();
+    match err {
+        Error::Diverged { epoch, .. } => assert!(epoch >= 1 && text.contains("diverged")),
+        _ => assert!(
+            text.contains("non-finite") && text.contains("stage"),
+            "{text}"
+        ),
+    }
+}
+
+#[test]
+fn bad_settings_are_refused_by_name() {
+    let cases = [
+        (Trainer::new(0, 32, 0), "epochs should be >= 1"),
+        (Trainer::new(2, 0, 0), "batch size should be >= 1"),
+        (
+            Trainer::new(2, 32, 0).with_learning_rates(vec![0.1]),
+            "1 learning rates for 2 epochs",
+        ),
+        (
+            Trainer::new(2, 32, 0).with_learning_rates(vec![0.1, f64::NAN]),
+            "learning rate of epoch 2",
+        ),
+        (
+            Trainer::new(2, 32, 0).with_learning_rates(vec![0.0, 0.1]),
+            "learning rate of epoch 1",
+        ),
+        (
+            Trainer::new(2, 32, 0).with_learning_rates(vec![0.1, f64::NAN]),
+            "learning rate of epoch 2",
+        ),
+    ];
+    for (trainer, needle) in cases {
+        let err = trainer.check().unwrap_err().to_string();
+        assert!(err.contains(needle), "expected {needle:?} in {err}");
+    }
+}
