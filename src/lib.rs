@@ -70,6 +70,7 @@ pub mod prelude {
         Scheduler, SequenceEncoderConfig, Simulated, SimulatedConfig, Stage, StageAlignment,
         StageBudget, StageLayout, StageTime, SyntheticInputConfig,
     };
+    pub use locus_train::{Classification, Evaluate, Trainer};
 }
 
 /// The book's chapters, compiled and run as doctests by `cargo test` so that every code
@@ -88,6 +89,8 @@ mod book {
     struct Schedulers;
     #[doc = include_str!("../book/src/concepts/datasets.md")]
     struct Datasets;
+    #[doc = include_str!("../book/src/concepts/training.md")]
+    struct Training;
     #[doc = include_str!("../book/src/feedback-alignment.md")]
     struct FeedbackAlignment;
     #[doc = include_str!("../book/src/synthetic-gradients.md")]

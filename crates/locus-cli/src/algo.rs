@@ -1,6 +1,8 @@
 //! The algorithms `--algo` accepts: each is a backward rule for the layers and a choice of
 //! what the hidden stages learn from.
 
+use crate::args::OptimizerKind;
+use crate::contrastive_model::Family;
 use locus_core::{FeedbackRule, Float, Loss};
 use locus_objectives::{
     DirectFeedback, ForwardForwardConfig, LocalClassifierConfig, LocalObjective, SupervisedLoss,
@@ -32,7 +34,29 @@ pub enum HiddenSignal {
     },
     /// Contrastive learning on an encoder, probed linearly (gim, cpc, bp-encoder), run by
     /// `crate::contrastive`; its stand-alone objective is InfoNCE.
-    Contrastive,
+    Contrastive(Family),
+    /// Reconstruction of each stage's input, stage by stage, before a supervised top
+    /// (sae, sarm), run by `crate::greedy`. The flag says whether the stages are
+    /// sparse-coding (unrolled ISTA) layers.
+    Reconstruction {
+        /// Sparse-coding stages (SARM) rather than dense ones (stacked autoencoders).
+        sparse: bool,
+    },
+}
+
+impl HiddenSignal {
+    /// The family's name in `locus list`.
+    pub fn family(self) -> &'static str {
+        match self {
+            HiddenSignal::Message => "feedback",
+            HiddenSignal::DirectFeedback => "feedback",
+            HiddenSignal::SyntheticGradient { .. } => "synthetic gradients",
+            HiddenSignal::LocalClassifier => "local classifiers",
+            HiddenSignal::ForwardForward { .. } => "forward-forward",
+            HiddenSignal::Contrastive(_) => "contrastive",
+            HiddenSignal::Reconstruction { .. } => "reconstruction",
+        }
+    }
 }
 
 /// One learning algorithm the CLI can run.
@@ -41,6 +65,8 @@ pub struct Algorithm {
     pub name: &'static str,
     /// One line for `--help` and error messages.
     pub summary: &'static str,
+    /// The paper it follows.
+    pub paper: &'static str,
     /// The backward rule of every weight layer.
     pub feedback: FeedbackRule,
     /// What the hidden stages learn from.
@@ -52,86 +78,115 @@ pub const ALGORITHMS: &[Algorithm] = &[
     Algorithm {
         name: "bp",
         summary: "end-to-end backpropagation (the baseline)",
+        paper: "Rumelhart, Hinton & Williams 1986",
         feedback: FeedbackRule::Transpose,
         hidden: HiddenSignal::Message,
     },
     Algorithm {
         name: "fa",
         summary: "feedback alignment: errors sent down through fixed random matrices",
+        paper: "Lillicrap et al. 2016",
         feedback: FeedbackRule::FixedRandom,
         hidden: HiddenSignal::Message,
     },
     Algorithm {
         name: "dfa",
         summary: "direct feedback alignment: the output error projected to every stage",
+        paper: "Nøkland 2016",
         feedback: FeedbackRule::Transpose,
         hidden: HiddenSignal::DirectFeedback,
     },
     Algorithm {
         name: "dni",
         summary: "synthetic gradients: every hidden stage learns from a learned gradient model",
+        paper: "Jaderberg et al. 2017",
         feedback: FeedbackRule::Transpose,
         hidden: HiddenSignal::SyntheticGradient { conditional: false },
     },
     Algorithm {
         name: "cdni",
         summary: "synthetic gradients conditioned on the label (cDNI)",
+        paper: "Jaderberg et al. 2017",
         feedback: FeedbackRule::Transpose,
         hidden: HiddenSignal::SyntheticGradient { conditional: true },
     },
     Algorithm {
         name: "dgl",
         summary: "decoupled greedy learning: every hidden stage trains its own classifier head",
+        paper: "Belilovsky, Eickenberg & Oyallon 2020",
         feedback: FeedbackRule::Transpose,
         hidden: HiddenSignal::LocalClassifier,
     },
     Algorithm {
         name: "ff",
         summary: "Forward-Forward: goodness of images with true vs wrong labels written in",
+        paper: "Hinton 2022",
         feedback: FeedbackRule::Transpose,
         hidden: HiddenSignal::ForwardForward { supervised: true },
     },
     Algorithm {
         name: "ff-unsup",
         summary: "Forward-Forward, unsupervised: images vs hybrids, softmax read-out",
+        paper: "Hinton 2022",
         feedback: FeedbackRule::Transpose,
         hidden: HiddenSignal::ForwardForward { supervised: false },
     },
     Algorithm {
         name: "gim",
         summary: "Greedy InfoMax: every encoder stage learns from its own InfoNCE loss",
+        paper: "Löwe, O'Connor & Veeling 2019",
         feedback: FeedbackRule::Transpose,
-        hidden: HiddenSignal::Contrastive,
+        hidden: HiddenSignal::Contrastive(Family::Gim),
     },
     Algorithm {
         name: "cpc",
         summary: "end-to-end CPC: one InfoNCE loss at the top of the encoder",
+        paper: "van den Oord, Li & Vinyals 2018",
         feedback: FeedbackRule::Transpose,
-        hidden: HiddenSignal::Contrastive,
+        hidden: HiddenSignal::Contrastive(Family::Cpc),
     },
     Algorithm {
         name: "bp-encoder",
         summary: "the gim/cpc encoder trained end to end through a supervised linear head",
+        paper: "Löwe, O'Connor & Veeling 2019 (their supervised baseline)",
         feedback: FeedbackRule::Transpose,
-        hidden: HiddenSignal::Contrastive,
+        hidden: HiddenSignal::Contrastive(Family::BpEncoder),
     },
     Algorithm {
         name: "usf",
         summary: "sign symmetry: errors sent down through sign(W)",
+        paper: "Liao, Leibo & Poggio 2016",
         feedback: FeedbackRule::SignSymmetry,
         hidden: HiddenSignal::Message,
     },
     Algorithm {
         name: "brsf",
         summary: "sign symmetry with random magnitudes redrawn every batch",
+        paper: "Liao, Leibo & Poggio 2016",
         feedback: FeedbackRule::BatchRandomSign,
         hidden: HiddenSignal::Message,
     },
     Algorithm {
         name: "frsf",
         summary: "sign symmetry with fixed random magnitudes",
+        paper: "Liao, Leibo & Poggio 2016",
         feedback: FeedbackRule::FixedRandomSign,
         hidden: HiddenSignal::Message,
+    },
+    Algorithm {
+        name: "sae",
+        summary: "stacked autoencoders: dense stages pretrained greedily by reconstruction",
+        paper: "Bengio et al. 2007",
+        feedback: FeedbackRule::Transpose,
+        hidden: HiddenSignal::Reconstruction { sparse: false },
+    },
+    Algorithm {
+        name: "sarm",
+        summary:
+            "sparse-coding (unrolled ISTA) stages pretrained greedily by reconstruction (SARM)",
+        paper: "arXiv 1608.04062 (withdrawn)",
+        feedback: FeedbackRule::Transpose,
+        hidden: HiddenSignal::Reconstruction { sparse: true },
     },
 ];
 
@@ -141,17 +196,97 @@ pub fn find(name: &str) -> anyhow::Result<&'static Algorithm> {
         let known: Vec<String> = ALGORITHMS
             .iter()
             .map(|a| format!("{} ({})", a.name, a.summary))
-            .chain(
-                crate::greedy::ALGORITHMS
-                    .iter()
-                    .map(|(n, s)| format!("{n} ({s})")),
-            )
             .collect();
         anyhow::anyhow!(
             "unknown --algo {name:?}; known algorithms: {}",
             known.join(", ")
         )
     })
+}
+
+/// `--algo`'s values with their summaries, for `locus train --help` and clap's own
+/// error on an unknown name.
+pub fn names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        ALGORITHMS
+            .iter()
+            .map(|a| clap::builder::PossibleValue::new(a.name).help(a.summary)),
+    )
+}
+
+/// The optimizer a family of algorithms trains with when `--optimizer` and `--lr` are not
+/// given.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OptimizerDefaults {
+    /// The optimizer.
+    pub kind: OptimizerKind,
+    /// The learning rate under SGD (with `--momentum`, 0.9 by default).
+    pub sgd_lr: f64,
+    /// The learning rate under Adam.
+    pub adam_lr: f64,
+}
+
+impl OptimizerDefaults {
+    /// SGD at 0.05, or Adam at 1e-3.
+    pub const SGD: OptimizerDefaults = OptimizerDefaults {
+        kind: OptimizerKind::Sgd,
+        sgd_lr: 0.05,
+        adam_lr: 1e-3,
+    };
+
+    /// The learning rate of `kind`.
+    pub fn lr(self, kind: OptimizerKind) -> f64 {
+        match kind {
+            OptimizerKind::Sgd => self.sgd_lr,
+            OptimizerKind::Adam => self.adam_lr,
+        }
+    }
+
+    /// `"sgd 0.05"` or `"adam 0.001"`.
+    pub fn describe(self) -> String {
+        match self.kind {
+            OptimizerKind::Sgd => format!("sgd {}", self.sgd_lr),
+            OptimizerKind::Adam => format!("adam {}", self.adam_lr),
+        }
+    }
+}
+
+impl Algorithm {
+    /// The stages' optimizer when none is given: Adam for synthetic gradients (a learned
+    /// gradient model that SGD at its default rate drives to overflow) and for the
+    /// contrastive encoders (whose upper InfoNCE stages collapse under SGD); SGD for the
+    /// rest, at 0.05 except for Forward-Forward. Its sum-of-squares goodness of a wide layer
+    /// has large gradients: at 0.05 every unit of a 784-500-500 network died within one
+    /// epoch on 10,000 MNIST images (loss stuck at θ/2, chance accuracy); 0.001 with
+    /// momentum 0.9 is the rate of Löwe's public reimplementation.
+    pub fn optimizer_defaults(&self) -> OptimizerDefaults {
+        match self.hidden {
+            HiddenSignal::SyntheticGradient { .. } | HiddenSignal::Contrastive(_) => {
+                OptimizerDefaults {
+                    kind: OptimizerKind::Adam,
+                    ..OptimizerDefaults::SGD
+                }
+            }
+            HiddenSignal::ForwardForward { .. } => OptimizerDefaults {
+                sgd_lr: 1e-3,
+                ..OptimizerDefaults::SGD
+            },
+            _ => OptimizerDefaults::SGD,
+        }
+    }
+
+    /// The contrastive family it belongs to, if any (gim, cpc, bp-encoder).
+    pub fn contrastive(&self) -> Option<Family> {
+        match self.hidden {
+            HiddenSignal::Contrastive(family) => Some(family),
+            _ => None,
+        }
+    }
+
+    /// Whether its stages pretrain greedily by reconstruction (sae, sarm).
+    pub fn greedy(&self) -> bool {
+        matches!(self.hidden, HiddenSignal::Reconstruction { .. })
+    }
 }
 
 /// Per-stage settings an algorithm's objectives take from the command line.
@@ -257,10 +392,16 @@ impl Algorithm {
                         .expect("local-classifier settings are checked before stages are built"),
                 )
             }
-            HiddenSignal::Contrastive => Box::new(
+            HiddenSignal::Contrastive(_) => Box::new(
                 locus_objectives::InfoNceConfig::new(stage_seed(settings.seed, index))
                     .build::<F>()
                     .expect("the default InfoNCE settings are valid"),
+            ),
+            HiddenSignal::Reconstruction { .. } => Box::new(
+                locus_objectives::ReconstructionConfig::new(locus_objectives::Decoder::Tied)
+                    .with_seed(stage_seed(settings.seed, index))
+                    .build::<F>()
+                    .expect("the default reconstruction settings are valid"),
             ),
         }
     }

@@ -14,6 +14,8 @@ pub struct Cli {
 pub enum Command {
     /// Train one algorithm on one data set and report test accuracy.
     Train(Box<TrainArgs>),
+    /// List the algorithms `--algo` takes: family, paper, default optimizer.
+    List(crate::list::ListArgs),
     /// Draw the learning curves of finished runs (their results.json files) as a PNG.
     Plot(crate::plot::PlotArgs),
     /// Draw one figure of finished runs against another, a point per run (e.g. accuracy
@@ -140,8 +142,8 @@ pub enum ActivationKind {
 
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
-    /// Learning algorithm (see `locus train --help`): bp = end-to-end backpropagation.
-    #[arg(long, default_value = "bp")]
+    /// Learning algorithm (`locus list` shows each with its paper and defaults).
+    #[arg(long, default_value = "bp", value_parser = crate::algo::names())]
     pub algo: String,
     /// Data set.
     #[arg(long, value_enum, default_value_t = DatasetKind::Mnist1d)]

@@ -73,9 +73,7 @@ pub fn run(given: &TrainArgs, family: Family) -> anyhow::Result<()> {
         )?;
     }
     let (mut scheduler, scheduler_settings) = crate::scheduler::build(args)?;
-    // Adam at 1e-3, as the GIM and CPC code train, is what every published figure of this
-    // family here used; SGD at the CLI's rate leaves GIM's upper stages collapsed.
-    let optimizer = train::optimizer(args, crate::args::OptimizerKind::Adam)?;
+    let optimizer = train::optimizer(args, crate::algo::find(&args.algo)?.optimizer_defaults())?;
     optimizer
         .build::<f32>()
         .context("invalid optimizer settings")?;

@@ -22,17 +22,6 @@ pub enum Family {
     BpEncoder,
 }
 
-impl Family {
-    pub fn of(name: &str) -> Option<Family> {
-        match name {
-            "gim" => Some(Family::Gim),
-            "cpc" => Some(Family::Cpc),
-            "bp-encoder" => Some(Family::BpEncoder),
-            _ => None,
-        }
-    }
-}
-
 /// The encoder a data set's samples call for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Encoder {

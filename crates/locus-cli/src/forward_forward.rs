@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::Context;
-use locus_core::{AdamConfig, Module, OptimizerConfig, SgdConfig};
+use locus_core::{AdamConfig, Module, OptimizerConfig};
 use locus_data::forward_forward::{LabelEmbedding, LabelPlacement, MaskConfig, NegativeData};
 use locus_data::{gather, Dataset, Split};
 use locus_eval::{EpochRecord, RunReport, StageReport};
@@ -29,13 +29,6 @@ use crate::progress::ProgressBar;
 use crate::saved_run::{self, SavedRun};
 use crate::train::{activation, finish, init, DEFAULT_HIDDEN, EVAL_BATCH};
 
-/// The learning rate of SGD when --lr is not given: the sum-of-squares goodness of a wide
-/// layer has large gradients, and at 0.05 (the CLI's default for the other rules) every
-/// unit of a 784-500-500 network died within one epoch on 10,000 MNIST images (loss stuck
-/// at θ/2, chance accuracy). 0.001 with momentum 0.9 is the rate of Löwe's public
-/// reimplementation.
-const DEFAULT_SGD_LR: f64 = 1e-3;
-
 /// Trains and evaluates `--algo ff` (`supervised`) or `--algo ff-unsup`.
 pub fn run(
     args: &TrainArgs,
@@ -45,13 +38,6 @@ pub fn run(
     supervised: bool,
 ) -> anyhow::Result<()> {
     let algorithm = algo::find(&args.algo)?;
-    let optimizer = &match (args.lr, optimizer) {
-        (None, OptimizerConfig::Sgd(sgd)) => OptimizerConfig::Sgd(SgdConfig {
-            lr: DEFAULT_SGD_LR,
-            ..*sgd
-        }),
-        _ => *optimizer,
-    };
     args.schedule.require_lockstep(
         &args.algo,
         "its layers with its own lockstep trainer (positive and negative passes on every batch)",

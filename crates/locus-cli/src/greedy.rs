@@ -25,21 +25,9 @@ use crate::greedy_args::{DecoderKind, FeatureKind, NoiseKind, ReconLossKind, Rid
 use crate::progress::ProgressBar;
 use crate::train::{self, EVAL_BATCH};
 
-/// The greedy algorithms, with their one-line summaries.
-pub const ALGORITHMS: &[(&str, &str)] = &[
-    (
-        "sae",
-        "stacked autoencoders: dense stages pretrained greedily by reconstruction",
-    ),
-    (
-        "sarm",
-        "sparse-coding (unrolled ISTA) stages pretrained greedily by reconstruction (SARM)",
-    ),
-];
-
-/// Whether `--algo` names a greedy algorithm.
+/// Whether `--algo` names a greedy algorithm (sae, sarm).
 pub fn is_greedy(algo: &str) -> bool {
-    ALGORITHMS.iter().any(|(name, _)| *name == algo)
+    crate::algo::find(algo).is_ok_and(|a| a.greedy())
 }
 
 /// The reconstruction objective of every stage below the top.
@@ -140,7 +128,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     train::check(args)?;
     let g = &args.greedy;
     let sarm = args.algo == "sarm";
-    let optimizer = train::optimizer(args, crate::args::OptimizerKind::Sgd)?;
+    let optimizer = train::optimizer(args, crate::algo::find(&args.algo)?.optimizer_defaults())?;
     optimizer
         .build::<f32>()
         .context("invalid optimizer settings")?;

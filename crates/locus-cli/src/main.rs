@@ -9,6 +9,7 @@ mod data;
 mod forward_forward;
 mod greedy;
 mod greedy_args;
+mod list;
 mod memory;
 mod plot;
 mod plot_points;
@@ -24,6 +25,7 @@ fn main() {
     let cli = args::Cli::parse();
     let result = match cli.command {
         args::Command::Train(a) => train::run(&a),
+        args::Command::List(a) => list::run(&a),
         args::Command::Plot(a) => plot::run(&a),
         args::Command::PlotPoints(a) => plot_points::run(&a),
     };

@@ -136,7 +136,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         &args.algo,
         "an LSTM by truncated BPTT with its own trainer (--model lstm)",
     )?;
-    let optimizer = crate::train::optimizer(args, crate::args::OptimizerKind::Sgd)?;
+    // The LSTM tasks train bp and dni alike with SGD unless told otherwise.
+    let optimizer = crate::train::optimizer(args, crate::algo::OptimizerDefaults::SGD)?;
     let mut config = RecurrentConfig::new(
         task.input_width(),
         hidden,

@@ -16,7 +16,7 @@ use locus_sched::{LeNetConfig, LrSchedule, MlpConfig, Stage};
 use locus_train::{Classification, Trainer};
 use serde_json::json;
 
-use crate::algo::{HiddenSignal, ObjectiveSettings};
+use crate::algo::{HiddenSignal, ObjectiveSettings, OptimizerDefaults};
 use crate::args::{
     ActivationKind, GoodnessKind, HeadKindArg, InitKind, ModelKind, OptimizerKind, ScheduleKind,
     SgModelKind, SgTargetKind, TrainArgs,
@@ -61,29 +61,30 @@ pub(crate) fn check(args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The stages' optimizer: `--optimizer`, or `default` when it is not given, at `--lr` or
-/// the optimizer's default rate.
+/// The stages' optimizer: `--optimizer`, or `defaults.kind` when it is not given, at
+/// `--lr` or the default rate of the chosen kind.
 ///
 /// # Errors
 /// `--adam-eps` with SGD.
 pub(crate) fn optimizer(
     args: &TrainArgs,
-    default: OptimizerKind,
+    defaults: OptimizerDefaults,
 ) -> anyhow::Result<OptimizerConfig> {
-    let kind = args.optimizer.unwrap_or(default);
+    let kind = args.optimizer.unwrap_or(defaults.kind);
     if kind == OptimizerKind::Sgd && args.adam_eps.is_some() {
         anyhow::bail!("--adam-eps applies to --optimizer adam, and the stages here use sgd");
     }
+    let lr = args.lr.unwrap_or(defaults.lr(kind));
     Ok(match kind {
         OptimizerKind::Sgd => OptimizerConfig::Sgd(
-            SgdConfig::new(args.lr.unwrap_or(0.05))
+            SgdConfig::new(lr)
                 .with_momentum(args.momentum)
                 .with_weight_decay(args.weight_decay),
         ),
         OptimizerKind::Adam => OptimizerConfig::Adam(AdamConfig {
             weight_decay: args.weight_decay,
             eps: args.adam_eps.unwrap_or(AdamConfig::default().eps),
-            ..AdamConfig::new(args.lr.unwrap_or(1e-3))
+            ..AdamConfig::new(lr)
         }),
     })
 }
@@ -148,7 +149,7 @@ pub(crate) fn lr_schedule(args: &TrainArgs) -> LrSchedule {
 pub(crate) fn check_dni_options(args: &TrainArgs) -> anyhow::Result<()> {
     let plain = algo::find(&args.algo)
         .ok()
-        .filter(|a| a.forward_forward().is_none() && a.hidden != HiddenSignal::Contrastive);
+        .filter(|a| a.forward_forward().is_none() && a.contrastive().is_none());
     let plain_mlp = plain.is_some()
         && args.model == ModelKind::Mlp
         && !crate::sequence::wants_sequences(args)
@@ -271,17 +272,11 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         args.schedule.scheduler == crate::scheduler::SchedulerKind::Greedy,
     )?;
     check(args)?;
-    if let Some(family) = crate::contrastive_model::Family::of(&args.algo) {
+    let algorithm = algo::find(&args.algo)?;
+    if let Some(family) = algorithm.contrastive() {
         return crate::contrastive::run(args, family);
     }
-    let algorithm = algo::find(&args.algo)?;
-    // Synthetic-gradient stages follow a learned gradient model that SGD at its default
-    // rate drives to overflow; every other rule defaults to SGD.
-    let default_optimizer = match algorithm.hidden {
-        HiddenSignal::SyntheticGradient { .. } => OptimizerKind::Adam,
-        _ => OptimizerKind::Sgd,
-    };
-    let optimizer = optimizer(args, default_optimizer)?;
+    let optimizer = optimizer(args, algorithm.optimizer_defaults())?;
     // Build one optimizer up front so bad hyper-parameters fail before data loading.
     optimizer
         .build::<f32>()

@@ -278,7 +278,10 @@ fn bad_arguments_are_named() {
     fails_with(&["train", "--epochs", "0"], &["--epochs", "0"]);
     fails_with(&["train", "--batch-size", "0"], &["--batch-size"]);
     fails_with(&["train", "--hidden", "10,0"], &["--hidden"]);
-    fails_with(&["train", "--algo", "nope"], &["unknown --algo", "bp"]);
+    fails_with(
+        &["train", "--algo", "nope"],
+        &["invalid value 'nope' for '--algo", "bp"],
+    );
     fails_with(&["train", "--train-limit", "0"], &["--train-limit"]);
     fails_with(&["train", "--dataset", "cifar"], &["cifar"]);
     fails_with(&["train", "--model", "lenet"], &["LeNet", "[40]"]);
@@ -618,5 +621,35 @@ fn default_optimizer_depends_on_the_algorithm() {
     assert_eq!(
         last_json_line(&o)["config"]["optimizer"]["Adam"]["eps"],
         serde_json::json!(0.0001)
+    );
+}
+
+/// `locus list` names every algorithm `--algo` takes, with its paper, and `--help` shows
+/// the same names with their summaries.
+#[test]
+fn list_and_help_show_every_algorithm_from_the_registry() {
+    let o = locus(&["list"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let list = String::from_utf8_lossy(&o.stdout).into_owned();
+    let help = locus(&["train", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    for (name, paper) in [
+        ("bp", "Rumelhart"),
+        ("dfa", "Nøkland 2016"),
+        ("dni", "Jaderberg"),
+        ("gim", "Löwe"),
+        ("sarm", "1608.04062"),
+    ] {
+        let row = list
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no row for {name} in\n{list}"));
+        assert!(row.contains(paper), "{row}");
+        assert!(help.contains(&format!("- {name}:")), "--help lacks {name}");
+    }
+    assert_eq!(
+        list.lines().count(),
+        17,
+        "a header and 16 algorithms:\n{list}"
     );
 }
