@@ -204,6 +204,18 @@ pub fn find(name: &str) -> anyhow::Result<&'static Algorithm> {
     })
 }
 
+/// The names of the algorithms `which` holds for, comma-separated ("ff, ff-unsup"): the
+/// flag refusals name the algorithms a flag applies to from here, so the lists cannot go
+/// stale when an algorithm is added.
+pub fn names_where(which: impl Fn(&Algorithm) -> bool) -> String {
+    ALGORITHMS
+        .iter()
+        .filter(|a| which(a))
+        .map(|a| a.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `--algo`'s values with their summaries, for `locus train --help` and clap's own
 /// error on an unknown name.
 pub fn names() -> clap::builder::PossibleValuesParser {
@@ -281,6 +293,28 @@ impl Algorithm {
             HiddenSignal::Contrastive(family) => Some(family),
             _ => None,
         }
+    }
+
+    /// Whether it reads every stage out with linear probes (`--probe-epochs`): the
+    /// contrastive encoders and the greedy reconstruction stacks.
+    pub fn probed(&self) -> bool {
+        self.contrastive().is_some() || self.greedy()
+    }
+
+    /// Whether it is a Forward-Forward algorithm (ff, ff-unsup).
+    pub fn is_forward_forward(&self) -> bool {
+        self.forward_forward().is_some()
+    }
+
+    /// Whether its hidden stages learn from synthetic gradients (dni, cdni).
+    pub fn synthetic(&self) -> bool {
+        matches!(self.hidden, HiddenSignal::SyntheticGradient { .. })
+    }
+
+    /// Whether it trains the plain MLP or LeNet through `crate::train` (every rule but
+    /// the contrastive, Forward-Forward and reconstruction families).
+    pub fn plain(&self) -> bool {
+        !self.is_forward_forward() && self.contrastive().is_none() && !self.greedy()
     }
 
     /// Whether its stages pretrain greedily by reconstruction (sae, sarm).

@@ -116,10 +116,11 @@ impl GreedyArgs {
     /// a mistyped --algo is not silently trained without them; `--stage-epochs` is also
     /// the budget of `--scheduler greedy` (`greedy_scheduler`).
     pub fn refuse_for(&self, algo: &str, greedy_scheduler: bool) -> anyhow::Result<()> {
+        let greedy = crate::algo::names_where(crate::algo::Algorithm::greedy);
         if self.stage_epochs.is_some() && !greedy_scheduler {
             anyhow::bail!(
-                "--stage-epochs applies to the greedy algorithms (sae, sarm) and to \
-                 --scheduler greedy, not to --algo {algo} under another scheduler"
+                "--stage-epochs applies to the greedy algorithms ({greedy}) and to --scheduler \
+                 greedy, not to --algo {algo} under another scheduler"
             );
         }
         let given = [
@@ -130,7 +131,7 @@ impl GreedyArgs {
             ("--noise", self.noise != NoiseKind::None),
         ];
         if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
-            anyhow::bail!("{flag} applies to the greedy algorithms (sae, sarm), not --algo {algo}");
+            anyhow::bail!("{flag} applies to the greedy algorithms ({greedy}), not --algo {algo}");
         }
         Ok(())
     }

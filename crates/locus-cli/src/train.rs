@@ -38,11 +38,10 @@ pub(crate) fn check(args: &TrainArgs) -> anyhow::Result<()> {
     if args.batch_size == 0 {
         anyhow::bail!("--batch-size should be >= 1, but it is 0");
     }
-    let probed = ["sae", "sarm", "gim", "cpc", "bp-encoder"];
-    if args.probe_epochs.is_some() && !probed.contains(&args.algo.as_str()) {
+    if args.probe_epochs.is_some() && !algo::find(&args.algo).is_ok_and(|a| a.probed()) {
         anyhow::bail!(
             "--probe-epochs applies to --algo {}; --algo {} fits no linear probes",
-            probed.join("|"),
+            algo::names_where(algo::Algorithm::probed),
             args.algo
         );
     }
@@ -147,13 +146,9 @@ pub(crate) fn lr_schedule(args: &TrainArgs) -> LrSchedule {
 /// Refuses `--layer-norm` and `--sg-warmup-epochs` where nothing would use them, and a
 /// warm-up that leaves no epoch to learn in.
 pub(crate) fn check_dni_options(args: &TrainArgs) -> anyhow::Result<()> {
-    let plain = algo::find(&args.algo)
-        .ok()
-        .filter(|a| a.forward_forward().is_none() && a.contrastive().is_none());
-    let plain_mlp = plain.is_some()
-        && args.model == ModelKind::Mlp
-        && !crate::sequence::wants_sequences(args)
-        && !crate::greedy::is_greedy(&args.algo);
+    let plain = algo::find(&args.algo).ok().filter(|a| a.plain());
+    let plain_mlp =
+        plain.is_some() && args.model == ModelKind::Mlp && !crate::sequence::wants_sequences(args);
     for (set, flag) in [
         (args.layer_norm, "--layer-norm"),
         (args.batch_norm, "--batch-norm"),
@@ -161,8 +156,9 @@ pub(crate) fn check_dni_options(args: &TrainArgs) -> anyhow::Result<()> {
         if set && !plain_mlp {
             let model = format!("{:?}", args.model).to_lowercase();
             anyhow::bail!(
-                "{flag} applies to --model mlp trained by bp, fa, dfa, dni, cdni, dgl, usf, \
-                 brsf or frsf; --algo {} with --model {} does not use it",
+                "{flag} applies to --model mlp trained by {}; --algo {} with --model {} does \
+                 not use it",
+                algo::names_where(algo::Algorithm::plain),
                 args.algo,
                 model
             );
@@ -176,14 +172,12 @@ pub(crate) fn check_dni_options(args: &TrainArgs) -> anyhow::Result<()> {
         ),
         ("--sg-target true", args.sg_target == SgTargetKind::True),
     ] {
-        let synthetic = matches!(
-            plain.map(|a| a.hidden),
-            Some(HiddenSignal::SyntheticGradient { .. })
-        );
+        let synthetic = plain.is_some_and(algo::Algorithm::synthetic);
         if given && (!synthetic || !plain_mlp && args.model != ModelKind::Lenet) {
             anyhow::bail!(
-                "{flag} applies to --algo dni or cdni on an MLP or a LeNet; it is not used \
-                 with --algo {}{}",
+                "{flag} applies to --algo {} on an MLP or a LeNet; it is not used with --algo \
+                 {}{}",
+                algo::names_where(algo::Algorithm::synthetic),
                 args.algo,
                 if crate::sequence::wants_sequences(args) {
                     " on a sequence task"
@@ -208,15 +202,14 @@ pub(crate) fn check_dni_options(args: &TrainArgs) -> anyhow::Result<()> {
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     check_dni_options(args)?;
     // Before the dispatch, so that every family of algorithms refuses it.
-    let forward_forward = algo::find(&args.algo)
-        .ok()
-        .and_then(|a| a.forward_forward())
-        .is_some();
+    let forward_forward = algo::find(&args.algo).is_ok_and(|a| a.is_forward_forward());
+    let ff_names = algo::names_where(algo::Algorithm::is_forward_forward);
     if args.eval_every.is_some() && !forward_forward {
         anyhow::bail!(
-            "--eval-every applies to the Forward-Forward algorithms (ff, ff-unsup), not \
-             --algo {} (gim, cpc and bp-encoder space their probes with --probe-every)",
-            args.algo
+            "--eval-every applies to the Forward-Forward algorithms ({ff_names}), not --algo {} \
+             ({} space their probes with --probe-every)",
+            args.algo,
+            algo::names_where(|a| a.contrastive().is_some()),
         );
     }
     if args.stop_after.is_some() && args.save_state.is_none() {
@@ -232,7 +225,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     ] {
         if given && !forward_forward {
             anyhow::bail!(
-                "{flag} applies to the Forward-Forward algorithms (ff, ff-unsup), not --algo {}",
+                "{flag} applies to the Forward-Forward algorithms ({ff_names}), not --algo {}",
                 args.algo
             );
         }
@@ -240,7 +233,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     if args.ff_peer_norm != 0.0 {
         if !forward_forward {
             anyhow::bail!(
-                "--ff-peer-norm applies to the Forward-Forward algorithms (ff, ff-unsup), not \
+                "--ff-peer-norm applies to the Forward-Forward algorithms ({ff_names}), not \
                  --algo {}",
                 args.algo
             );
