@@ -91,6 +91,8 @@ mod book {
     struct Datasets;
     #[doc = include_str!("../book/src/concepts/training.md")]
     struct Training;
+    #[doc = include_str!("../book/src/write-your-own-rule.md")]
+    struct WriteYourOwnRule;
     #[doc = include_str!("../book/src/feedback-alignment.md")]
     struct FeedbackAlignment;
     #[doc = include_str!("../book/src/synthetic-gradients.md")]

@@ -1,16 +1,18 @@
 //! The algorithms `--algo` accepts: each is a backward rule for the layers and a choice of
 //! what the hidden stages learn from.
 
+use std::sync::OnceLock;
+
 use crate::args::OptimizerKind;
 use crate::contrastive_model::Family;
-use locus_core::{FeedbackRule, Float, Loss};
+use locus_core::{FeedbackRule, Loss};
 use locus_objectives::{
     DirectFeedback, ForwardForwardConfig, LocalClassifierConfig, LocalObjective, SupervisedLoss,
     SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
 };
 
 /// What the hidden stages (all but the top) learn from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum HiddenSignal {
     /// The message from the stage above, sent through each layer's backward rule.
     Message,
@@ -42,7 +44,26 @@ pub enum HiddenSignal {
         /// Sparse-coding stages (SARM) rather than dense ones (stacked autoencoders).
         sparse: bool,
     },
+    /// A rule from outside this crate: every hidden stage of the MLP or LeNet learns from
+    /// the objective the factory builds (the top stage keeps the supervised loss), and
+    /// trains like the built-in rules of its kind, under every scheduler its objective
+    /// allows.
+    Custom(ObjectiveFactory),
 }
+
+/// What an objective factory is told of the stage it builds for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageSlot {
+    /// The stage's index, bottom first.
+    pub index: usize,
+    /// How many stages the network has (the top one is `count - 1`).
+    pub count: usize,
+    /// A seed of the stage's own, distinct per stage and per run seed.
+    pub seed: u64,
+}
+
+/// Builds the objective of one hidden stage of a [`HiddenSignal::Custom`] rule.
+pub type ObjectiveFactory = fn(&StageSlot, &ObjectiveSettings) -> Box<dyn LocalObjective<f32>>;
 
 impl HiddenSignal {
     /// The family's name in `locus list`.
@@ -55,11 +76,13 @@ impl HiddenSignal {
             HiddenSignal::ForwardForward { .. } => "forward-forward",
             HiddenSignal::Contrastive(_) => "contrastive",
             HiddenSignal::Reconstruction { .. } => "reconstruction",
+            HiddenSignal::Custom(_) => "custom",
         }
     }
 }
 
-/// One learning algorithm the CLI can run.
+/// One learning algorithm the CLI can run: a row of the registry.
+#[derive(Debug, Clone, Copy)]
 pub struct Algorithm {
     /// The `--algo` value.
     pub name: &'static str,
@@ -73,8 +96,8 @@ pub struct Algorithm {
     pub hidden: HiddenSignal,
 }
 
-/// Every algorithm, in the order `--help` lists them.
-pub const ALGORITHMS: &[Algorithm] = &[
+/// The built-in algorithms, in the order `--help` lists them.
+pub const BUILTIN: &[Algorithm] = &[
     Algorithm {
         name: "bp",
         summary: "end-to-end backpropagation (the baseline)",
@@ -190,10 +213,53 @@ pub const ALGORITHMS: &[Algorithm] = &[
     },
 ];
 
+/// The registry: the built-in algorithms, then those a crate added ([`install`]).
+static REGISTRY: OnceLock<Vec<Algorithm>> = OnceLock::new();
+
+/// Every algorithm the command knows, built-in first.
+pub fn registry() -> &'static [Algorithm] {
+    REGISTRY.get_or_init(|| BUILTIN.to_vec())
+}
+
+/// Adds `extra` to the registry, once per process, before the command line is read.
+///
+/// # Errors
+/// A name that is empty, has characters other than lowercase letters, digits and `-`, or
+/// is taken; a second call with other algorithms than the first.
+pub fn install(extra: Vec<Algorithm>) -> anyhow::Result<()> {
+    let mut all = BUILTIN.to_vec();
+    for a in extra {
+        let valid = !a.name.is_empty()
+            && a.name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid {
+            anyhow::bail!(
+                "algorithm name {:?} should be lowercase letters, digits and '-'",
+                a.name
+            );
+        }
+        if all.iter().any(|b| b.name == a.name) {
+            anyhow::bail!("algorithm name {:?} is taken: choose another", a.name);
+        }
+        all.push(a);
+    }
+    let names = |list: &[Algorithm]| list.iter().map(|a| a.name).collect::<Vec<_>>();
+    let installed = REGISTRY.get_or_init(|| all.clone());
+    if names(installed) != names(&all) {
+        anyhow::bail!(
+            "the algorithm registry is already fixed for this process ({}); add algorithms once, \
+             before the first command",
+            names(installed).join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// Looks an algorithm up by its `--algo` name.
 pub fn find(name: &str) -> anyhow::Result<&'static Algorithm> {
-    ALGORITHMS.iter().find(|a| a.name == name).ok_or_else(|| {
-        let known: Vec<String> = ALGORITHMS
+    registry().iter().find(|a| a.name == name).ok_or_else(|| {
+        let known: Vec<String> = registry()
             .iter()
             .map(|a| format!("{} ({})", a.name, a.summary))
             .collect();
@@ -208,7 +274,7 @@ pub fn find(name: &str) -> anyhow::Result<&'static Algorithm> {
 /// flag refusals name the algorithms a flag applies to from here, so the lists cannot go
 /// stale when an algorithm is added.
 pub fn names_where(which: impl Fn(&Algorithm) -> bool) -> String {
-    ALGORITHMS
+    registry()
         .iter()
         .filter(|a| which(a))
         .map(|a| a.name)
@@ -220,7 +286,7 @@ pub fn names_where(which: impl Fn(&Algorithm) -> bool) -> String {
 /// error on an unknown name.
 pub fn names() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(
-        ALGORITHMS
+        registry()
             .iter()
             .map(|a| clap::builder::PossibleValue::new(a.name).help(a.summary)),
     )
@@ -388,12 +454,12 @@ impl Algorithm {
     ///
     /// # Panics
     /// Never for settings that passed [`Algorithm::check`].
-    pub fn objective<F: Float>(
+    pub fn objective(
         &self,
         index: usize,
         count: usize,
         settings: &ObjectiveSettings,
-    ) -> Box<dyn LocalObjective<F>> {
+    ) -> Box<dyn LocalObjective<f32>> {
         let top = index + 1 == count;
         match self.hidden {
             // Every Forward-Forward stage, the top one too, learns from its goodness.
@@ -406,10 +472,10 @@ impl Algorithm {
             _ if top => Box::new(SupervisedLoss::new(Loss::SoftmaxCrossEntropy)),
             HiddenSignal::Message => Box::new(UpstreamGradient),
             HiddenSignal::DirectFeedback => {
-                Box::new(DirectFeedback::<F>::new(stage_seed(settings.seed, index)))
+                Box::new(DirectFeedback::<f32>::new(stage_seed(settings.seed, index)))
             }
             HiddenSignal::SyntheticGradient { conditional } => {
-                let objective: SyntheticGradient<F> = self
+                let objective: SyntheticGradient<f32> = self
                     .synthetic_config(settings, index, conditional)
                     .build()
                     .expect("synthetic-gradient settings are checked before stages are built");
@@ -422,19 +488,27 @@ impl Algorithm {
                 };
                 Box::new(
                     config
-                        .build::<F>()
+                        .build::<f32>()
                         .expect("local-classifier settings are checked before stages are built"),
                 )
             }
             HiddenSignal::Contrastive(_) => Box::new(
                 locus_objectives::InfoNceConfig::new(stage_seed(settings.seed, index))
-                    .build::<F>()
+                    .build::<f32>()
                     .expect("the default InfoNCE settings are valid"),
+            ),
+            HiddenSignal::Custom(factory) => factory(
+                &StageSlot {
+                    index,
+                    count,
+                    seed: stage_seed(settings.seed, index),
+                },
+                settings,
             ),
             HiddenSignal::Reconstruction { .. } => Box::new(
                 locus_objectives::ReconstructionConfig::new(locus_objectives::Decoder::Tied)
                     .with_seed(stage_seed(settings.seed, index))
-                    .build::<F>()
+                    .build::<f32>()
                     .expect("the default reconstruction settings are valid"),
             ),
         }

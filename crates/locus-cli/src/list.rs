@@ -1,10 +1,10 @@
 //! `locus list`: every algorithm `--algo` takes, from the one registry
-//! ([`crate::algo::ALGORITHMS`]): its family, what it does, the paper it follows and the
+//! ([`crate::algo::registry`]): its family, what it does, the paper it follows and the
 //! optimizer it trains with when none is given.
 
 use clap::Args;
 
-use crate::algo::ALGORITHMS;
+use crate::algo::registry;
 
 /// Flags of `locus list`.
 #[derive(Debug, Args)]
@@ -16,7 +16,7 @@ pub struct ListArgs {
 
 /// The table's rows: name, family, summary, paper, default optimizer.
 fn rows() -> Vec<[String; 5]> {
-    ALGORITHMS
+    registry()
         .iter()
         .map(|a| {
             [

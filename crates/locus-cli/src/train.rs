@@ -351,7 +351,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     // After every epoch: the test set, each stage's update against the true gradient on a
     // fixed batch of training samples, and each local head's own accuracy.
     let mut evaluation = Classification::new(&split.test).with_alignment_on(&split.train)?;
-    if algorithm.hidden == HiddenSignal::LocalClassifier {
+    if matches!(algorithm.hidden, HiddenSignal::LocalClassifier) {
         evaluation = evaluation.with_stage_accuracies();
     }
     let schedule = lr_schedule(args);
