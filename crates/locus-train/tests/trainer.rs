@@ -6,7 +6,7 @@ use locus_data::mnist1d::{generate, Mnist1dConfig};
 use locus_data::Split;
 use locus_objectives::{LocalObjective, SupervisedLoss, UpstreamGradient};
 use locus_sched::{evaluate, EpochPlan, Lockstep, MlpConfig, NoObserver, Scheduler, Stage};
-use locus_train::{Classification, Error, Trainer};
+use locus_train::{Classification, Error, Trained, Trainer};
 
 fn data() -> Split {
     generate(&Mnist1dConfig {
@@ -35,6 +35,18 @@ fn weights(stages: &[Stage<f32>]) -> Vec<f32> {
         .flat_map(|s| s.module().params())
         .flat_map(|p| p.value.iter().copied().collect::<Vec<_>>())
         .collect()
+}
+
+/// `trainer` on the data's training split under Lockstep, evaluated on its test split.
+fn run(trainer: &Trainer, stages: &mut [Stage<f32>], data: &Split) -> locus_train::Result<Trained> {
+    trainer.run(
+        stages,
+        &mut Lockstep,
+        &data.train,
+        &mut Classification::new(&data.test),
+        &mut NoObserver,
+        &mut |_| {},
+    )
 }
 
 #[test]
@@ -82,44 +94,26 @@ fn the_trainer_runs_the_same_loop_as_a_hand_written_one() {
 #[test]
 fn every_epoch_gets_its_learning_rate() {
     let data = data();
-    let run = |lr: f64, rates: Option<Vec<f64>>| {
+    let train_at = |lr: f64, rates: Option<Vec<f64>>| {
         let mut stages = backprop(lr);
         let mut trainer = Trainer::new(2, 32, 0);
         if let Some(rates) = rates {
             trainer = trainer.with_learning_rates(rates);
         }
-        trainer
-            .run(
-                &mut stages,
-                &mut Lockstep,
-                &data.train,
-                &mut Classification::new(&data.test),
-                &mut NoObserver,
-                &mut |_| {},
-            )
-            .unwrap();
+        run(&trainer, &mut stages, &data).unwrap();
         weights(&stages)
     };
     // Stages built at 0.5 but given 0.05 for every epoch train as stages built at 0.05.
-    let at_low_rate = run(0.05, None);
-    assert_eq!(run(0.5, Some(vec![0.05, 0.05])), at_low_rate);
-    assert_ne!(run(0.5, None), at_low_rate);
+    let at_low_rate = train_at(0.05, None);
+    assert_eq!(train_at(0.5, Some(vec![0.05, 0.05])), at_low_rate);
+    assert_ne!(train_at(0.5, None), at_low_rate);
 }
 
 #[test]
 fn divergence_stops_the_run_with_a_named_error() {
     let data = data();
     let mut stages = backprop(1e38);
-    let err = Trainer::new(3, 32, 0)
-        .run(
-            &mut stages,
-            &mut Lockstep,
-            &data.train,
-            &mut Classification::new(&data.test),
-            &mut NoObserver,
-            &mut |_| {},
-        )
-        .unwrap_err();
+    let err = run(&Trainer::new(3, 32, 0), &mut stages, &data).unwrap_err();
     // Caught where it shows first: the loss's input, or else the epoch's loss.
     let text = err.to_string();
     match err {
