@@ -353,6 +353,44 @@ impl Algorithm {
         }
     }
 
+    /// The values `--scheduler` may take for it. The families that run a loop of their
+    /// own take lockstep only (Forward-Forward's positive and negative passes), or lockstep
+    /// and greedy, both naming their own phases (greedy reconstruction). The others take every scheduler, except greedy
+    /// layer-wise when a hidden stage's objective waits for the gradient message of the
+    /// stage above or the global error, which that scheduler never sends (its own check,
+    /// `GreedyLayerWise::check_stack`, decides).
+    pub fn schedulers(&self) -> Vec<&'static str> {
+        if self.is_forward_forward() {
+            return vec!["lockstep"];
+        }
+        if self.greedy() {
+            // Its own trainer is greedy layer-wise; `--scheduler greedy` names it too.
+            return vec!["lockstep", "greedy"];
+        }
+        let settings = ObjectiveSettings {
+            seed: 0,
+            classes: 10,
+            synthetic: SyntheticGradientConfig::new(0),
+            local_classifier: LocalClassifierConfig::new(10, 0),
+            forward_forward: ForwardForwardConfig::default(),
+        };
+        // A hidden stage with a stand-in module: the greedy scheduler's own check reads
+        // only the objective.
+        let hidden = locus_sched::Stage::new(
+            "stage1",
+            Box::new(locus_core::Flatten),
+            self.objective(0, 2, &settings),
+            locus_core::OptimizerConfig::Sgd(locus_core::SgdConfig::new(0.1))
+                .build()
+                .expect("a valid SGD rate"),
+        );
+        let mut all = vec!["lockstep", "pipelined", "simulated", "forward-unlocked"];
+        if locus_sched::GreedyLayerWise::check_stack(&[hidden]).is_ok() {
+            all.push("greedy");
+        }
+        all
+    }
+
     /// The contrastive family it belongs to, if any (gim, cpc, bp-encoder).
     pub fn contrastive(&self) -> Option<Family> {
         match self.hidden {
@@ -492,7 +530,11 @@ impl Algorithm {
                         .expect("local-classifier settings are checked before stages are built"),
                 )
             }
-            HiddenSignal::Contrastive(_) => Box::new(
+            // End-to-end CPC and the supervised encoder backpropagate below the top.
+            HiddenSignal::Contrastive(Family::Cpc | Family::BpEncoder) => {
+                Box::new(UpstreamGradient)
+            }
+            HiddenSignal::Contrastive(Family::Gim) => Box::new(
                 locus_objectives::InfoNceConfig::new(stage_seed(settings.seed, index))
                     .build::<f32>()
                     .expect("the default InfoNCE settings are valid"),

@@ -1,6 +1,6 @@
 //! `locus list`: every algorithm `--algo` takes, from the one registry
-//! ([`crate::algo::registry`]): its family, what it does, the paper it follows and the
-//! optimizer it trains with when none is given.
+//! ([`crate::algo::registry`]): its family, what it does, the paper it follows, the
+//! schedulers it may run under and the optimizer it trains with when none is given.
 
 use clap::Args;
 
@@ -14,8 +14,8 @@ pub struct ListArgs {
     pub markdown: bool,
 }
 
-/// The table's rows: name, family, summary, paper, default optimizer.
-fn rows() -> Vec<[String; 5]> {
+/// The table's rows: name, family, summary, paper, schedulers, default optimizer.
+fn rows() -> Vec<[String; 6]> {
     registry()
         .iter()
         .map(|a| {
@@ -24,17 +24,19 @@ fn rows() -> Vec<[String; 5]> {
                 a.hidden.family().to_string(),
                 a.summary.to_string(),
                 a.paper.to_string(),
+                a.schedulers().join(", "),
                 a.optimizer_defaults().describe(),
             ]
         })
         .collect()
 }
 
-const HEADER: [&str; 5] = [
+const HEADER: [&str; 6] = [
     "algorithm",
     "family",
     "what it does",
     "paper",
+    "schedulers",
     "default optimizer",
 ];
 
@@ -45,8 +47,10 @@ pub fn markdown() -> String {
         HEADER.join(" | "),
         "---|".repeat(HEADER.len())
     );
-    for [name, family, summary, paper, optimizer] in rows() {
-        out += &format!("| `{name}` | {family} | {summary} | {paper} | {optimizer} |\n");
+    for [name, family, summary, paper, schedulers, optimizer] in rows() {
+        out += &format!(
+            "| `{name}` | {family} | {summary} | {paper} | {schedulers} | {optimizer} |\n"
+        );
     }
     out
 }
@@ -66,7 +70,7 @@ pub fn run(args: &ListArgs) -> anyhow::Result<()> {
             .unwrap_or(0)
     };
     let widths: Vec<usize> = (0..HEADER.len()).map(width).collect();
-    let line = |cells: [&str; 5]| {
+    let line = |cells: [&str; 6]| {
         let padded: Vec<String> = cells
             .iter()
             .zip(&widths)
@@ -76,7 +80,7 @@ pub fn run(args: &ListArgs) -> anyhow::Result<()> {
     };
     line(HEADER);
     for r in &rows {
-        line([&r[0], &r[1], &r[2], &r[3], &r[4]]);
+        line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
     }
     Ok(())
 }

@@ -532,3 +532,59 @@ fn greedy_refuses_rules_that_wait_for_a_signal_from_above_and_bad_budgets() {
         &["--capacity applies to", "not to --scheduler greedy"],
     );
 }
+
+/// `locus list`'s schedulers column is what `locus train` does: every algorithm runs
+/// under each scheduler it lists and is refused, with an error, under each it does not.
+#[test]
+fn every_algorithm_runs_under_exactly_the_schedulers_it_lists() {
+    let list = locus(&["list"]);
+    assert!(list.status.success());
+    let list = String::from_utf8_lossy(&list.stdout).into_owned();
+    let all = [
+        "lockstep",
+        "pipelined",
+        "simulated",
+        "forward-unlocked",
+        "greedy",
+    ];
+    for row in list.lines().skip(1) {
+        let algo = row.split_whitespace().next().unwrap();
+        for scheduler in all {
+            let listed = row.contains(&format!(" {scheduler}"));
+            let mut args = vec![
+                "train",
+                "--algo",
+                algo,
+                "--scheduler",
+                scheduler,
+                "--train-limit",
+                "64",
+                "--batch-size",
+                "32",
+                "--epochs",
+                "3",
+            ];
+            match algo {
+                "gim" | "cpc" | "bp-encoder" => {
+                    args.extend(["--enc-widths", "4,4,4", "--probe-epochs", "1"])
+                }
+                "sae" | "sarm" => args.extend(["--hidden", "8,8", "--probe-epochs", "1"]),
+                _ => args.extend(["--hidden", "8,8"]),
+            }
+            let o = locus(&args);
+            assert_eq!(
+                o.status.success(),
+                listed,
+                "{algo} under {scheduler}: listed {listed}, but {}",
+                stderr(&o)
+            );
+            if !listed {
+                assert!(
+                    stderr(&o).contains("error:"),
+                    "{algo} {scheduler}: {}",
+                    stderr(&o)
+                );
+            }
+        }
+    }
+}
