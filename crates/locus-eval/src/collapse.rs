@@ -13,12 +13,26 @@ pub const MIN_INFONCE_BOUND: f64 = 0.01;
 /// A stage whose `probe_accuracy` is more than this below the best stage's has collapsed.
 pub const MAX_PROBE_DROP: f64 = 0.15;
 
+/// Below this `output_std`, a stage maps every input to the same output.
+pub const MIN_OUTPUT_STD: f64 = 1e-6;
+
 /// One line per collapsed stage, naming the stage and the figure: an `infonce_bound`
-/// below [`MIN_INFONCE_BOUND`], or a `probe_accuracy` more than [`MAX_PROBE_DROP`] below
-/// the best stage's. Empty when no stage collapsed.
+/// below [`MIN_INFONCE_BOUND`], an `output_std` below [`MIN_OUTPUT_STD`], or a
+/// `probe_accuracy` more than [`MAX_PROBE_DROP`] below the best stage's. Empty when no
+/// stage collapsed.
 pub fn collapse_warnings(stages: &[StageReport]) -> Vec<String> {
     let mut warnings = Vec::new();
     for s in stages {
+        if let Some(&spread) = s.metrics.get("output_std") {
+            if spread.is_nan() || spread < MIN_OUTPUT_STD {
+                warnings.push(format!(
+                    "{}: output standard deviation {spread:.2e} across samples, below \
+                     {MIN_OUTPUT_STD:e}: the stage gives every input the same output \
+                     (collapsed)",
+                    s.name
+                ));
+            }
+        }
         if let Some(&bound) = s.metrics.get("infonce_bound") {
             if bound.is_nan() || bound < MIN_INFONCE_BOUND {
                 warnings.push(format!(
@@ -74,6 +88,20 @@ mod tests {
             ),
         ];
         assert!(collapse_warnings(&stages).is_empty());
+    }
+
+    #[test]
+    fn a_constant_output_is_named() {
+        let stages = [
+            stage("stage1", &[("output_std", 0.4)]),
+            stage("stage2", &[("output_std", 0.0)]),
+        ];
+        let w = collapse_warnings(&stages);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("stage2: output standard deviation 0.00e0"),
+            "{w:?}"
+        );
     }
 
     #[test]

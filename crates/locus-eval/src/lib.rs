@@ -8,7 +8,7 @@ pub mod pooling;
 pub mod probe;
 mod report;
 
-pub use collapse::{collapse_warnings, MAX_PROBE_DROP, MIN_INFONCE_BOUND};
+pub use collapse::{collapse_warnings, MAX_PROBE_DROP, MIN_INFONCE_BOUND, MIN_OUTPUT_STD};
 pub use pooling::FeaturePooling;
 pub use probe::{probe_accuracy, LinearProbe, ProbeConfig};
 pub use report::{EpochRecord, RunReport, StageReport};

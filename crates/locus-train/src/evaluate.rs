@@ -2,7 +2,7 @@
 
 use locus_core::{Float, Tensor};
 use locus_data::{gather, Dataset};
-use locus_sched::{evaluate, measure_alignment, stage_accuracies, Stage};
+use locus_sched::{evaluate, measure_alignment, predict, stage_accuracies, Stage};
 
 use crate::Result;
 
@@ -61,8 +61,9 @@ impl<'a, F: Float> Classification<'a, F> {
         }
     }
 
-    /// Also measures each stage's alignment with backpropagation on the first
-    /// [`ALIGNMENT_SAMPLES`] samples of `train` (all of them when there are fewer).
+    /// Also measures, on the first [`ALIGNMENT_SAMPLES`] samples of `train` (all of them
+    /// when there are fewer), each stage's alignment with backpropagation and the spread
+    /// of its outputs across those samples (`output_std`, [`output_spread`]).
     ///
     /// # Errors
     /// The data's error when the samples cannot be read.
@@ -92,6 +93,9 @@ impl<F: Float> Evaluate<F> for Classification<'_, F> {
                 f.push(("alignment_deg".into(), a.update_angle_deg));
                 f.extend(a.module_diagnostics);
             }
+            for (f, spread) in figures.iter_mut().zip(output_spread(stages, inputs)?) {
+                f.push(("output_std".into(), spread));
+            }
         }
         if self.stage_accuracies {
             let mut accuracies = stage_accuracies(stages, self.test, self.batch_size)?;
@@ -108,4 +112,33 @@ impl<F: Float> Evaluate<F> for Classification<'_, F> {
             stage_figures: figures,
         })
     }
+}
+
+/// For every stage, bottom first, how much its output varies across the samples of
+/// `inputs`: the standard deviation over the batch of each output feature, averaged over
+/// the features (modules in inference mode). Near zero, the stage maps every input to
+/// the same output — dead units, or a collapsed representation.
+///
+/// # Errors
+/// The stages' errors on `inputs`.
+pub fn output_spread<F: Float>(stages: &[Stage<F>], inputs: &Tensor<F>) -> Result<Vec<f64>> {
+    let mut x = inputs.clone();
+    let mut spreads = Vec::with_capacity(stages.len());
+    for stage in stages {
+        x = predict(std::slice::from_ref(stage), &x)?;
+        let rows = x.shape().first().copied().unwrap_or(0);
+        let flat = x
+            .view()
+            .into_shape_with_order((rows, x.len() / rows.max(1)))
+            .map_err(|e| locus_sched::Error::Config(format!("stage output: {e}")))?;
+        let features = flat.ncols().max(1) as f64;
+        let spread = flat
+            .columns()
+            .into_iter()
+            .map(|column| column.mapv(|v| v.as_f64()).std(0.0))
+            .sum::<f64>()
+            / features;
+        spreads.push(spread);
+    }
+    Ok(spreads)
 }

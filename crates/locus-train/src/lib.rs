@@ -41,6 +41,8 @@ mod stage_figures;
 mod trainer;
 
 pub use error::{Error, Result};
-pub use evaluate::{Classification, Evaluate, Evaluated, ALIGNMENT_SAMPLES, EVAL_BATCH};
+pub use evaluate::{
+    output_spread, Classification, Evaluate, Evaluated, ALIGNMENT_SAMPLES, EVAL_BATCH,
+};
 pub use stage_figures::stage_metrics;
 pub use trainer::{Trained, Trainer};

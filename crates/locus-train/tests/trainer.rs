@@ -152,3 +152,40 @@ fn bad_settings_are_refused_by_name() {
         assert!(err.contains(needle), "expected {needle:?} in {err}");
     }
 }
+
+/// `output_std` is zero for a stage that gives every input the same output (all-zero
+/// weights) and positive for one that does not; the report carries it per stage.
+#[test]
+fn the_output_spread_tells_a_constant_stage_from_a_working_one() {
+    let data = data();
+    let probe = locus_data::gather::<f32>(&data.train, &(0..64).collect::<Vec<_>>()).unwrap();
+    let zeros = MlpConfig::new(vec![40, 16, 10])
+        .with_init(locus_core::init::Init::Zeros)
+        .build::<f32>(0, &OptimizerConfig::Sgd(SgdConfig::new(0.1)), |_, _| {
+            Box::new(SupervisedLoss::default()) as Box<dyn LocalObjective<f32>>
+        })
+        .unwrap();
+    let spreads = locus_train::output_spread(&zeros, &probe.inputs).unwrap();
+    assert_eq!(spreads, [0.0, 0.0]);
+    let working = backprop(0.05);
+    let spreads = locus_train::output_spread(&working, &probe.inputs).unwrap();
+    assert!(spreads.iter().all(|&s| s > 1e-3), "{spreads:?}");
+    let mut stages = backprop(0.05);
+    let mut evaluation = Classification::new(&data.test)
+        .with_alignment_on(&data.train)
+        .unwrap();
+    let trained = Trainer::new(1, 32, 0)
+        .run(
+            &mut stages,
+            &mut Lockstep,
+            &data.train,
+            &mut evaluation,
+            &mut NoObserver,
+            &mut |_| {},
+        )
+        .unwrap();
+    assert!(trained
+        .stage_metrics
+        .iter()
+        .all(|m| m["output_std"] > 0.0 && m.contains_key("alignment_deg")));
+}
