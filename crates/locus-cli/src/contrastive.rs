@@ -353,10 +353,10 @@ impl Run<'_> {
                 bar.clear();
                 t.train_s += report.wall_s;
                 t.samples += report.samples;
-                crate::scheduler::keep_losses_of_learners(
+                locus_train::keep_losses_of_learners(
                     &mut t.final_losses[lower..],
                     &report.stage_losses,
-                    figures,
+                    Some(figures),
                 );
                 if !report.loss.is_finite() {
                     anyhow::bail!(

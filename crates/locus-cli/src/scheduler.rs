@@ -4,8 +4,7 @@
 use clap::{Args, ValueEnum};
 use locus_sched::{
     AsyncConfig, ForwardUnlocked, GreedyLayerWise, InputModel, Lockstep, LrSchedule, Pipelined,
-    Scheduler, Simulated, SimulatedConfig, Stage, StageBudget, StageStats, StageTime,
-    SyntheticInputConfig,
+    Scheduler, Simulated, SimulatedConfig, Stage, StageBudget, StageTime, SyntheticInputConfig,
 };
 use serde_json::json;
 
@@ -314,16 +313,4 @@ pub fn learning_rate(
     greedy_turns(args, stages)?; // the budget's error in the flags' words
     let (within, turn) = budget(args).turn_position(stages, args.epochs, epoch)?;
     Ok(schedule.rate(base, within, turn))
-}
-
-/// Keeps, for each stage, its loss of the last epoch it learned in: `losses[i]` takes this
-/// epoch's `epoch_losses[i]` unless the stage's `figures` say it made no update (under
-/// `--scheduler greedy` the stages below the top stop learning before the run ends, and
-/// their reported loss is then 0). A stage without figures is taken to have learned.
-pub fn keep_losses_of_learners(losses: &mut [f64], epoch_losses: &[f64], figures: &[StageStats]) {
-    for (i, (loss, &l)) in losses.iter_mut().zip(epoch_losses).enumerate() {
-        if figures.get(i).is_none_or(|f| f.updates > 0) {
-            *loss = l;
-        }
-    }
 }

@@ -45,4 +45,4 @@ pub use evaluate::{
     output_spread, Classification, Evaluate, Evaluated, ALIGNMENT_SAMPLES, EVAL_BATCH,
 };
 pub use stage_figures::stage_metrics;
-pub use trainer::{Trained, Trainer};
+pub use trainer::{keep_losses_of_learners, Trained, Trainer};

@@ -228,7 +228,7 @@ impl Trainer {
 /// epoch's `epoch_losses[i]` unless the stage's `figures` say it made no update (under a
 /// greedy layer-wise schedule the stages below the top stop learning before the run ends,
 /// and their reported loss is then 0). A stage without figures is taken to have learned.
-fn keep_losses_of_learners(
+pub fn keep_losses_of_learners(
     losses: &mut [f64],
     epoch_losses: &[f64],
     figures: Option<&[StageStats]>,
