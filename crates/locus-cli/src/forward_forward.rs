@@ -16,18 +16,18 @@ use anyhow::Context;
 use locus_core::{AdamConfig, Module, OptimizerConfig};
 use locus_data::forward_forward::{LabelEmbedding, LabelPlacement, MaskConfig, NegativeData};
 use locus_data::{gather, Dataset, Split};
-use locus_eval::{EpochRecord, RunReport, StageReport};
+use locus_eval::RunReport;
 use locus_sched::{
-    evaluate_forward_forward, EpochPlan, ForwardForwardEvaluation, ForwardForwardMlp,
-    ForwardForwardTrainer, LrSchedule, ReadoutConfig, Scheduler, Stage,
+    ForwardForwardMlp, ForwardForwardTrainer, LrSchedule, ReadoutConfig, Scheduler, Stage,
 };
+use locus_train::{EpochDone, Flow, ForwardForwardTest, Progress, Trainer};
 use serde_json::json;
 
 use crate::algo::{self, ObjectiveSettings};
 use crate::args::{DatasetKind, LabelPlacementKind, ModelKind, ScheduleKind, TrainArgs};
 use crate::progress::ProgressBar;
 use crate::saved_run::{self, SavedRun};
-use crate::train::{activation, finish, init, DEFAULT_HIDDEN, EVAL_BATCH};
+use crate::train::{activation, finish, init, DEFAULT_HIDDEN};
 
 /// Trains and evaluates `--algo ff` (`supervised`) or `--algo ff-unsup`.
 pub fn run(
@@ -97,7 +97,6 @@ pub fn run(
         Module::<f32>::name(stages[0].module()),
     );
     let start = Instant::now();
-    let mut last = None;
     let mut bar = ProgressBar::new(args.epochs);
     let schedule = match args.lr_schedule {
         ScheduleKind::Constant => LrSchedule::Constant,
@@ -158,122 +157,71 @@ pub fn run(
         }
         None => SavedRun::new(run_settings),
     };
-    let mut history = std::mem::take(&mut saved.history);
-    let mut train_s = saved.train_s;
     // Time spent before this process (by the parts of a resumed run).
     let wall_before = saved.wall_s;
     let resumed_at = saved.epochs_done;
-    for epoch in saved.epochs_done..args.epochs {
-        let lr = schedule.rate(optimizer.learning_rate(), epoch, args.epochs);
-        for stage in &mut stages {
-            stage.optimizer_mut().set_learning_rate(lr)?;
-        }
-        let plan = EpochPlan {
-            batch_size: args.batch_size,
-            seed: args.seed,
-            epoch,
-        };
-        let report = trainer.train_epoch(&mut stages, &split.train, plan, &mut bar)?;
-        train_s += report.wall_s;
-        let number = epoch + 1;
-        // Evaluation reads the stages and the trainer but changes neither (its negatives
-        // come from their own seed), so skipping it leaves the training as it was.
-        let evaluated = number == args.epochs || (eval_every > 0 && number % eval_every == 0);
-        let test = if evaluated && report.loss.is_finite() {
-            Some(evaluate_forward_forward(
-                &mut stages,
-                &trainer,
-                &split.test,
-                goodness,
-                EVAL_BATCH,
-            )?)
-        } else {
-            None
-        };
-        bar.clear();
-        eprintln!(
-            "epoch {:>3}/{}  train loss {:.4}{}  {:.1}s",
-            number,
-            args.epochs,
-            report.loss,
-            test.as_ref().map_or_else(String::new, |test| format!(
-                "  test loss {:.4}  test acc {:.4}{}",
-                test.loss,
-                test.accuracy,
-                match (test.goodness_accuracy, test.readout_accuracy) {
-                    (Some(_), Some(r)) => format!(" (read-out {r:.4})"),
-                    _ => String::new(),
-                }
-            )),
-            report.wall_s
-        );
-        if !report.loss.is_finite() {
-            anyhow::bail!(
-                "training diverged at epoch {} (loss {}); try a smaller --lr",
-                number,
-                report.loss
+    let progress = Progress {
+        epochs_done: saved.epochs_done,
+        history: std::mem::take(&mut saved.history),
+        train_s: saved.train_s,
+    };
+    let rates = (0..args.epochs)
+        .map(|epoch| schedule.rate(optimizer.learning_rate(), epoch, args.epochs))
+        .collect();
+    // Evaluation reads the stages and the trainer but changes neither (its negatives come
+    // from their own seed), so skipping it (--eval-every) leaves the training as it was;
+    // an epoch not evaluated is left out of the learning curve.
+    let mut evaluation = ForwardForwardTest::new(&split.test, goodness);
+    let trained = Trainer::new(args.epochs, args.batch_size, args.seed)
+        .with_learning_rates(rates)
+        .evaluate_every(eval_every)
+        .resume(progress)
+        .run(
+            &mut stages,
+            &mut trainer,
+            &split.train,
+            &mut evaluation,
+            &mut bar,
+            &mut |done| {
+                log_epoch(done);
+                let Some(dir) = &args.save_state else {
+                    return Ok(Flow::Continue);
+                };
+                saved.epochs_done = done.epoch;
+                saved.train_s = done.progress.train_s;
+                saved.wall_s = wall_before + start.elapsed().as_secs_f64();
+                saved.history.clone_from(&done.progress.history);
+                saved_run::save(dir, &saved, done.stages, done.scheduler.readout())
+                    .with_context(|| format!("--save-state {}", dir.display()))
+                    .map_err(|e| locus_train::Error::AfterEpoch {
+                        epoch: done.epoch,
+                        source: e.into(),
+                    })?;
+                let done_here = done.epoch - resumed_at;
+                Ok(if args.stop_after.is_some_and(|n| done_here >= n) {
+                    Flow::Stop
+                } else {
+                    Flow::Continue
+                })
+            },
+        )?;
+    if !trained.finished {
+        if let Some(dir) = &args.save_state {
+            eprintln!(
+                "locus train: stopped after epoch {} of {}, the state saved in {}; go on with \
+                 the same command and --resume {}",
+                trained.epochs_done,
+                args.epochs,
+                dir.display(),
+                dir.display()
             );
         }
-        // An epoch not evaluated (--eval-every) is left out of the learning curve, as gim
-        // leaves out the epochs it does not probe: no test figure is carried over.
-        if let Some(test) = test {
-            let mut stage_metrics: BTreeMap<String, f64> = stages
-                .iter()
-                .enumerate()
-                .flat_map(|(i, s)| {
-                    stage_metrics(s, &test, i)
-                        .into_iter()
-                        .map(move |(k, v)| (format!("{}.{k}", s.name()), v))
-                })
-                .collect();
-            if let (Some(_), Some(r)) = (test.goodness_accuracy, test.readout_accuracy) {
-                stage_metrics.insert("readout.accuracy".into(), r);
-            }
-            history.push(EpochRecord {
-                epoch: number,
-                train_loss: report.loss,
-                test_accuracy: test.accuracy,
-                test_loss: test.loss,
-                train_s: report.wall_s,
-                stage_metrics,
-            });
-            last = Some((report, test));
-        }
-        if let Some(dir) = &args.save_state {
-            saved.epochs_done = number;
-            saved.train_s = train_s;
-            saved.wall_s = wall_before + start.elapsed().as_secs_f64();
-            saved.history.clone_from(&history);
-            saved_run::save(dir, &saved, &stages, trainer.readout())
-                .with_context(|| format!("--save-state {}", dir.display()))?;
-            let done_here = number - resumed_at;
-            if number < args.epochs && args.stop_after.is_some_and(|n| done_here >= n) {
-                eprintln!(
-                    "locus train: stopped after epoch {number} of {}, the state saved in {}; \
-                     go on with the same command and --resume {}",
-                    args.epochs,
-                    dir.display(),
-                    dir.display()
-                );
-                return Ok(());
-            }
-        }
+        return Ok(());
     }
     // The last epoch is always evaluated, so these are its figures.
-    let (report, test) = last.context("no epoch ran")?;
-    let stage_reports = stages
-        .iter()
-        .zip(&report.stage_losses)
-        .enumerate()
-        .map(|(i, (s, &loss))| StageReport {
-            name: s.name().to_string(),
-            module: s.module().name(),
-            objective: s.objective().name(),
-            params: s.module().num_params(),
-            final_loss: loss,
-            metrics: stage_metrics(s, &test, i),
-        })
-        .collect();
+    let test = evaluation
+        .last()
+        .context("the last epoch was not evaluated")?;
     config.insert(
         "test_goodness_accuracy".into(),
         json!(test.goodness_accuracy),
@@ -286,41 +234,35 @@ pub fn run(
         dataset: args.dataset.name().to_string(),
         epochs: args.epochs,
         seed: args.seed,
-        test_accuracy: test.accuracy,
-        test_loss: test.loss,
-        train_loss: report.loss,
+        test_accuracy: trained.test_accuracy,
+        test_loss: trained.test_loss,
+        train_loss: trained.train_loss,
         wall_s: wall_before + start.elapsed().as_secs_f64(),
-        samples_per_s: (split.train.len() as f64 * args.epochs as f64) / train_s.max(1e-9),
-        stages: stage_reports,
+        samples_per_s: trained.samples_per_s(split.train.len()),
+        stages: trained.stage_reports(&stages),
         config,
-        history,
+        history: trained.history,
         warnings: Vec::new(),
     };
     finish(args, run)
 }
 
-/// A Forward-Forward stage's figures: its objective's metrics (mean goodness of positive
-/// and negative data, how many it separates), `probe_accuracy` (its own test accuracy: by
-/// its goodness alone for supervised data, by its own read-out otherwise) and, for
-/// supervised data, `readout_accuracy` (its own read-out's).
-fn stage_metrics(
-    stage: &Stage<f32>,
-    test: &ForwardForwardEvaluation,
-    index: usize,
-) -> BTreeMap<String, f64> {
-    let mut metrics: BTreeMap<String, f64> = stage
-        .objective()
-        .metrics()
-        .into_iter()
-        .filter(|(_, v)| v.is_finite())
-        .collect();
-    if let Some(a) = test.stage_accuracy(index) {
-        metrics.insert("probe_accuracy".into(), a);
-    }
-    if !test.stage_goodness_accuracy.is_empty() {
-        if let Some(&r) = test.stage_readout_accuracy.get(index) {
-            metrics.insert("readout_accuracy".into(), r);
-        }
-    }
-    metrics
+/// Prints an epoch's line on stderr: its training loss and, when it was evaluated, its
+/// test figures (with the read-out's accuracy when labels are written into the input).
+fn log_epoch(done: &EpochDone<'_, f32, ForwardForwardTrainer<f32>>) {
+    ProgressBar::clear_line();
+    let test = done.record.map_or_else(String::new, |r| {
+        format!(
+            "  test loss {:.4}  test acc {:.4}{}",
+            r.test_loss,
+            r.test_accuracy,
+            r.stage_metrics
+                .get("readout.accuracy")
+                .map_or_else(String::new, |a| format!(" (read-out {a:.4})"))
+        )
+    });
+    eprintln!(
+        "epoch {:>3}/{}  train loss {:.4}{test}  {:.1}s",
+        done.epoch, done.epochs, done.train_loss, done.epoch_s
+    );
 }

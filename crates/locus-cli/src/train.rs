@@ -13,7 +13,7 @@ use locus_objectives::{
     SyntheticGradientConfig,
 };
 use locus_sched::{LeNetConfig, LrSchedule, MlpConfig, Stage};
-use locus_train::{Classification, Trainer};
+use locus_train::{Classification, Flow, Trainer};
 use serde_json::json;
 
 use crate::algo::{HiddenSignal, ObjectiveSettings, OptimizerDefaults};
@@ -376,7 +376,16 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             &split.train,
             &mut evaluation,
             &mut bar,
-            &mut |record| log_epoch(record, args.epochs),
+            &mut |done| {
+                log_epoch(
+                    done.epoch,
+                    done.epochs,
+                    done.train_loss,
+                    done.epoch_s,
+                    done.record,
+                );
+                Ok(Flow::Continue)
+            },
         )?;
     let config: BTreeMap<String, serde_json::Value> = [
         ("model", json!(format!("{:?}", args.model).to_lowercase())),
@@ -456,16 +465,21 @@ pub(crate) fn finish(args: &TrainArgs, mut run: RunReport) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Prints an epoch's summary line on stderr, clearing the progress bar's line first.
-pub(crate) fn log_epoch(record: &EpochRecord, epochs: u64) {
+/// Prints an epoch's summary line on stderr (with its test figures when it was
+/// evaluated), clearing the progress bar's line first.
+pub(crate) fn log_epoch(
+    epoch: u64,
+    epochs: u64,
+    train_loss: f64,
+    seconds: f64,
+    record: Option<&EpochRecord>,
+) {
     ProgressBar::clear_line();
-    eprintln!(
-        "epoch {:>3}/{}  train loss {:.4}  test loss {:.4}  test acc {:.4}  {:.1}s",
-        record.epoch,
-        epochs,
-        record.train_loss,
-        record.test_loss,
-        record.test_accuracy,
-        record.train_s
-    );
+    let test = record.map_or_else(String::new, |r| {
+        format!(
+            "  test loss {:.4}  test acc {:.4}",
+            r.test_loss, r.test_accuracy
+        )
+    });
+    eprintln!("epoch {epoch:>3}/{epochs}  train loss {train_loss:.4}{test}  {seconds:.1}s");
 }

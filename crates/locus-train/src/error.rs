@@ -21,6 +21,14 @@ pub enum Error {
     /// The data could not be read.
     #[error(transparent)]
     Data(#[from] locus_data::DataError),
+    /// The caller's `on_epoch` failed (e.g. saving the run's state).
+    #[error("after epoch {epoch}: {source}")]
+    AfterEpoch {
+        /// The epoch, from 1.
+        epoch: u64,
+        /// What went wrong.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// The engine's result type.

@@ -2,7 +2,7 @@
 
 use locus_core::{Float, Tensor};
 use locus_data::{gather, Dataset};
-use locus_sched::{evaluate, measure_alignment, predict, stage_accuracies, Stage};
+use locus_sched::{evaluate, measure_alignment, predict, stage_accuracies, Scheduler, Stage};
 
 use crate::Result;
 
@@ -16,18 +16,24 @@ pub struct Evaluated {
     /// Each stage's figures, bottom first (e.g. `alignment_deg`, `probe_accuracy`). A name
     /// may appear more than once (one per layer); the report averages them.
     pub stage_figures: Vec<Vec<(String, f64)>>,
+    /// Figures of the network as a whole besides its test accuracy and loss (e.g. a
+    /// read-out's accuracy), under their own names in the learning curve.
+    pub network_figures: Vec<(String, f64)>,
 }
 
 /// Measures a stack of stages after an epoch of training: the network's test accuracy
-/// and loss, and whatever each stage reports of itself. The trainer calls it once per
-/// epoch; implementations for other kinds of read-out (Forward-Forward's goodness, linear
-/// probes on an encoder) plug in here.
-pub trait Evaluate<F: Float> {
-    /// Measures `stages` after epoch `epoch` (from 0).
+/// and loss, and whatever each stage reports of itself. The trainer calls it after the
+/// epochs it evaluates; implementations for other kinds of read-out (Forward-Forward's
+/// goodness, linear probes on an encoder) plug in here. `S` is the scheduler the run
+/// trains under: an evaluation that reads what a scheduler keeps besides the stages
+/// (Forward-Forward's read-out) names it; the others work under any.
+pub trait Evaluate<F: Float, S: ?Sized = dyn Scheduler<F>> {
+    /// Measures `stages` after epoch `epoch` (from 0), trained under `scheduler`.
     ///
     /// # Errors
     /// The errors of the stages' forward passes, or of reading the data.
-    fn evaluate(&mut self, stages: &mut [Stage<F>], epoch: u64) -> Result<Evaluated>;
+    fn evaluate(&mut self, stages: &mut [Stage<F>], scheduler: &S, epoch: u64)
+        -> Result<Evaluated>;
 }
 
 /// Training samples on which alignment with backpropagation is measured by default.
@@ -81,8 +87,8 @@ impl<'a, F: Float> Classification<'a, F> {
     }
 }
 
-impl<F: Float> Evaluate<F> for Classification<'_, F> {
-    fn evaluate(&mut self, stages: &mut [Stage<F>], _epoch: u64) -> Result<Evaluated> {
+impl<F: Float, S: ?Sized> Evaluate<F, S> for Classification<'_, F> {
+    fn evaluate(&mut self, stages: &mut [Stage<F>], _: &S, _epoch: u64) -> Result<Evaluated> {
         let test = evaluate(stages, self.test, self.batch_size)?;
         let mut figures: Vec<Vec<(String, f64)>> = vec![Vec::new(); stages.len()];
         if let Some((inputs, labels)) = &self.alignment {
@@ -110,6 +116,7 @@ impl<F: Float> Evaluate<F> for Classification<'_, F> {
             test_accuracy: test.accuracy,
             test_loss: test.loss,
             stage_figures: figures,
+            network_figures: Vec::new(),
         })
     }
 }

@@ -9,7 +9,7 @@
 //! use locus_data::mnist1d::{generate, Mnist1dConfig};
 //! use locus_objectives::{LocalObjective, SupervisedLoss, UpstreamGradient};
 //! use locus_sched::{Lockstep, MlpConfig, NoObserver};
-//! use locus_train::{Classification, Trainer};
+//! use locus_train::{Classification, Flow, Trainer};
 //!
 //! let data = generate(&Mnist1dConfig { num_samples: 300, ..Mnist1dConfig::default() })?;
 //! let optimizer = OptimizerConfig::Sgd(SgdConfig::new(0.05).with_momentum(0.9));
@@ -27,7 +27,10 @@
 //!     &data.train,
 //!     &mut evaluation,
 //!     &mut NoObserver,
-//!     &mut |record| println!("epoch {}: test accuracy {:.3}", record.epoch, record.test_accuracy),
+//!     &mut |done| {
+//!         println!("epoch {}: training loss {:.3}", done.epoch, done.train_loss);
+//!         Ok(Flow::Continue)
+//!     },
 //! )?;
 //! assert_eq!(trained.history.len(), 3);
 //! assert!(trained.test_accuracy > 0.1);
@@ -37,6 +40,7 @@
 
 mod error;
 mod evaluate;
+mod forward_forward;
 mod stage_figures;
 mod trainer;
 
@@ -44,5 +48,8 @@ pub use error::{Error, Result};
 pub use evaluate::{
     output_spread, Classification, Evaluate, Evaluated, ALIGNMENT_SAMPLES, EVAL_BATCH,
 };
+pub use forward_forward::ForwardForwardTest;
 pub use stage_figures::stage_metrics;
-pub use trainer::{keep_losses_of_learners, Trained, Trainer};
+pub use trainer::{
+    keep_going, keep_losses_of_learners, EpochDone, Flow, Progress, Trained, Trainer,
+};

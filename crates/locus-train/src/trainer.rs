@@ -7,30 +7,80 @@ use locus_data::Dataset;
 use locus_eval::{EpochRecord, StageReport};
 use locus_sched::{EpochPlan, Observer, Scheduler, Stage, StageStats, StatsLog};
 
-use crate::{stage_metrics, Error, Evaluate, Result};
+use crate::{stage_metrics, Error, Evaluate, Evaluated, Result};
 
 /// Trains a stack of stages for a number of epochs: before each epoch it sets every
 /// stage's learning rate (when rates are given), then runs the epoch under the
-/// scheduler, evaluates, records the epoch, and stops with [`Error::Diverged`] when the
-/// training loss is no longer finite. Every family of learning rules goes through this
-/// one loop; what differs between them is the stages, the scheduler and the
-/// [`Evaluate`].
+/// scheduler, evaluates (after every epoch, or every few and after the last), records the
+/// epoch, hands it to the caller's `on_epoch` (which may save a state or stop the run),
+/// and stops with [`Error::Diverged`] when the training loss is no longer finite. Every
+/// family of learning rules goes through this one loop; what differs between them is the
+/// stages, the scheduler and the [`Evaluate`].
+///
+/// A run can go on from where an earlier one stopped ([`Trainer::resume`]): it starts at
+/// the epoch after the last one done, with that run's learning curve and training time,
+/// so that a run done in parts reports what one run would have.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trainer {
     epochs: u64,
     batch_size: usize,
     seed: u64,
     learning_rates: Option<Vec<f64>>,
+    evaluate_every: u64,
+    resumed: Progress,
+}
+
+/// How far a run has come: the epochs done, the learning curve of the evaluated ones and
+/// the seconds spent training. [`Trainer::resume`] goes on from it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Progress {
+    /// Epochs trained so far.
+    pub epochs_done: u64,
+    /// One record per evaluated epoch.
+    pub history: Vec<EpochRecord>,
+    /// Seconds spent in training epochs (evaluation excluded).
+    pub train_s: f64,
+}
+
+/// What the trainer hands to the caller after every epoch, evaluated or not.
+pub struct EpochDone<'a, F: Float, S: ?Sized> {
+    /// The epoch, from 1.
+    pub epoch: u64,
+    /// The epochs of the whole run.
+    pub epochs: u64,
+    /// The epoch's training loss.
+    pub train_loss: f64,
+    /// The epoch's training time, in seconds.
+    pub epoch_s: f64,
+    /// The epoch's record, when it was evaluated (it is then the last of
+    /// `progress.history`).
+    pub record: Option<&'a EpochRecord>,
+    /// The run so far, this epoch included.
+    pub progress: &'a Progress,
+    /// The stages after the epoch.
+    pub stages: &'a [Stage<F>],
+    /// The scheduler after the epoch (e.g. to save the state it keeps).
+    pub scheduler: &'a S,
+}
+
+/// What the run does after an epoch: go on, or stop there (e.g. after saving its state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Train the next epoch.
+    Continue,
+    /// End the run after this epoch; [`Trained::finished`] is then false.
+    Stop,
 }
 
 /// What a finished training hands back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trained {
-    /// One record per epoch.
+    /// One record per evaluated epoch (a resumed run's earlier epochs included).
     pub history: Vec<EpochRecord>,
-    /// The last epoch's test accuracy.
+    /// The last evaluated epoch's test accuracy (the last epoch's, unless the run was
+    /// stopped early; NaN when no epoch was evaluated).
     pub test_accuracy: f64,
-    /// The last epoch's test loss.
+    /// The last evaluated epoch's test loss.
     pub test_loss: f64,
     /// The last epoch's training loss (the top stage's, or under a layer-wise schedule
     /// the learning stage's).
@@ -38,17 +88,24 @@ pub struct Trained {
     /// Each stage's mean loss over the last epoch in which it learned (under a greedy
     /// layer-wise schedule the stages below the top stop learning before the end).
     pub final_losses: Vec<f64>,
-    /// Each stage's figures after the last epoch ([`stage_metrics`]).
+    /// Each stage's figures after the last evaluated epoch ([`stage_metrics`]).
     pub stage_metrics: Vec<BTreeMap<String, f64>>,
-    /// Seconds spent in training epochs (evaluation excluded).
+    /// What the last evaluation measured besides the stages' figures.
+    pub evaluated: Option<Evaluated>,
+    /// Seconds spent in training epochs (evaluation excluded; a resumed run's earlier
+    /// parts included).
     pub train_s: f64,
+    /// Epochs trained, a resumed run's earlier ones included.
+    pub epochs_done: u64,
+    /// Whether every epoch of the run was trained (false when `on_epoch` stopped it).
+    pub finished: bool,
 }
 
 impl Trained {
     /// Training samples per second: `samples_per_epoch` times the epochs trained over
     /// [`Trained::train_s`].
     pub fn samples_per_s(&self, samples_per_epoch: usize) -> f64 {
-        (samples_per_epoch as f64 * self.history.len() as f64) / self.train_s.max(1e-9)
+        (samples_per_epoch as f64 * self.epochs_done as f64) / self.train_s.max(1e-9)
     }
 
     /// The report of every stage, bottom first.
@@ -70,14 +127,16 @@ impl Trained {
 }
 
 impl Trainer {
-    /// `epochs` epochs of batches of `batch_size`, shuffled by `seed`; the stages keep the
-    /// learning rates their optimizers were built with.
+    /// `epochs` epochs of batches of `batch_size`, shuffled by `seed`, evaluated after
+    /// every epoch; the stages keep the learning rates their optimizers were built with.
     pub fn new(epochs: u64, batch_size: usize, seed: u64) -> Self {
         Trainer {
             epochs,
             batch_size,
             seed,
             learning_rates: None,
+            evaluate_every: 1,
+            resumed: Progress::default(),
         }
     }
 
@@ -88,11 +147,32 @@ impl Trainer {
         self
     }
 
+    /// Evaluates after every `every`-th epoch and after the last one only (0: after the
+    /// last only). An epoch not evaluated is left out of the learning curve. The default
+    /// is 1, every epoch.
+    pub fn evaluate_every(mut self, every: u64) -> Self {
+        self.evaluate_every = every;
+        self
+    }
+
+    /// Goes on from `progress`: the first epoch trained is `progress.epochs_done`, and the
+    /// report includes `progress`'s learning curve and training time. The stages (and the
+    /// scheduler's own state) must already be those saved after that epoch.
+    pub fn resume(mut self, progress: Progress) -> Self {
+        self.resumed = progress;
+        self
+    }
+
+    /// Whether epoch `epoch` (from 1) is evaluated.
+    fn evaluates(&self, epoch: u64) -> bool {
+        epoch == self.epochs || (self.evaluate_every > 0 && epoch % self.evaluate_every == 0)
+    }
+
     /// Checks the settings.
     ///
     /// # Errors
-    /// [`Error::Config`] for no epoch, a batch size of 0, or learning rates that are not
-    /// one finite, positive rate per epoch.
+    /// [`Error::Config`] for no epoch, a batch size of 0, learning rates that are not
+    /// one finite, positive rate per epoch, or a resumed run with no epoch left to train.
     pub fn check(&self) -> Result<()> {
         if self.epochs == 0 {
             return Err(Error::Config("epochs should be >= 1, but it is 0".into()));
@@ -101,6 +181,12 @@ impl Trainer {
             return Err(Error::Config(
                 "batch size should be >= 1, but it is 0".into(),
             ));
+        }
+        if self.resumed.epochs_done >= self.epochs {
+            return Err(Error::Config(format!(
+                "the resumed run has done {} of its {} epochs: nothing is left to train",
+                self.resumed.epochs_done, self.epochs
+            )));
         }
         if let Some(rates) = &self.learning_rates {
             if rates.len() as u64 != self.epochs {
@@ -125,28 +211,31 @@ impl Trainer {
     }
 
     /// Trains `stages` on `train` under `scheduler`, evaluating with `evaluation` after
-    /// every epoch. `observer` hears of every step and epoch as the scheduler reports them;
-    /// `on_epoch` gets each epoch's record once it is evaluated (for a log line).
+    /// the epochs [`Trainer::evaluate_every`] names. `observer` hears of every step and
+    /// epoch as the scheduler reports them; `on_epoch` gets every epoch once it is done
+    /// (to log it, save a state, or stop the run with [`Flow::Stop`]).
     ///
     /// # Errors
     /// [`Trainer::check`]'s errors; [`Error::Diverged`] when an epoch's training loss is
-    /// not finite; the scheduler's, the stages' and the evaluation's errors.
-    pub fn run<F: Float>(
+    /// not finite (after `on_epoch` has heard of it); the scheduler's, the stages', the
+    /// evaluation's and `on_epoch`'s errors.
+    pub fn run<F: Float, S: Scheduler<F> + ?Sized>(
         &self,
         stages: &mut [Stage<F>],
-        scheduler: &mut dyn Scheduler<F>,
+        scheduler: &mut S,
         train: &dyn Dataset,
-        evaluation: &mut dyn Evaluate<F>,
+        evaluation: &mut dyn Evaluate<F, S>,
         observer: &mut dyn Observer,
-        on_epoch: &mut dyn FnMut(&EpochRecord),
+        on_epoch: &mut dyn FnMut(&EpochDone<'_, F, S>) -> Result<Flow>,
     ) -> Result<Trained> {
         self.check()?;
         let mut stats_log = StatsLog::default();
-        let mut history = Vec::with_capacity(self.epochs as usize);
+        let mut progress = self.resumed.clone();
         let mut final_losses = vec![0.0; stages.len()];
-        let mut train_s = 0.0;
-        let mut last = None;
-        for epoch in 0..self.epochs {
+        let mut last_evaluated: Option<(Evaluated, Vec<BTreeMap<String, f64>>)> = None;
+        let mut train_loss = f64::NAN;
+        let mut finished = true;
+        for epoch in self.resumed.epochs_done..self.epochs {
             if let Some(rates) = &self.learning_rates {
                 for stage in stages.iter_mut() {
                     let name = stage.name().to_string();
@@ -171,57 +260,93 @@ impl Trainer {
                 &mut (&mut *observer, &mut stats_log),
             )?;
             let stats = stats_log.last().map(<[StageStats]>::to_vec);
-            train_s += report.wall_s;
+            progress.train_s += report.wall_s;
+            progress.epochs_done = epoch + 1;
+            train_loss = report.loss;
             keep_losses_of_learners(&mut final_losses, &report.stage_losses, stats.as_deref());
-            let evaluated = evaluation.evaluate(stages, epoch)?;
-            let metrics: Vec<BTreeMap<String, f64>> = stages
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    let figures = evaluated
-                        .stage_figures
-                        .get(i)
-                        .map_or(&[][..], Vec::as_slice);
-                    stage_metrics(s, figures, stats.as_ref().and_then(|t| t.get(i)))
-                })
-                .collect();
-            let record = EpochRecord {
-                epoch: epoch + 1,
-                train_loss: report.loss,
-                test_accuracy: evaluated.test_accuracy,
-                test_loss: evaluated.test_loss,
-                train_s: report.wall_s,
-                stage_metrics: stages
+            let number = epoch + 1;
+            let diverged = !report.loss.is_finite();
+            let evaluated = if self.evaluates(number) && !diverged {
+                let evaluated = evaluation.evaluate(stages, scheduler, epoch)?;
+                let metrics: Vec<BTreeMap<String, f64>> = stages
                     .iter()
-                    .zip(&metrics)
-                    .flat_map(|(s, m)| {
-                        m.iter()
-                            .map(move |(k, v)| (format!("{}.{k}", s.name()), *v))
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let figures = evaluated
+                            .stage_figures
+                            .get(i)
+                            .map_or(&[][..], Vec::as_slice);
+                        stage_metrics(s, figures, stats.as_ref().and_then(|t| t.get(i)))
                     })
-                    .collect(),
+                    .collect();
+                progress.history.push(EpochRecord {
+                    epoch: number,
+                    train_loss: report.loss,
+                    test_accuracy: evaluated.test_accuracy,
+                    test_loss: evaluated.test_loss,
+                    train_s: report.wall_s,
+                    stage_metrics: stages
+                        .iter()
+                        .zip(&metrics)
+                        .flat_map(|(s, m)| {
+                            m.iter()
+                                .map(move |(k, v)| (format!("{}.{k}", s.name()), *v))
+                        })
+                        .chain(evaluated.network_figures.iter().cloned())
+                        .collect(),
+                });
+                last_evaluated = Some((evaluated, metrics));
+                true
+            } else {
+                false
             };
-            on_epoch(&record);
-            if !report.loss.is_finite() {
+            let flow = on_epoch(&EpochDone {
+                epoch: number,
+                epochs: self.epochs,
+                train_loss: report.loss,
+                epoch_s: report.wall_s,
+                record: if evaluated {
+                    progress.history.last()
+                } else {
+                    None
+                },
+                progress: &progress,
+                stages,
+                scheduler,
+            })?;
+            if diverged {
                 return Err(Error::Diverged {
-                    epoch: epoch + 1,
+                    epoch: number,
                     loss: report.loss,
                 });
             }
-            history.push(record);
-            last = Some((report.loss, evaluated, metrics));
+            if flow == Flow::Stop && number < self.epochs {
+                finished = false;
+                break;
+            }
         }
-        let (train_loss, evaluated, stage_metrics) =
-            last.ok_or_else(|| Error::Config("no epoch ran".into()))?;
+        let (evaluated, stage_metrics) = match last_evaluated {
+            Some((e, m)) => (Some(e), m),
+            None => (None, vec![BTreeMap::new(); stages.len()]),
+        };
         Ok(Trained {
-            history,
-            test_accuracy: evaluated.test_accuracy,
-            test_loss: evaluated.test_loss,
+            test_accuracy: evaluated.as_ref().map_or(f64::NAN, |e| e.test_accuracy),
+            test_loss: evaluated.as_ref().map_or(f64::NAN, |e| e.test_loss),
+            history: progress.history,
             train_loss,
             final_losses,
             stage_metrics,
-            train_s,
+            evaluated,
+            train_s: progress.train_s,
+            epochs_done: progress.epochs_done,
+            finished,
         })
     }
+}
+
+/// An `on_epoch` for [`Trainer::run`] that only goes on.
+pub fn keep_going<F: Float, S: ?Sized>(_: &EpochDone<'_, F, S>) -> Result<Flow> {
+    Ok(Flow::Continue)
 }
 
 /// Keeps, for each stage, its loss of the last epoch it learned in: `losses[i]` takes this

@@ -6,7 +6,7 @@ use locus_data::mnist1d::{generate, Mnist1dConfig};
 use locus_data::Split;
 use locus_objectives::{LocalObjective, SupervisedLoss, UpstreamGradient};
 use locus_sched::{evaluate, EpochPlan, Lockstep, MlpConfig, NoObserver, Scheduler, Stage};
-use locus_train::{Classification, Error, Trained, Trainer};
+use locus_train::{keep_going, Classification, Error, Flow, Trained, Trainer};
 
 fn data() -> Split {
     generate(&Mnist1dConfig {
@@ -45,7 +45,7 @@ fn run(trainer: &Trainer, stages: &mut [Stage<f32>], data: &Split) -> locus_trai
         &data.train,
         &mut Classification::new(&data.test),
         &mut NoObserver,
-        &mut |_| {},
+        &mut keep_going,
     )
 }
 
@@ -74,7 +74,10 @@ fn the_trainer_runs_the_same_loop_as_a_hand_written_one() {
             &data.train,
             &mut Classification::new(&data.test),
             &mut NoObserver,
-            &mut |_| lines += 1,
+            &mut |_| {
+                lines += 1;
+                Ok(Flow::Continue)
+            },
         )
         .unwrap();
     assert_eq!(weights(&stages), weights(&by_hand));
@@ -143,8 +146,11 @@ fn bad_settings_are_refused_by_name() {
             "learning rate of epoch 1",
         ),
         (
-            Trainer::new(2, 32, 0).with_learning_rates(vec![0.1, f64::NAN]),
-            "learning rate of epoch 2",
+            Trainer::new(2, 32, 0).resume(locus_train::Progress {
+                epochs_done: 2,
+                ..Default::default()
+            }),
+            "done 2 of its 2 epochs",
         ),
     ];
     for (trainer, needle) in cases {
@@ -181,11 +187,121 @@ fn the_output_spread_tells_a_constant_stage_from_a_working_one() {
             &data.train,
             &mut evaluation,
             &mut NoObserver,
-            &mut |_| {},
+            &mut keep_going,
         )
         .unwrap();
     assert!(trained
         .stage_metrics
         .iter()
         .all(|m| m["output_std"] > 0.0 && m.contains_key("alignment_deg")));
+}
+
+/// Evaluated every second epoch of five: epochs 2, 4 and the last, 5, are in the learning
+/// curve, and training is the same as when every epoch is evaluated.
+#[test]
+fn an_evaluation_cadence_leaves_the_training_as_it_was() {
+    let data = data();
+    let mut every = backprop(0.05);
+    let all = run(&Trainer::new(5, 32, 1), &mut every, &data).unwrap();
+    let mut some = backprop(0.05);
+    let mut evaluated = Vec::new();
+    let cadenced = Trainer::new(5, 32, 1)
+        .evaluate_every(2)
+        .run(
+            &mut some,
+            &mut Lockstep,
+            &data.train,
+            &mut Classification::new(&data.test),
+            &mut NoObserver,
+            &mut |done| {
+                evaluated.push((done.epoch, done.record.is_some()));
+                Ok(Flow::Continue)
+            },
+        )
+        .unwrap();
+    assert_eq!(weights(&some), weights(&every));
+    let epochs: Vec<u64> = cadenced.history.iter().map(|r| r.epoch).collect();
+    assert_eq!(epochs, [2, 4, 5]);
+    assert_eq!(
+        evaluated,
+        [(1, false), (2, true), (3, false), (4, true), (5, true)]
+    );
+    let figures =
+        |r: &locus_eval::EpochRecord| (r.epoch, r.train_loss, r.test_accuracy, r.test_loss);
+    assert_eq!(figures(&cadenced.history[2]), figures(&all.history[4]));
+    assert_eq!(cadenced.test_accuracy, all.test_accuracy);
+    assert_eq!(cadenced.epochs_done, 5);
+}
+
+/// A run stopped after its second epoch and resumed from there ends with the weights,
+/// learning curve and epoch count of one run of four epochs.
+#[test]
+fn a_run_stopped_and_resumed_is_one_run() {
+    let data = data();
+    let trainer = Trainer::new(4, 32, 2);
+    let mut whole = backprop(0.05);
+    let one = run(&trainer, &mut whole, &data).unwrap();
+    assert!(one.finished);
+
+    let mut parts = backprop(0.05);
+    let first = trainer
+        .run(
+            &mut parts,
+            &mut Lockstep,
+            &data.train,
+            &mut Classification::new(&data.test),
+            &mut NoObserver,
+            &mut |done| {
+                Ok(if done.epoch == 2 {
+                    Flow::Stop
+                } else {
+                    Flow::Continue
+                })
+            },
+        )
+        .unwrap();
+    assert!(!first.finished);
+    assert_eq!(first.epochs_done, 2);
+    let progress = locus_train::Progress {
+        epochs_done: first.epochs_done,
+        history: first.history,
+        train_s: first.train_s,
+    };
+    let second = run(&trainer.clone().resume(progress), &mut parts, &data).unwrap();
+    assert!(second.finished);
+    assert_eq!(weights(&parts), weights(&whole));
+    assert_eq!(second.epochs_done, 4);
+    let curve = |t: &Trained| -> Vec<(u64, f64, f64)> {
+        t.history
+            .iter()
+            .map(|r| (r.epoch, r.train_loss, r.test_accuracy))
+            .collect()
+    };
+    assert_eq!(curve(&second), curve(&one));
+}
+
+/// An error in `on_epoch` ends the run with the epoch named.
+#[test]
+fn a_failing_on_epoch_is_reported_with_its_epoch() {
+    let data = data();
+    let err = Trainer::new(3, 32, 0)
+        .run(
+            &mut backprop(0.05),
+            &mut Lockstep,
+            &data.train,
+            &mut Classification::new(&data.test),
+            &mut NoObserver,
+            &mut |done| {
+                if done.epoch == 2 {
+                    Err(Error::AfterEpoch {
+                        epoch: done.epoch,
+                        source: "disk full".into(),
+                    })
+                } else {
+                    Ok(Flow::Continue)
+                }
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.to_string(), "after epoch 2: disk full");
 }
