@@ -239,7 +239,7 @@ impl SchedulerArgs {
 /// The budget of `--scheduler greedy`: `--stage-epochs` for each stage below the top, the
 /// top taking the rest of the run; by default `--epochs` split evenly over the stages (the
 /// top also takes the remainder).
-fn budget(args: &TrainArgs) -> StageBudget {
+pub(crate) fn budget(args: &TrainArgs) -> StageBudget {
     args.greedy
         .stage_epochs
         .map_or(StageBudget::Split(args.epochs), StageBudget::Each)

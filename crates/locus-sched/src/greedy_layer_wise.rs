@@ -2,11 +2,14 @@ use std::borrow::Cow;
 use std::time::Instant;
 
 use locus_core::{Float, Tensor};
-use locus_data::Dataset;
+use locus_data::{Dataset, InMemoryDataset};
 use serde::{Deserialize, Serialize};
 
 use crate::lockstep::{learn_top_down, run_epoch, Turn};
-use crate::{BatchReport, EpochPlan, EpochReport, Error, Observer, Result, Scheduler, Stage};
+use crate::{
+    cache_stage_inputs, BatchReport, EpochPlan, EpochReport, Error, Observer, Result, Scheduler,
+    Stage,
+};
 
 /// How many epochs each stage of a [`GreedyLayerWise`] run learns for, bottom first.
 ///
@@ -171,10 +174,41 @@ impl StageBudget {
 /// feedback alignment) — a greedy schedule gives neither, since the stages above the
 /// active one do not run — naming the stage and its objective, and a budget that does not
 /// fit the stack ([`StageBudget::active_stage`]).
+///
+/// # Cached inputs
+/// With [`GreedyLayerWise::with_cached_inputs`], the frozen stages' output is computed
+/// once per turn for every sample ([`cache_stage_inputs`](crate::cache_stage_inputs)) and
+/// the active stage trains on that cache: the frozen stages no longer run on every batch,
+/// at the cost of holding one representation of the whole data set (GIM's memory-saving
+/// schedule, Löwe et al. 2019). The result is the same as without the cache up to float
+/// rounding of the stored inputs (kept in `f32`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GreedyLayerWise {
     budget: StageBudget,
+    /// Samples per batch when computing a cache of the frozen stages' outputs; `None`:
+    /// the frozen stages run on every batch.
+    cache_batch: Option<usize>,
+    #[serde(skip)]
+    cache: HeldInputs,
 }
+
+/// The cache of a [`GreedyLayerWise`] run: the active stage's inputs, for one data set.
+#[derive(Debug, Clone, Default)]
+struct HeldInputs {
+    /// The active stage and the data set (its address and length) the cache was made for.
+    key: Option<(usize, usize, usize)>,
+    inputs: Option<InMemoryDataset>,
+    largest_bytes: usize,
+}
+
+/// A cache is not configuration: two schedulers with the same settings are equal.
+impl PartialEq for HeldInputs {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for HeldInputs {}
 
 impl GreedyLayerWise {
     /// A scheduler with a checked budget.
@@ -183,7 +217,32 @@ impl GreedyLayerWise {
     /// As [`StageBudget::check`].
     pub fn new(budget: StageBudget) -> Result<Self> {
         budget.check()?;
-        Ok(GreedyLayerWise { budget })
+        Ok(GreedyLayerWise {
+            budget,
+            cache_batch: None,
+            cache: HeldInputs::default(),
+        })
+    }
+
+    /// Trains each stage on a cache of the frozen stages' outputs, computed once per turn
+    /// in batches of `batch_size` (see [Cached inputs](#cached-inputs)).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a batch size of 0.
+    pub fn with_cached_inputs(mut self, batch_size: usize) -> Result<Self> {
+        if batch_size == 0 {
+            return Err(Error::Config(
+                "the batch size of the input cache should be >= 1, but it is 0".into(),
+            ));
+        }
+        self.cache_batch = Some(batch_size);
+        Ok(self)
+    }
+
+    /// The largest input cache held so far, in bytes (0 without
+    /// [`GreedyLayerWise::with_cached_inputs`]).
+    pub fn largest_cache_bytes(&self) -> usize {
+        self.cache.largest_bytes
     }
 
     /// The budget.
@@ -223,18 +282,20 @@ impl GreedyLayerWise {
     }
 }
 
-/// One batch: the stages below `active` run forward (inference only), `active` runs
-/// forward and learns from its own objective with the labels. Each stage's computing time
-/// is added to `busy`.
+/// One batch: the stages below `active` run forward (inference only) unless `inputs` are
+/// already the active stage's (`cached`), `active` runs forward and learns from its own
+/// objective with the labels. Each stage's computing time is added to `busy`.
 fn learn_alone<F: Float>(
     stages: &mut [Stage<F>],
     active: usize,
     inputs: &Tensor<F>,
     labels: &[usize],
     busy: &mut [f64],
+    cached: bool,
 ) -> Result<BatchReport> {
     let mut x = Cow::Borrowed(inputs);
-    for (stage, busy) in stages[..active].iter().zip(busy.iter_mut()) {
+    let frozen = if cached { 0 } else { active };
+    for (stage, busy) in stages[..frozen].iter().zip(busy.iter_mut()) {
         let started = Instant::now();
         x = Cow::Owned(stage.module().infer(&x).map_err(|e| stage.wrap(e))?);
         *busy += started.elapsed().as_secs_f64();
@@ -275,13 +336,46 @@ impl<F: Float> Scheduler<F> for GreedyLayerWise {
             forward: active + 1,
             learn: active..active + 1,
         };
+        let (source, cached): (&dyn Dataset, bool) = match self.cache_batch {
+            Some(batch) if active > 0 => (self.cache.inputs_of(stages, active, data, batch)?, true),
+            _ => (data, false),
+        };
         run_epoch(
             stages,
-            data,
+            source,
             plan,
             observer,
             turn,
-            |stages, inputs, labels, busy| learn_alone(stages, active, inputs, labels, busy),
+            |stages, inputs, labels, busy| {
+                learn_alone(stages, active, inputs, labels, busy, cached)
+            },
         )
+    }
+}
+
+impl HeldInputs {
+    /// The inputs of stage `active` for every sample of `data`: the cache when it was made
+    /// for them, otherwise a new one made by the frozen stages below `active`.
+    fn inputs_of<F: Float>(
+        &mut self,
+        stages: &[Stage<F>],
+        active: usize,
+        data: &dyn Dataset,
+        batch_size: usize,
+    ) -> Result<&InMemoryDataset> {
+        let address = data as *const dyn Dataset as *const () as usize;
+        let key = (active, address, data.len());
+        if self.key != Some(key) || self.inputs.is_none() {
+            self.inputs = None;
+            let inputs = cache_stage_inputs(&stages[..active], data, batch_size)?;
+            self.largest_bytes = self
+                .largest_bytes
+                .max(std::mem::size_of_val(inputs.features_all()));
+            self.inputs = Some(inputs);
+            self.key = Some(key);
+        }
+        self.inputs
+            .as_ref()
+            .ok_or_else(|| Error::Protocol("the input cache was just made".into()))
     }
 }

@@ -303,3 +303,46 @@ fn greedy_dgl_learns_mnist1d() {
     }
     assert_eq!(data.test.num_classes(), 10);
 }
+
+/// With cached inputs each stage trains on the frozen stages' stored outputs instead of
+/// recomputing them on every batch: in f32, whose cache holds the very values the frozen
+/// stages give, the run ends bit for bit where the recomputing one does; the largest
+/// cache's size is reported, and a batch size of 0 is refused.
+#[test]
+fn cached_inputs_train_as_recomputed_ones() {
+    let data = generate(&Mnist1dConfig {
+        num_samples: 300,
+        ..Mnist1dConfig::default()
+    })
+    .unwrap();
+    let run = |scheduler: &mut GreedyLayerWise| {
+        let mut stages = dgl::<f32>(vec![40, 24, 24, 10], 10, sgd(), 5);
+        for epoch in 0..6 {
+            scheduler
+                .train_epoch(&mut stages, &data.train, plan(epoch), &mut NoObserver)
+                .unwrap();
+        }
+        stages
+            .iter()
+            .flat_map(|s| s.module().params())
+            .flat_map(|p| p.value.iter().copied().collect::<Vec<f32>>())
+            .collect::<Vec<f32>>()
+    };
+    let mut recomputing = GreedyLayerWise::new(StageBudget::Each(2)).unwrap();
+    let mut caching = GreedyLayerWise::new(StageBudget::Each(2))
+        .unwrap()
+        .with_cached_inputs(64)
+        .unwrap();
+    assert_eq!(run(&mut caching), run(&mut recomputing));
+    assert_eq!(recomputing.largest_cache_bytes(), 0);
+    // The largest cache: 24 features of every training sample, in f32.
+    assert_eq!(
+        caching.largest_cache_bytes(),
+        data.train.len() * 24 * std::mem::size_of::<f32>()
+    );
+    let err = GreedyLayerWise::new(StageBudget::Each(2))
+        .unwrap()
+        .with_cached_inputs(0)
+        .unwrap_err();
+    assert!(err.to_string().contains("input cache"), "{err}");
+}

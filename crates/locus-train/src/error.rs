@@ -18,6 +18,9 @@ pub enum Error {
     /// The scheduler, a stage or an evaluation failed.
     #[error(transparent)]
     Sched(#[from] locus_sched::Error),
+    /// A linear probe could not be fitted or scored.
+    #[error("linear probe: {0}")]
+    Probe(locus_core::Error),
     /// The data could not be read.
     #[error(transparent)]
     Data(#[from] locus_data::DataError),

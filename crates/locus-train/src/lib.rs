@@ -41,6 +41,7 @@
 mod error;
 mod evaluate;
 mod forward_forward;
+mod probes;
 mod stage_figures;
 mod trainer;
 
@@ -49,6 +50,7 @@ pub use evaluate::{
     output_spread, Classification, Evaluate, Evaluated, ALIGNMENT_SAMPLES, EVAL_BATCH,
 };
 pub use forward_forward::ForwardForwardTest;
+pub use probes::LinearProbes;
 pub use stage_figures::stage_metrics;
 pub use trainer::{
     keep_going, keep_losses_of_learners, EpochDone, Flow, Progress, Trained, Trainer,

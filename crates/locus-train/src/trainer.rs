@@ -12,7 +12,8 @@ use crate::{stage_metrics, Error, Evaluate, Evaluated, Result};
 /// Trains a stack of stages for a number of epochs: before each epoch it sets every
 /// stage's learning rate (when rates are given), then runs the epoch under the
 /// scheduler, evaluates (after every epoch, or every few and after the last), records the
-/// epoch, hands it to the caller's `on_epoch` (which may save a state or stop the run),
+/// epoch (the test figures, every stage's figures, and every stage's loss in the last
+/// epoch it learned in as `<stage>.loss`), hands it to the caller's `on_epoch` (which may save a state or stop the run),
 /// and stops with [`Error::Diverged`] when the training loss is no longer finite. Every
 /// family of learning rules goes through this one loop; what differs between them is the
 /// stages, the scheduler and the [`Evaluate`].
@@ -288,9 +289,12 @@ impl Trainer {
                     stage_metrics: stages
                         .iter()
                         .zip(&metrics)
-                        .flat_map(|(s, m)| {
+                        .zip(&final_losses)
+                        .flat_map(|((s, m), &loss)| {
+                            let loss = (format!("{}.loss", s.name()), loss);
                             m.iter()
                                 .map(move |(k, v)| (format!("{}.{k}", s.name()), *v))
+                                .chain(std::iter::once(loss).filter(|(_, l)| l.is_finite()))
                         })
                         .chain(evaluated.network_figures.iter().cloned())
                         .collect(),
