@@ -24,6 +24,15 @@
 //! representation a few positions ahead against negatives (Greedy InfoMax, CPC). The
 //! same loss is available on its own as a mutual-information estimator: [`info_nce`] on a
 //! score matrix, [`info_nce_estimate`] on two sets of embeddings and a [`Critic`].
+//!
+//! HSIC, the Hilbert–Schmidt independence criterion, measures the dependence of two
+//! representations of one batch through their [`Kernel`] matrices, the signal of the HSIC
+//! bottleneck (Ma et al. 2020): [`hsic_biased`] (Gretton et al. 2005), [`hsic_unbiased`]
+//! (Song et al. 2012, eq. 5), [`nhsic`] (the cosine-normalised form) and [`nhsic_cca`]
+//! (the regularised normalisation of the HSIC bottleneck's code), each with exact
+//! gradients: [`hsic_matrix_grad`] with respect to the kernel matrices, [`hsic_with_grad`]
+//! with respect to the representation's rows. Each kernel matrix of a batch of `b` rows
+//! holds `b²` entries (8 MB in `f64` for `b = 1024`), and the estimators keep several.
 #![warn(missing_docs)]
 
 mod classifier_head;
@@ -32,8 +41,11 @@ mod critic;
 mod direct_feedback;
 mod forward_forward;
 mod goodness;
+mod hsic;
+mod hsic_cca;
 mod info_nce;
 mod info_nce_objective;
+mod kernel;
 mod local_classifier;
 mod mi_estimate;
 mod negatives;
@@ -51,8 +63,14 @@ pub use critic::{BilinearCritic, Critic, CriticGradients, DotProductCritic};
 pub use direct_feedback::DirectFeedback;
 pub use forward_forward::{ForwardForward, ForwardForwardConfig};
 pub use goodness::Goodness;
+pub use hsic::{
+    hsic_biased, hsic_matrix_grad, hsic_unbiased, hsic_with_grad, nhsic, HsicEstimator,
+    HsicGradients,
+};
+pub use hsic_cca::nhsic_cca;
 pub use info_nce::{info_nce, InfoNceBound, Positives};
 pub use info_nce_objective::{InfoNce, InfoNceConfig};
+pub use kernel::{kernel_grad, kernel_matrix, Kernel};
 pub use local_classifier::{LocalClassifier, LocalClassifierConfig};
 pub use mi_estimate::{info_nce_estimate, MiEstimate};
 pub use negatives::NegativeSampling;

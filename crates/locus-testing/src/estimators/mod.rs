@@ -16,6 +16,15 @@
 //!   `locus_data::CorrelatedGaussians`;
 //! - [`score_matrix`]: a proptest strategy of score matrices.
 //!
+//! Kernel dependence estimators (HSIC and its normalised forms) have checks of their own,
+//! taking the estimator as a function of the two representations:
+//!
+//! - [`check_non_negative`]: biased HSIC is never negative (Gretton et al. 2005);
+//! - [`check_symmetric`]: `HSIC(x, y) = HSIC(y, x)`;
+//! - [`check_zero_for_constant`]: a constant representation depends on nothing;
+//! - [`check_dependence_gradient`]: the gradient with respect to `x` agrees with central
+//!   finite differences.
+//!
 //! ```
 //! use locus_objectives::{info_nce, Positives};
 //! use locus_testing::estimators::{check_bound_at_most_log_n, check_row_shift_invariance};
@@ -28,10 +37,15 @@
 //! ```
 
 mod checks;
+mod dependence;
 mod gaussian_critic;
 
 pub use checks::{
     check_bound_at_most_log_n, check_critic_gradient, check_row_shift_invariance,
     check_score_gradient, check_tracks_truth, score_matrix, EstimatorFailure,
+};
+pub use dependence::{
+    check_dependence_gradient, check_non_negative, check_symmetric, check_zero_for_constant,
+    DependenceFailure,
 };
 pub use gaussian_critic::GaussianLogRatioCritic;
