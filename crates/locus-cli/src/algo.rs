@@ -361,7 +361,9 @@ impl Algorithm {
     /// `GreedyLayerWise::check_stack`, decides).
     pub fn schedulers(&self) -> Vec<&'static str> {
         if self.is_forward_forward() {
-            return vec!["lockstep"];
+            // Its stages are local, but its trainer makes the positive and negative
+            // batches and feeds them to these schedulers only.
+            return vec!["lockstep", "pipelined", "simulated"];
         }
         if self.greedy() {
             // Its own trainer is greedy layer-wise; `--scheduler greedy` names it too.

@@ -27,6 +27,7 @@ use crate::algo::{self, ObjectiveSettings};
 use crate::args::{DatasetKind, LabelPlacementKind, ModelKind, ScheduleKind, TrainArgs};
 use crate::progress::ProgressBar;
 use crate::saved_run::{self, SavedRun};
+use crate::scheduler::SchedulerKind;
 use crate::train::{activation, finish, init, DEFAULT_HIDDEN};
 
 /// Trains and evaluates `--algo ff` (`supervised`) or `--algo ff-unsup`.
@@ -38,10 +39,6 @@ pub fn run(
     supervised: bool,
 ) -> anyhow::Result<()> {
     let algorithm = algo::find(&args.algo)?;
-    args.schedule.require_lockstep(
-        &args.algo,
-        "its layers with its own lockstep trainer (positive and negative passes on every batch)",
-    )?;
     if args.model == ModelKind::Lenet {
         anyhow::bail!(
             "--algo {} trains a fully connected network (--model mlp); --model lenet is not \
@@ -84,6 +81,30 @@ pub fn run(
     })?;
     let readout = ReadoutConfig::new(args.seed).with_optimizer(readout_optimizer);
     let mut trainer = ForwardForwardTrainer::new(negatives).with_readout(readout);
+    // The stages are local: they run under the schedulers that feed batches up, the
+    // trainer making the positive and negative data at the feed.
+    args.schedule.check_stage_times(stages.len())?;
+    let scheduler_settings = match args.schedule.scheduler {
+        SchedulerKind::Lockstep => json!(null),
+        SchedulerKind::Pipelined => {
+            let pipelined = args.schedule.pipelined(args.seed)?;
+            let settings = json!(pipelined.config());
+            trainer = trainer.with_pipelined(pipelined);
+            settings
+        }
+        SchedulerKind::Simulated => {
+            let simulated = args.schedule.simulated(args.seed)?;
+            let settings = json!(simulated.config());
+            trainer = trainer.with_simulated(simulated);
+            settings
+        }
+        other => anyhow::bail!(
+            "--algo {} runs under --scheduler {}; not under --scheduler {}",
+            algorithm.name,
+            algorithm.schedulers().join(", "),
+            other.name()
+        ),
+    };
     let goodness = settings.forward_forward.goodness;
 
     eprintln!(
@@ -112,6 +133,7 @@ pub fn run(
         ("lr_schedule", json!(schedule)),
         ("eval_every", json!(eval_every)),
         ("scheduler", json!(Scheduler::<f32>::name(&trainer))),
+        ("scheduler_config", scheduler_settings),
         ("train_samples", json!(split.train.len())),
         ("test_samples", json!(split.test.len())),
         ("data_seed", json!(args.data_seed)),

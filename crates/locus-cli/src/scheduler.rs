@@ -152,7 +152,7 @@ impl SchedulerArgs {
     ///
     /// # Errors
     /// `--stage-time` with several values but not one per stage.
-    fn check_stage_times(&self, stages: usize) -> anyhow::Result<()> {
+    pub(crate) fn check_stage_times(&self, stages: usize) -> anyhow::Result<()> {
         if let Some(times) = &self.stage_time {
             if times.len() != 1 && times.len() != stages {
                 anyhow::bail!(
@@ -177,6 +177,37 @@ impl SchedulerArgs {
         flow
     }
 
+    /// The pipelined scheduler the options describe.
+    ///
+    /// # Errors
+    /// An option that does not apply to it, or an invalid value (named).
+    pub(crate) fn pipelined(&self, seed: u64) -> anyhow::Result<Pipelined> {
+        self.check_applicable()?;
+        Ok(Pipelined::new(self.flow(seed))?)
+    }
+
+    /// The simulated scheduler the options describe.
+    ///
+    /// # Errors
+    /// An option that does not apply to it, or an invalid value (named).
+    pub(crate) fn simulated(&self, seed: u64) -> anyhow::Result<Simulated> {
+        self.check_applicable()?;
+        let link_delay = self.link_delay.unwrap_or(0.0);
+        let config = SimulatedConfig::default()
+            .with_flow(self.flow(seed))
+            .with_link_delay(link_delay)
+            .with_broadcast_delay(self.broadcast_delay.unwrap_or(link_delay))
+            .with_stage_times(
+                self.stage_time
+                    .as_deref()
+                    .unwrap_or(&[1.0])
+                    .iter()
+                    .map(|&t| StageTime::dense(t))
+                    .collect(),
+            );
+        Ok(Simulated::new(config)?)
+    }
+
     /// The scheduler, checked, and its settings for the run's `config`; `budget` is the
     /// greedy scheduler's.
     ///
@@ -191,25 +222,12 @@ impl SchedulerArgs {
         Ok(match self.scheduler {
             SchedulerKind::Lockstep => (Box::new(Lockstep), json!(null)),
             SchedulerKind::Pipelined => {
-                let pipelined = Pipelined::new(self.flow(seed))?;
+                let pipelined = self.pipelined(seed)?;
                 let settings = json!(pipelined.config());
                 (Box::new(pipelined), settings)
             }
             SchedulerKind::Simulated => {
-                let link_delay = self.link_delay.unwrap_or(0.0);
-                let config = SimulatedConfig::default()
-                    .with_flow(self.flow(seed))
-                    .with_link_delay(link_delay)
-                    .with_broadcast_delay(self.broadcast_delay.unwrap_or(link_delay))
-                    .with_stage_times(
-                        self.stage_time
-                            .as_deref()
-                            .unwrap_or(&[1.0])
-                            .iter()
-                            .map(|&t| StageTime::dense(t))
-                            .collect(),
-                    );
-                let simulated = Simulated::new(config)?;
+                let simulated = self.simulated(seed)?;
                 let settings = json!(simulated.config());
                 (Box::new(simulated), settings)
             }

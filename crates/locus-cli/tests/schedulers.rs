@@ -193,14 +193,19 @@ fn scheduler_options_are_checked() {
             "--algo dfa fits no linear probes",
         ],
     );
-    for (algo, scheduler) in [
-        ("ff", "pipelined"),
-        ("sae", "simulated"),
-        ("sarm", "forward-unlocked"),
-    ] {
+    for (algo, scheduler) in [("sae", "simulated"), ("sarm", "forward-unlocked")] {
         fails_with(
             &["--algo", algo, "--scheduler", scheduler],
             &[algo, &format!("--scheduler {scheduler} is not supported")],
+        );
+    }
+    for scheduler in ["forward-unlocked", "greedy"] {
+        fails_with(
+            &["--algo", "ff", "--scheduler", scheduler],
+            &[
+                "--algo ff runs under --scheduler lockstep, pipelined, simulated",
+                &format!("not under --scheduler {scheduler}"),
+            ],
         );
     }
     fails_with(

@@ -1,11 +1,13 @@
+use std::time::Instant;
+
 use locus_core::{seeded_rng, Float, SeededRng};
 use locus_data::forward_forward::{positive_negative_batch, NegativeData};
-use locus_data::{gather, Dataset};
+use locus_data::{epoch_batches, gather, Dataset};
 
 use crate::lockstep::{run_epoch_on_indices, Turn};
 use crate::{
-    BatchReport, EpochPlan, EpochReport, Lockstep, Observer, Readout, ReadoutConfig, Result,
-    Scheduler, Stage,
+    BatchReport, EpochPlan, EpochReport, Lockstep, Observer, Pipelined, Readout, ReadoutConfig,
+    Result, Scheduler, Simulated, Stage,
 };
 
 /// Salt that keeps the negatives' random stream apart from the batch shuffle's.
@@ -21,10 +23,28 @@ const NEGATIVES_SALT: u64 = 0x6e65_6761_7469_7665;
 ///
 /// The negatives are drawn from a stream fixed by the plan's seed, the epoch and the
 /// batch, so a seed reproduces the run; they are fresh every epoch.
+///
+/// # Under the asynchronous schedulers
+/// A Forward-Forward stage needs nothing from above, so the stages can also run under
+/// [`Pipelined`] ([`ForwardForwardTrainer::with_pipelined`]: each stage on its own
+/// thread, learning as soon as its positive/negative batch arrives) or [`Simulated`]
+/// (the same on a virtual clock): the data feed makes the positive/negative batches. At
+/// in-flight 1 the stages end bit for bit as under lockstep. The read-out, which reads
+/// every stage at once, then learns after each epoch in a pass over the same batches
+/// with the stages frozen, instead of after every batch.
 #[derive(Debug)]
 pub struct ForwardForwardTrainer<F: Float> {
     negatives: NegativeData,
     readout: Option<Readout<F>>,
+    runner: Runner,
+}
+
+/// What carries the stages through an epoch.
+#[derive(Debug)]
+enum Runner {
+    Lockstep,
+    Pipelined(Pipelined),
+    Simulated(Simulated),
 }
 
 impl<F: Float> ForwardForwardTrainer<F> {
@@ -33,7 +53,22 @@ impl<F: Float> ForwardForwardTrainer<F> {
         ForwardForwardTrainer {
             negatives,
             readout: None,
+            runner: Runner::Lockstep,
         }
+    }
+
+    /// Runs the stages under `pipelined` (see [Under the asynchronous
+    /// schedulers](#under-the-asynchronous-schedulers)).
+    pub fn with_pipelined(mut self, pipelined: Pipelined) -> Self {
+        self.runner = Runner::Pipelined(pipelined);
+        self
+    }
+
+    /// Runs the stages under `simulated` (see [Under the asynchronous
+    /// schedulers](#under-the-asynchronous-schedulers)).
+    pub fn with_simulated(mut self, simulated: Simulated) -> Self {
+        self.runner = Runner::Simulated(simulated);
+        self
     }
 
     /// Also trains a [`Readout`] on every batch.
@@ -109,15 +144,55 @@ impl<F: Float> ForwardForwardTrainer<F> {
 
 impl<F: Float> Scheduler<F> for ForwardForwardTrainer<F> {
     fn name(&self) -> String {
+        let runner = match &self.runner {
+            Runner::Lockstep => "lockstep",
+            Runner::Pipelined(_) => "pipelined",
+            Runner::Simulated(_) => "simulated",
+        };
         format!(
-            "forward-forward ({} negatives, lockstep)",
+            "forward-forward ({} negatives, {runner})",
             self.negatives.name()
         )
     }
 
     /// One epoch through the single-threaded schedulers' loop, so observers hear of
-    /// every stage's step and of the epoch's end as under [`Lockstep`].
+    /// every stage's step and of the epoch's end as under [`Lockstep`]; or under the
+    /// asynchronous scheduler given, then the read-out's pass.
     fn train_epoch(
+        &mut self,
+        stages: &mut [Stage<F>],
+        data: &dyn Dataset,
+        plan: EpochPlan,
+        observer: &mut dyn Observer,
+    ) -> Result<EpochReport> {
+        let negatives = &self.negatives;
+        let make = |b: usize, indices: &[usize]| {
+            let mut rng = Self::batch_rng(plan.seed, plan.epoch, b);
+            Ok(positive_negative_batch::<F>(
+                data, indices, negatives, &mut rng,
+            )?)
+        };
+        let mut report = match &mut self.runner {
+            Runner::Lockstep => return self.lockstep_epoch(stages, data, plan, observer),
+            Runner::Pipelined(p) => p.train_epoch_with(stages, data, plan, observer, &make)?,
+            Runner::Simulated(s) => s.train_epoch_with(stages, data, plan, observer, &make)?,
+        };
+        if let Some(readout) = &mut self.readout {
+            let started = Instant::now();
+            for indices in epoch_batches(data.len(), plan.batch_size, plan.seed, plan.epoch)? {
+                let plain = gather::<F>(data, &indices)?;
+                let neutral = self.negatives.neutral(&plain.inputs)?;
+                readout.learn(stages, &neutral, &plain.labels, data.num_classes())?;
+            }
+            report.wall_s += started.elapsed().as_secs_f64();
+        }
+        Ok(report)
+    }
+}
+
+impl<F: Float> ForwardForwardTrainer<F> {
+    /// One lockstep epoch, the read-out learning after every batch.
+    fn lockstep_epoch(
         &mut self,
         stages: &mut [Stage<F>],
         data: &dyn Dataset,

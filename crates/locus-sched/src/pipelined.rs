@@ -10,6 +10,7 @@ use locus_core::Float;
 use locus_data::{epoch_batches, gather, Dataset};
 
 use crate::actor::{roles, Activation, ActorSettings, Inbound, Outbound, StageActor};
+use crate::scheduler::MakeBatch;
 use crate::stack_params::StagesView;
 use crate::{
     AsyncConfig, EpochEnd, EpochPlan, EpochReport, Error, Observer, Result, Scheduler, Stage,
@@ -102,7 +103,7 @@ fn deliver<F>(to: &SyncSender<Inbound<F>>, message: Inbound<F>) -> Result<bool> 
 impl<F: Float> Links<F> {
     /// Sends everything in `out`; `Ok(false)` when a peer has gone. The first stage's
     /// credits go back to its `feed`.
-    fn dispatch(&self, out: &mut Vec<Outbound<F>>, feed: Option<&mut Feed<'_>>) -> Result<bool> {
+    fn dispatch(&self, out: &mut Vec<Outbound<F>>, feed: Option<&mut Feed<'_, F>>) -> Result<bool> {
         let mut feed = feed;
         for message in out.drain(..) {
             let delivered = match message {
@@ -163,7 +164,7 @@ fn stage_loop<F: Float>(
     actor: &mut StageActor<'_, F>,
     inbox: &Receiver<Inbound<F>>,
     links: &Links<F>,
-    mut feed: Option<Feed<'_>>,
+    mut feed: Option<Feed<'_, F>>,
     stop: &AtomicBool,
 ) -> Result<()> {
     let mut out = Vec::new();
@@ -212,7 +213,7 @@ fn run_stage<'s, F: Float>(
     mut actor: StageActor<'s, F>,
     inbox: Receiver<Inbound<F>>,
     links: Links<F>,
-    feed: Option<Feed<'_>>,
+    feed: Option<Feed<'_, F>>,
     stop: &AtomicBool,
 ) -> StageActor<'s, F> {
     let result = catch_unwind(AssertUnwindSafe(|| {
@@ -270,22 +271,18 @@ impl<F> Drop for Stopper<'_, F> {
 /// The data source, on the first stage's thread: gathers the epoch's batches and hands
 /// them to the stage as it frees slots, so that no other thread stands between the data
 /// and the first stage.
-struct Feed<'a> {
-    data: &'a dyn Dataset,
+struct Feed<'a, F> {
+    make: &'a MakeBatch<'a, F>,
     batches: &'a [Vec<usize>],
     next: usize,
     credits: usize,
     end_sent: bool,
 }
 
-impl Feed<'_> {
-    fn fill<F: Float>(
-        &mut self,
-        actor: &mut StageActor<'_, F>,
-        out: &mut Vec<Outbound<F>>,
-    ) -> Result<()> {
+impl<F: Float> Feed<'_, F> {
+    fn fill(&mut self, actor: &mut StageActor<'_, F>, out: &mut Vec<Outbound<F>>) -> Result<()> {
         while self.credits > 0 && self.next < self.batches.len() {
-            let batch = gather::<F>(self.data, &self.batches[self.next])?;
+            let batch = (self.make)(self.next, &self.batches[self.next])?;
             let activation = Activation {
                 batch: self.next as u64,
                 input: batch.inputs,
@@ -314,6 +311,23 @@ impl<F: Float> Scheduler<F> for Pipelined {
         data: &dyn Dataset,
         plan: EpochPlan,
         observer: &mut dyn Observer,
+    ) -> Result<EpochReport> {
+        self.train_epoch_with(stages, data, plan, observer, &|_, indices| {
+            Ok(gather::<F>(data, indices)?)
+        })
+    }
+}
+
+impl Pipelined {
+    /// [`Scheduler::train_epoch`] with the first stage's batches made by `make` from
+    /// the samples of `data` the plan draws.
+    pub(crate) fn train_epoch_with<F: Float>(
+        &mut self,
+        stages: &mut [Stage<F>],
+        data: &dyn Dataset,
+        plan: EpochPlan,
+        observer: &mut dyn Observer,
+        make: &MakeBatch<'_, F>,
     ) -> Result<EpochReport> {
         let roles = roles(stages, &self.config)?;
         let start = Instant::now();
@@ -358,7 +372,7 @@ impl<F: Float> Scheduler<F> for Pipelined {
                 };
                 let actor = StageActor::new(i, stage, role, settings);
                 let feed = (i == 0).then(|| Feed {
-                    data,
+                    make,
                     batches: &batches,
                     next: 0,
                     credits: settings.capacity,

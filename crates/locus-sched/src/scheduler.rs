@@ -62,3 +62,9 @@ pub trait Scheduler<F: Float> {
         observer: &mut dyn Observer,
     ) -> Result<EpochReport>;
 }
+
+/// Makes the batch the first stage sees from its number in the epoch and its samples'
+/// indices: gathering the samples, or something built from them (Forward-Forward's
+/// positive and negative data). Called from the data feed's thread.
+pub(crate) type MakeBatch<'a, F> =
+    dyn Fn(usize, &[usize]) -> Result<locus_data::Batch<F>> + Sync + 'a;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::actor::{roles, Activation, ActorSettings, Inbound, Outbound, StageActor, Work};
 use crate::pipelined::panic_message;
+use crate::scheduler::MakeBatch;
 use crate::stack_params::StagesView;
 use crate::{
     AsyncConfig, EpochEnd, EpochPlan, EpochReport, Error, Observer, Result, Scheduler, Stage,
@@ -360,6 +361,23 @@ impl<F: Float> Scheduler<F> for Simulated {
         plan: EpochPlan,
         observer: &mut dyn Observer,
     ) -> Result<EpochReport> {
+        self.train_epoch_with(stages, data, plan, observer, &|_, indices| {
+            Ok(gather::<F>(data, indices)?)
+        })
+    }
+}
+
+impl Simulated {
+    /// [`Scheduler::train_epoch`] with the first stage's batches made by `make` from
+    /// the samples of `data` the plan draws.
+    pub(crate) fn train_epoch_with<F: Float>(
+        &mut self,
+        stages: &mut [Stage<F>],
+        data: &dyn Dataset,
+        plan: EpochPlan,
+        observer: &mut dyn Observer,
+        make: &MakeBatch<'_, F>,
+    ) -> Result<EpochReport> {
         let roles = roles(stages, &self.config.flow)?;
         let n = stages.len();
         let times = self.config.times_for(n)?;
@@ -403,7 +421,7 @@ impl<F: Float> Scheduler<F> for Simulated {
         // The data source sends a batch whenever the first stage has a free slot.
         let mut feed = |run: &mut Run<'_, F>, credits: &mut usize, now: f64| -> Result<()> {
             while *credits > 0 && next < batches.len() {
-                let batch = gather::<F>(data, &batches[next])?;
+                let batch = make(next, &batches[next])?;
                 run.deliver(
                     now,
                     Target::Stage(0),

@@ -273,3 +273,63 @@ fn the_forward_forward_trainer_tells_observers_every_step_and_epoch() {
         "one epoch end, two weights and two biases"
     );
 }
+
+/// Every parameter of the stages, in order.
+fn weights(stages: &[Stage<f32>]) -> Vec<f32> {
+    stages
+        .iter()
+        .flat_map(|s| s.module().params())
+        .flat_map(|p| p.value.iter().copied().collect::<Vec<_>>())
+        .collect()
+}
+
+/// Forward-Forward stages need nothing from above, so they run under the asynchronous
+/// schedulers. Each stage learns right after its own forward pass, and the stage above
+/// gets the output of that pass, so whatever the batches in flight the updates are
+/// lockstep's: pipelined and simulated end bit for bit where lockstep does. The read-out
+/// learns in its own pass after each epoch.
+#[test]
+fn ff_stages_run_under_the_asynchronous_schedulers() {
+    use locus_sched::{AsyncConfig, Pipelined, Simulated, SimulatedConfig};
+    let data = generate(&Mnist1dConfig {
+        num_samples: 600,
+        ..Mnist1dConfig::default()
+    })
+    .unwrap();
+    let run = |trainer: ForwardForwardTrainer<f32>| {
+        let mut trainer = trainer;
+        let mut stages = stages(vec![50, 64, 64, 64], 0.01, 4);
+        let evaluations = train(&mut stages, &mut trainer, &data, 2, 32);
+        (weights(&stages), evaluations, trainer.name())
+    };
+    let (lockstep, _, name) = run(supervised(LabelPlacement::Prepend, 10));
+    assert!(name.ends_with("lockstep)"), "{name}");
+    for flow in [
+        AsyncConfig::default().with_in_flight(1),
+        AsyncConfig::default(),
+    ] {
+        let pipelined = Pipelined::new(flow.clone()).unwrap();
+        let (weights, evaluations, name) =
+            run(supervised(LabelPlacement::Prepend, 10).with_pipelined(pipelined));
+        assert!(
+            weights == lockstep,
+            "pipelined with {flow:?} differs from lockstep"
+        );
+        assert!(name.ends_with("pipelined)"), "{name}");
+        // The read-out, trained after each epoch here, learned something (chance: 0.1).
+        let last = &evaluations[1];
+        assert!(last.readout_accuracy.unwrap() > 0.15, "{last:?}");
+        let simulated = Simulated::new(SimulatedConfig {
+            flow: flow.clone(),
+            ..SimulatedConfig::default()
+        })
+        .unwrap();
+        let (weights, _, name) =
+            run(supervised(LabelPlacement::Prepend, 10).with_simulated(simulated));
+        assert!(
+            weights == lockstep,
+            "simulated with {flow:?} differs from lockstep"
+        );
+        assert!(name.ends_with("simulated)"), "{name}");
+    }
+}
