@@ -17,9 +17,10 @@ use locus_core::{AdamConfig, Module, OptimizerConfig};
 use locus_data::forward_forward::{LabelEmbedding, LabelPlacement, MaskConfig, NegativeData};
 use locus_data::{gather, Dataset, Split};
 use locus_eval::{EpochRecord, RunReport, StageReport};
+use locus_models::ForwardForwardMlp;
 use locus_sched::{
-    evaluate_forward_forward, EpochPlan, ForwardForwardEvaluation, ForwardForwardMlp,
-    ForwardForwardTrainer, LrSchedule, ReadoutConfig, Scheduler, Stage,
+    evaluate_forward_forward, EpochPlan, ForwardForwardEvaluation, ForwardForwardTrainer,
+    LrSchedule, ReadoutConfig, Scheduler, Stage,
 };
 use serde_json::json;
 
