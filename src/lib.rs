@@ -11,6 +11,7 @@
 //! | [`core`] | `locus-core` | `Float`, tensors, the `Module` trait, layers, losses, optimizers |
 //! | [`objectives`] | `locus-objectives` | the `LocalObjective` trait and its implementations |
 //! | [`sched`] | `locus-sched` | stages, schedulers, evaluation |
+//! | [`models`] | `locus-models` | network builders: MLP, LeNet, Forward-Forward MLP, patch and sequence encoders |
 //! | [`data`] | `locus-data` | the `Dataset` trait, MNIST/IDX and `.npy` readers, the MNIST-1D generator |
 //! | [`eval`] | `locus-eval` | metrics and run reports |
 //!
@@ -40,6 +41,7 @@
 pub use locus_core as core;
 pub use locus_data as data;
 pub use locus_eval as eval;
+pub use locus_models as models;
 pub use locus_objectives as objectives;
 pub use locus_sched as sched;
 pub use locus_train as train;
@@ -55,6 +57,9 @@ pub mod prelude {
     };
     pub use locus_data::{Dataset, InMemoryDataset, Split};
     pub use locus_eval::{FeaturePooling, LinearProbe, ProbeConfig, RunReport, StageReport};
+    pub use locus_models::{
+        ForwardForwardMlp, MlpConfig, PatchEncoderConfig, SequenceEncoderConfig, StageLayout,
+    };
     pub use locus_objectives::{
         ClassifierHead, Corruption, Decoder, DirectFeedback, ForwardForward, ForwardForwardConfig,
         Goodness, HeadKind, InfoNce, InfoNceConfig, LocalClassifier, LocalClassifierConfig,
@@ -64,11 +69,10 @@ pub mod prelude {
     };
     pub use locus_sched::{
         evaluate, evaluate_forward_forward, measure_alignment, predict, probe_stages,
-        stage_accuracies, stage_features, AsyncConfig, EpochPlan, ForwardForwardMlp,
-        ForwardForwardTrainer, ForwardUnlocked, Greedy, GreedyConfig, GreedyLayerWise, InputModel,
-        Lockstep, MlpConfig, NoObserver, PatchEncoderConfig, Phase, Pipelined, ReadoutConfig,
-        Scheduler, SequenceEncoderConfig, Simulated, SimulatedConfig, Stage, StageAlignment,
-        StageBudget, StageLayout, StageTime, SyntheticInputConfig,
+        stage_accuracies, stage_features, AsyncConfig, EpochPlan, ForwardForwardTrainer,
+        ForwardUnlocked, Greedy, GreedyConfig, GreedyLayerWise, InputModel, Lockstep, NoObserver,
+        Phase, Pipelined, ReadoutConfig, Scheduler, Simulated, SimulatedConfig, Stage,
+        StageAlignment, StageBudget, StageTime, SyntheticInputConfig,
     };
     pub use locus_train::{Classification, Evaluate, Trainer};
 }

@@ -5,8 +5,9 @@ use anyhow::Context;
 use locus_core::{
     seeded_rng, AdamConfig, Flatten, LinearConfig, Loss, Module, OptimizerConfig, Sequential,
 };
+use locus_models::{Conv1dStage, PatchEncoderConfig, SequenceEncoderConfig};
 use locus_objectives::{InfoNceConfig, LocalObjective, SupervisedLoss, UpstreamGradient};
-use locus_sched::{Conv1dStage, PatchEncoderConfig, SequenceEncoderConfig, Stage};
+use locus_sched::Stage;
 use serde_json::json;
 
 use crate::contrastive_args::ContrastiveArgs;

@@ -17,8 +17,9 @@ use locus_core::{AdamConfig, Module, OptimizerConfig};
 use locus_data::forward_forward::{LabelEmbedding, LabelPlacement, MaskConfig, NegativeData};
 use locus_data::{gather, Dataset, Split};
 use locus_eval::RunReport;
+use locus_models::ForwardForwardMlp;
 use locus_sched::{
-    ForwardForwardMlp, ForwardForwardTrainer, LrSchedule, ReadoutConfig, Scheduler, Stage,
+    ForwardForwardTrainer, LrSchedule, ReadoutConfig, Scheduler, Stage,
 };
 use locus_train::{EpochDone, Flow, ForwardForwardTest, Progress, Trainer};
 use serde_json::json;

@@ -11,12 +11,12 @@ use locus_core::{
 };
 use locus_data::Dataset;
 use locus_eval::{probe_accuracy, EpochRecord, ProbeConfig, RunReport, StageReport};
+use locus_models::MlpConfig;
 use locus_objectives::{
     Corruption, Decoder, LocalObjective, ReconstructionConfig, ReconstructionLoss, SupervisedLoss,
 };
 use locus_sched::{
-    evaluate, probe_stages, FeatureSource, Greedy, GreedyConfig, GreedyEpoch, MlpConfig, Phase,
-    Stage,
+    evaluate, probe_stages, FeatureSource, Greedy, GreedyConfig, GreedyEpoch, Phase, Stage,
 };
 use serde_json::json;
 

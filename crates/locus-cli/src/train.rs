@@ -8,11 +8,12 @@ use locus_core::init::Init;
 use locus_core::{Activation, AdamConfig, Module, OptimizerConfig, SgdConfig};
 use locus_data::Dataset;
 use locus_eval::{EpochRecord, RunReport};
+use locus_models::{LeNetConfig, MlpConfig};
 use locus_objectives::{
     ForwardForwardConfig, Goodness, HeadKind, LocalClassifierConfig, SgModel, SgTarget,
     SyntheticGradientConfig,
 };
-use locus_sched::{LeNetConfig, LrSchedule, MlpConfig, Stage};
+use locus_sched::{LrSchedule, Stage};
 use locus_train::{Classification, Flow, Trainer};
 use serde_json::json;
 

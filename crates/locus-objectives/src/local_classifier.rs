@@ -89,7 +89,7 @@ impl LocalClassifierConfig {
 /// [`LocalObjective::class_scores`] gives the head's scores, so every stage's accuracy
 /// can be measured (per-layer accuracy); [`LocalObjective::metrics`] reports the last
 /// training loss of the head as `head_loss`. In a network built with
-/// `locus_sched::MlpConfig` the top stage is an ordinary supervised layer
+/// `locus_models::MlpConfig` the top stage is an ordinary supervised layer
 /// ([`SupervisedLoss`](crate::SupervisedLoss)) on the last hidden stage: it plays the
 /// role of the last auxiliary head, and is the model's prediction.
 ///

@@ -313,85 +313,10 @@ fn normalised<F: Float>(activity: &Tensor<F>) -> CoreResult<Tensor<F>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ForwardForwardMlp;
-    use locus_core::SgdConfig;
-    use locus_objectives::ForwardForwardConfig;
 
     #[test]
     fn the_combined_softmax_skips_the_first_stage_of_two_or_more() {
         assert_eq!(Readout::<f32>::combined_stages(1), 0..1);
         assert_eq!(Readout::<f32>::combined_stages(3), 1..3);
-    }
-
-    #[test]
-    fn read_outs_learn_a_separable_problem_on_fixed_features() {
-        let opt = OptimizerConfig::Sgd(SgdConfig::new(0.1));
-        let stages = ForwardForwardMlp::new(vec![4, 16, 16])
-            .build::<f64>(1, &opt, |_, _| {
-                Box::new(ForwardForwardConfig::default().build().unwrap())
-            })
-            .unwrap();
-        let x = Tensor::from_shape_fn(vec![8, 4], |i| if i[1] == i[0] % 4 { 1.0 } else { 0.1 });
-        let labels: Vec<usize> = (0..8).map(|i| i % 4).collect();
-        let mut readout = Readout::new(
-            ReadoutConfig::new(0).with_optimizer(OptimizerConfig::Sgd(SgdConfig::new(0.5))),
-        );
-        assert!(readout.scores(&stages, &x).is_err(), "not trained yet");
-        let first = readout.learn(&stages, &x, &labels, 4).unwrap();
-        let mut last = first;
-        for _ in 0..200 {
-            last = readout.learn(&stages, &x, &labels, 4).unwrap();
-        }
-        assert!(last < 0.2 * first, "{first} → {last}");
-        let scores = readout.scores(&stages, &x).unwrap();
-        assert_eq!(scores.per_stage.len(), 2);
-        assert_eq!(scores.combined.shape(), &[8, 4]);
-        let predicted =
-            locus_core::loss::argmax_rows(scores.combined.view().into_dimensionality().unwrap());
-        assert_eq!(predicted, labels);
-        assert!(readout.scores(&stages[..1], &x).is_err());
-    }
-
-    /// Saved after some steps and loaded into a fresh read-out, the softmaxes score as
-    /// the saved ones and learn on as they do (Adam's moments and step count come along).
-    #[test]
-    fn a_saved_read_out_loads_back_and_learns_on_alike() {
-        let dir = std::env::temp_dir().join(format!("locus-readout-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let opt = OptimizerConfig::Sgd(SgdConfig::new(0.1));
-        let stages = ForwardForwardMlp::new(vec![4, 6, 5])
-            .build::<f64>(1, &opt, |_, _| {
-                Box::new(ForwardForwardConfig::default().build().unwrap())
-            })
-            .unwrap();
-        let x = Tensor::from_shape_fn(vec![8, 4], |i| (i[0] * 4 + i[1]) as f64 / 10.0);
-        let labels: Vec<usize> = (0..8).map(|i| i % 3).collect();
-        let mut saved = Readout::new(ReadoutConfig::new(0));
-        assert!(
-            saved.save_state(&stages, &dir).is_err(),
-            "nothing to save yet"
-        );
-        for _ in 0..3 {
-            saved.learn(&stages, &x, &labels, 3).unwrap();
-        }
-        saved.save_state(&stages, &dir).unwrap();
-        let mut loaded = Readout::new(ReadoutConfig::new(7));
-        loaded.load_state(&stages, &x, 3, &dir).unwrap();
-        let scores = |r: &Readout<f64>| {
-            let s = r.scores(&stages, &x).unwrap();
-            (s.per_stage, s.combined)
-        };
-        assert_eq!(scores(&loaded), scores(&saved));
-        saved.learn(&stages, &x, &labels, 3).unwrap();
-        loaded.learn(&stages, &x, &labels, 3).unwrap();
-        assert_eq!(scores(&loaded), scores(&saved));
-
-        // A missing softmax leaves the read-out unbuilt, with the file named.
-        std::fs::remove_dir_all(dir.join("combined")).unwrap();
-        let mut fresh = Readout::new(ReadoutConfig::new(0));
-        let e = fresh.load_state(&stages, &x, 3, &dir).unwrap_err();
-        assert!(e.to_string().contains("combined"), "{e}");
-        assert!(fresh.scores(&stages, &x).is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -13,38 +13,36 @@
 //! frozen stages below it. [`Greedy`] runs greedy layer-wise pretraining as phases of
 //! their own: the stages one at a time, then a supervised top, then optionally end-to-end
 //! fine-tuning.
+//!
+//! The network builders that turn a configuration into a stack of stages (MLP, LeNet,
+//! Forward-Forward's network, the contrastive encoders) live in the `locus-models` crate,
+//! which builds on this one.
 #![warn(missing_docs)]
 
 mod actor;
 mod alignment;
 mod async_config;
 mod bit_loss;
-mod build_stages;
 mod checkpoint;
 mod curriculum;
 mod evaluate;
 mod features;
 mod ff_evaluate;
-mod ff_mlp;
 mod ff_readout;
 mod ff_trainer;
 mod forward_unlocked;
 mod frozen_inputs;
 mod greedy;
 mod greedy_layer_wise;
-mod lenet;
 mod lockstep;
-mod mlp;
 mod observe;
 mod observers;
-mod patch_encoder;
 mod pipelined;
 mod pooled_features;
 mod recurrent;
 mod replay;
 mod schedule;
 mod scheduler;
-mod sequence_encoder;
 mod simulated;
 mod stack_params;
 mod stage;
@@ -61,19 +59,15 @@ pub use curriculum::{run_curriculum, CurriculumConfig, CurriculumReport, Curricu
 pub use evaluate::{evaluate, predict, Evaluation};
 pub use features::{probe_stages, stage_features};
 pub use ff_evaluate::{evaluate_forward_forward, ForwardForwardEvaluation};
-pub use ff_mlp::ForwardForwardMlp;
 pub use ff_readout::{Readout, ReadoutConfig, ReadoutScores};
 pub use ff_trainer::ForwardForwardTrainer;
 pub use forward_unlocked::ForwardUnlocked;
 pub use frozen_inputs::{cache_stage_inputs, train_epoch_on_frozen};
 pub use greedy::{FeatureSource, Greedy, GreedyConfig, GreedyEpoch, OnEpoch, Phase};
 pub use greedy_layer_wise::{GreedyLayerWise, StageBudget};
-pub use lenet::LeNetConfig;
 pub use lockstep::Lockstep;
-pub use mlp::{MlpConfig, StageLayout};
 pub use observe::{EpochEnd, NoObserver, Observer, StageStep, StepInfo, StepKind};
 pub use observers::{Every, StatsLog, StepLog};
-pub use patch_encoder::PatchEncoderConfig;
 pub use pipelined::Pipelined;
 pub use pooled_features::{pooled_stage_features, probe_stages_pooled};
 pub use recurrent::{
@@ -83,7 +77,6 @@ pub use recurrent::{
 pub use replay::ReplayBuffer;
 pub use schedule::LrSchedule;
 pub use scheduler::{BatchReport, EpochPlan, EpochReport, Scheduler};
-pub use sequence_encoder::{Conv1dStage, SequenceEncoderConfig};
 pub use simulated::{Simulated, SimulatedConfig, StageTime};
 pub use stack_params::{ParamRecord, StackParams};
 pub use stage::{Signals, Stage, StageUpdate};

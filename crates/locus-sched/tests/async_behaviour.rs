@@ -346,7 +346,7 @@ fn bad_configurations_are_named() {
 fn a_top_stage_that_waits_is_refused() {
     for rule in [Rule::Backprop, Rule::DirectFeedback] {
         // Give the top stage a hidden objective: there is nothing above it.
-        let mut stages = locus_sched::MlpConfig::new(vec![8, 5, 3])
+        let mut stages = locus_models::MlpConfig::new(vec![8, 5, 3])
             .build::<f64>(
                 0,
                 &locus_core::OptimizerConfig::Sgd(locus_core::SgdConfig::new(0.1)),

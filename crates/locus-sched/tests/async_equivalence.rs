@@ -153,8 +153,8 @@ fn lockstep_and_simulated_runs_are_bit_identical_across_runs() {
 #[test]
 fn a_single_stage_and_an_empty_epoch() {
     let single = || {
-        locus_sched::MlpConfig::new(vec![8, 6, 3])
-            .with_layout(locus_sched::StageLayout::Single)
+        locus_models::MlpConfig::new(vec![8, 6, 3])
+            .with_layout(locus_models::StageLayout::Single)
             .build::<f64>(
                 1,
                 &locus_core::OptimizerConfig::Sgd(locus_core::SgdConfig::new(0.1)),

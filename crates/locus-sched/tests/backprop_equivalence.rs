@@ -4,10 +4,9 @@
 
 use locus_core::{seeded_rng, Activation, AdamConfig, Loss, OptimizerConfig, SgdConfig, Tensor};
 use locus_data::InMemoryDataset;
+use locus_models::{MlpConfig, StageLayout};
 use locus_objectives::{LocalObjective, SupervisedLoss, UpstreamGradient};
-use locus_sched::{
-    evaluate, EpochPlan, Error, Lockstep, MlpConfig, NoObserver, Scheduler, Stage, StageLayout,
-};
+use locus_sched::{evaluate, EpochPlan, Error, Lockstep, NoObserver, Scheduler, Stage};
 use rand_distr::{Distribution, StandardNormal};
 
 fn backprop(i: usize, n: usize) -> Box<dyn LocalObjective<f64>> {

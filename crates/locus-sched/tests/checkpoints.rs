@@ -93,7 +93,7 @@ fn bad_checkpoints_are_refused_and_change_nothing() {
 
     // f64 files into f32 stages.
     std::fs::write(&victim, &bytes).unwrap();
-    let mut single = locus_sched::MlpConfig::new(vec![8, 12, 10, 3])
+    let mut single = locus_models::MlpConfig::new(vec![8, 12, 10, 3])
         .build::<f32>(
             0,
             &locus_core::OptimizerConfig::Sgd(locus_core::SgdConfig::new(0.1)),

@@ -1,15 +1,15 @@
-//! The contrastive building blocks of locus-sched: the patch and sequence encoders, pooled
-//! probes, and training one stage at a time on cached or recomputed inputs.
+//! The contrastive building blocks of locus-sched: pooled probes, and training one stage at
+//! a time on cached or recomputed inputs (on a small locus-models sequence encoder).
 
-use locus_core::{AdamConfig, OptimizerConfig, Tensor};
+use locus_core::{AdamConfig, OptimizerConfig};
 use locus_data::mnist1d::{generate, Mnist1dConfig};
 use locus_data::{gather, Dataset, InMemoryDataset};
 use locus_eval::{FeaturePooling, ProbeConfig};
+use locus_models::{Conv1dStage, SequenceEncoderConfig};
 use locus_objectives::{InfoNceConfig, LocalObjective};
 use locus_sched::{
     cache_stage_inputs, pooled_stage_features, predict, probe_stages_pooled, stage_features,
-    train_epoch_on_frozen, Conv1dStage, EpochPlan, Lockstep, NoObserver, PatchEncoderConfig,
-    Scheduler, SequenceEncoderConfig, Stage,
+    train_epoch_on_frozen, EpochPlan, Lockstep, NoObserver, Scheduler, Stage,
 };
 
 fn adam() -> OptimizerConfig {
@@ -41,52 +41,6 @@ fn data() -> locus_data::Split {
         ..Mnist1dConfig::default()
     })
     .unwrap()
-}
-
-#[test]
-fn encoders_give_one_representation_per_position() {
-    let seq = small_encoder().build::<f32>(0, &adam(), infonce).unwrap();
-    let y = predict(&seq, &Tensor::zeros(vec![3, 40])).unwrap();
-    assert_eq!(y.shape(), [3, 6, 20]);
-    assert_eq!(small_encoder().lengths().unwrap(), [40, 20]);
-    let patches = PatchEncoderConfig::new((1, 28, 28))
-        .with_widths(vec![8, 4])
-        .with_layers_per_stage(2);
-    assert_eq!(patches.grid().unwrap(), (6, 6));
-    let stages = patches.build::<f32>(0, &adam(), infonce).unwrap();
-    assert_eq!(stages.len(), 2);
-    let y = predict(&stages, &Tensor::zeros(vec![2, 28, 28])).unwrap();
-    assert_eq!(y.shape(), [2, 4, 6, 6]);
-    // The same seed gives the same weights.
-    let again = PatchEncoderConfig::new((1, 28, 28))
-        .with_widths(vec![8, 4])
-        .with_layers_per_stage(2)
-        .build::<f32>(0, &adam(), infonce)
-        .unwrap();
-    let x = Tensor::from_shape_fn(vec![1, 28, 28], |i| (i[1] * i[2] % 7) as f32);
-    assert_eq!(predict(&stages, &x).unwrap(), predict(&again, &x).unwrap());
-}
-
-#[test]
-fn bad_encoder_configurations_are_named() {
-    let e = PatchEncoderConfig::new((1, 6, 6))
-        .build::<f32>(0, &adam(), infonce)
-        .unwrap_err();
-    assert!(e.to_string().contains("do not fit"), "{e}");
-    let e = PatchEncoderConfig::new((1, 28, 28))
-        .with_widths(vec![])
-        .check()
-        .unwrap_err();
-    assert!(e.to_string().contains("widths"), "{e}");
-    let mut seq = small_encoder();
-    seq.stages[1].kernel = 60;
-    let e = seq.check().unwrap_err();
-    assert!(
-        e.to_string().contains("stage2") && e.to_string().contains("kernel 60"),
-        "{e}"
-    );
-    seq.stages.clear();
-    assert!(seq.check().is_err());
 }
 
 #[test]

@@ -5,10 +5,9 @@
 use locus_core::init::Init;
 use locus_core::{seeded_rng, Activation, FeedbackRule, Loss, OptimizerConfig, SgdConfig, Tensor};
 use locus_data::{gather, InMemoryDataset};
+use locus_models::MlpConfig;
 use locus_objectives::{DirectFeedback, LocalObjective, SupervisedLoss, UpstreamGradient};
-use locus_sched::{
-    evaluate, measure_alignment, EpochPlan, Lockstep, MlpConfig, NoObserver, Scheduler, Stage,
-};
+use locus_sched::{evaluate, measure_alignment, EpochPlan, Lockstep, NoObserver, Scheduler, Stage};
 use rand_distr::{Distribution, StandardNormal};
 
 /// Gaussian features whose label is which of three directions they point along most.

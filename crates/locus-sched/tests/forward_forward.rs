@@ -6,10 +6,11 @@ use locus_core::{OptimizerConfig, SgdConfig};
 use locus_data::forward_forward::{LabelEmbedding, LabelPlacement, MaskConfig, NegativeData};
 use locus_data::mnist1d::{generate, Mnist1dConfig};
 use locus_data::{idx, Dataset, InMemoryDataset, Split};
+use locus_models::ForwardForwardMlp;
 use locus_objectives::{ForwardForwardConfig, Goodness, LocalObjective};
 use locus_sched::{
-    evaluate_forward_forward, EpochPlan, ForwardForwardEvaluation, ForwardForwardMlp,
-    ForwardForwardTrainer, NoObserver, ReadoutConfig, Scheduler, Stage,
+    evaluate_forward_forward, EpochPlan, ForwardForwardEvaluation, ForwardForwardTrainer,
+    NoObserver, ReadoutConfig, Scheduler, Stage,
 };
 use locus_testing::shared_data::shared_data_dir;
 

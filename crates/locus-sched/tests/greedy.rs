@@ -10,13 +10,14 @@ use locus_core::{
 };
 use locus_data::mnist1d::{generate, Mnist1dConfig};
 use locus_data::{Dataset, Split};
+use locus_models::MlpConfig;
 use locus_objectives::{
     Corruption, Decoder, LocalObjective, LocalSignal, Mode, ReconstructionConfig, StageContext,
     SupervisedLoss, UpstreamGradient,
 };
 use locus_sched::{
-    evaluate, probe_stages, FeatureSource, Greedy, GreedyConfig, GreedyEpoch, MlpConfig,
-    NoObserver, Phase, Signals, Stage,
+    evaluate, probe_stages, FeatureSource, Greedy, GreedyConfig, GreedyEpoch, NoObserver, Phase,
+    Signals, Stage,
 };
 
 fn data() -> Split {

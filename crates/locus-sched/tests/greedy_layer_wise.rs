@@ -8,10 +8,11 @@ mod support;
 use locus_core::{Activation, AdamConfig, Loss, OptimizerConfig, SgdConfig, Tensor};
 use locus_data::mnist1d::{generate, Mnist1dConfig};
 use locus_data::Dataset;
+use locus_models::MlpConfig;
 use locus_objectives::{LocalClassifierConfig, LocalObjective, SupervisedLoss};
 use locus_sched::{
-    evaluate, stage_accuracies, EpochPlan, EpochReport, GreedyLayerWise, MlpConfig, NoObserver,
-    Scheduler, Stage, StageBudget, StatsLog, StepLog,
+    evaluate, stage_accuracies, EpochPlan, EpochReport, GreedyLayerWise, NoObserver, Scheduler,
+    Stage, StageBudget, StatsLog, StepLog,
 };
 use support::{product_data, stack, weights, Rule};
 

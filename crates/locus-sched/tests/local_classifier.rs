@@ -4,10 +4,9 @@
 use locus_core::{Activation, AdamConfig, Loss, OptimizerConfig, Tensor};
 use locus_data::mnist1d::{generate, Mnist1dConfig};
 use locus_data::{gather, Dataset};
+use locus_models::MlpConfig;
 use locus_objectives::{LocalClassifierConfig, LocalObjective, SupervisedLoss, UpstreamGradient};
-use locus_sched::{
-    evaluate, stage_accuracies, EpochPlan, Lockstep, MlpConfig, NoObserver, Scheduler, Stage,
-};
+use locus_sched::{evaluate, stage_accuracies, EpochPlan, Lockstep, NoObserver, Scheduler, Stage};
 
 fn adam() -> OptimizerConfig {
     OptimizerConfig::Adam(AdamConfig::new(1e-3))

@@ -11,13 +11,14 @@
 
 use locus_core::{Activation, AdamConfig, Loss, OptimizerConfig, Result};
 use locus_data::gather;
+use locus_models::MlpConfig;
 use locus_objectives::{
     LocalObjective, LocalSignal, Mode, SgModel, SgTarget, StageContext, SupervisedLoss,
     SyntheticGradientConfig, UpstreamGradient,
 };
 use locus_sched::{
     evaluate, measure_alignment, EpochPlan, Error, ForwardUnlocked, InputModel, Lockstep,
-    MlpConfig, NoObserver, Pipelined, Scheduler, Signals, Stage, SyntheticInputConfig,
+    NoObserver, Pipelined, Scheduler, Signals, Stage, SyntheticInputConfig,
 };
 
 mod support;

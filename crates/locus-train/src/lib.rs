@@ -8,7 +8,8 @@
 //! use locus_core::{Loss, OptimizerConfig, SgdConfig};
 //! use locus_data::mnist1d::{generate, Mnist1dConfig};
 //! use locus_objectives::{LocalObjective, SupervisedLoss, UpstreamGradient};
-//! use locus_sched::{Lockstep, MlpConfig, NoObserver};
+//! use locus_models::MlpConfig;
+//! use locus_sched::{Lockstep, NoObserver};
 //! use locus_train::{Classification, Flow, Trainer};
 //!
 //! let data = generate(&Mnist1dConfig { num_samples: 300, ..Mnist1dConfig::default() })?;

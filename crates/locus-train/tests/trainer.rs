@@ -4,8 +4,9 @@
 use locus_core::{Loss, OptimizerConfig, SgdConfig};
 use locus_data::mnist1d::{generate, Mnist1dConfig};
 use locus_data::Split;
+use locus_models::MlpConfig;
 use locus_objectives::{LocalObjective, SupervisedLoss, UpstreamGradient};
-use locus_sched::{evaluate, EpochPlan, Lockstep, MlpConfig, NoObserver, Scheduler, Stage};
+use locus_sched::{evaluate, EpochPlan, Lockstep, NoObserver, Scheduler, Stage};
 use locus_train::{keep_going, Classification, Error, Flow, Trained, Trainer};
 
 fn data() -> Split {

@@ -5,10 +5,11 @@
 use locus_core::{seeded_rng, Activation, AdamConfig, FeedbackRule, OptimizerConfig, SgdConfig};
 use locus_core::{Loss, Tensor};
 use locus_data::InMemoryDataset;
+use locus_models::MlpConfig;
 use locus_objectives::{
     DirectFeedback, LocalObjective, SupervisedLoss, SyntheticGradientConfig, UpstreamGradient,
 };
-use locus_sched::{MlpConfig, Stage};
+use locus_sched::Stage;
 use rand_distr::{Distribution, StandardNormal};
 
 /// Gaussian features labelled by which of three pairwise products is largest (a task the

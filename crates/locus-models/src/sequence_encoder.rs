@@ -6,7 +6,7 @@ use locus_objectives::LocalObjective;
 use serde::{Deserialize, Serialize};
 
 use crate::build_stages::stages_from_modules;
-use crate::{Error, Result, Stage};
+use locus_sched::{Error, Result, Stage};
 
 /// One stage of a [`SequenceEncoderConfig`]: a 1-D convolution and its activation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

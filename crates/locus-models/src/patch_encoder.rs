@@ -6,7 +6,7 @@ use locus_objectives::LocalObjective;
 use serde::{Deserialize, Serialize};
 
 use crate::build_stages::stages_from_modules;
-use crate::{Error, Result, Stage};
+use locus_sched::{Error, Result, Stage};
 
 /// An encoder of image patches, split into gradient-isolated stages, as Greedy InfoMax
 /// and CPC encode images (Löwe et al. 2019, §4.1; Oord et al. 2018, §3.2): the image is

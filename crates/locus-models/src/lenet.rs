@@ -6,7 +6,7 @@ use locus_core::{
 use locus_objectives::LocalObjective;
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result, Stage};
+use locus_sched::{Error, Result, Stage};
 
 /// A LeNet-5-style convolutional network (LeCun et al. 1998), split into five stages:
 ///

@@ -3,7 +3,7 @@
 use locus_core::{Float, Module, OptimizerConfig, Sequential};
 use locus_objectives::LocalObjective;
 
-use crate::{Error, Result, Stage};
+use locus_sched::{Error, Result, Stage};
 
 /// Stages `stage1, stage2, …` from `modules`, bottom first: `objective_for(i, count)` gives
 /// stage `i` its objective and each gets a fresh optimizer from `optimizer`.

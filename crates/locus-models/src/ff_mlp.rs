@@ -6,12 +6,12 @@ use locus_core::{
 use locus_objectives::LocalObjective;
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result, Stage};
+use locus_sched::{Error, Result, Stage};
 
 /// The fully connected network of Forward-Forward (Hinton 2022): every stage is
 /// `length normalisation → dense layer → activation`, one stage per layer, and there is
 /// no output layer: predictions come from the layers' goodness or from a read-out (see
-/// [`ForwardForwardTrainer`](crate::ForwardForwardTrainer)).
+/// [`ForwardForwardTrainer`](locus_sched::ForwardForwardTrainer)).
 ///
 /// The normalisation ([`LayerNormConfig::length`]) at the *start* of each stage is what
 /// the paper puts between layers: the goodness a stage was trained on lives in the

@@ -3,8 +3,9 @@
 
 use locus_core::{seeded_rng, FeedbackRule, Loss, OptimizerConfig, SgdConfig, Tensor};
 use locus_data::{gather, InMemoryDataset};
+use locus_models::LeNetConfig;
 use locus_objectives::{LocalObjective, SupervisedLoss, UpstreamGradient};
-use locus_sched::{evaluate, EpochPlan, LeNetConfig, Lockstep, NoObserver, Scheduler};
+use locus_sched::{evaluate, EpochPlan, Lockstep, NoObserver, Scheduler};
 use rand::Rng;
 
 fn layerwise(i: usize, n: usize) -> Box<dyn LocalObjective<f32>> {

@@ -6,7 +6,7 @@ use locus_core::{
 use locus_objectives::LocalObjective;
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result, Stage};
+use locus_sched::{Error, Result, Stage};
 
 /// How the layers of a network are grouped into gradient-isolated stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
