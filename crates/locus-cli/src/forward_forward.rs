@@ -18,9 +18,7 @@ use locus_data::forward_forward::{LabelEmbedding, LabelPlacement, MaskConfig, Ne
 use locus_data::{gather, Dataset, Split};
 use locus_eval::RunReport;
 use locus_models::ForwardForwardMlp;
-use locus_sched::{
-    ForwardForwardTrainer, LrSchedule, ReadoutConfig, Scheduler, Stage,
-};
+use locus_sched::{ForwardForwardTrainer, LrSchedule, ReadoutConfig, Scheduler, Stage};
 use locus_train::{EpochDone, Flow, ForwardForwardTest, Progress, Trainer};
 use serde_json::json;
 
