@@ -33,6 +33,9 @@ out=book/src/results/schedulers
 mkdir -p "$out"
 cargo build --release -q -p locus-cli
 locus=${LOCUS_BIN:-target/release/locus}
+# shellcheck source=reproduce/legacy_synthetic_gradient.sh
+source reproduce/legacy_synthetic_gradient.sh
+legacy_sg_bin=$locus; locus=legacy_sg_locus
 # The committed gim runs used the sequence encoder of that day (see the sourced file).
 # shellcheck source=reproduce/legacy_sequence_encoder.sh
 source reproduce/legacy_sequence_encoder.sh

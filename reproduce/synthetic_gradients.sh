@@ -12,6 +12,9 @@ data=${1:-${LOCUS_DATA:-../shared/data}}
 out=book/src/results/dni-mnist-mlp
 cargo build --release -q -p locus-cli
 locus=target/release/locus
+# shellcheck source=reproduce/legacy_synthetic_gradient.sh
+source reproduce/legacy_synthetic_gradient.sh
+legacy_sg_bin=$locus; locus=legacy_sg_locus
 common=(--dataset mnist --data-dir "$data/mnist" --hidden 256,256,256 --activation relu
         --optimizer adam --lr 0.0003 --epochs 20 --seed 0)
 $locus train --algo bp "${common[@]}" --out "$out/bp-seed0"

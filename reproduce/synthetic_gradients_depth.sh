@@ -16,6 +16,9 @@ cargo build --release -q -p locus-cli || exit 1
 # A private copy, so rebuilding the workspace during the half hour does not swap binaries.
 locus=$(mktemp -d)/locus
 cp target/release/locus "$locus"
+# shellcheck source=reproduce/legacy_synthetic_gradient.sh
+source reproduce/legacy_synthetic_gradient.sh
+legacy_sg_bin=$locus; locus=legacy_sg_locus
 common=(--dataset mnist --data-dir "$data/mnist" --optimizer adam --lr 0.0003
         --lr-schedule cosine --batch-size 64 --epochs 20)
 widths() { local w=256; for ((i = 1; i < $1; i++)); do w+=",256"; done; echo "$w"; }

@@ -19,6 +19,9 @@ mkdir -p "$out"
 cargo build --release -q -p locus-cli || exit 1
 locus=$(mktemp -d)/locus
 cp target/release/locus "$locus"
+# shellcheck source=reproduce/legacy_synthetic_gradient.sh
+source reproduce/legacy_synthetic_gradient.sh
+legacy_sg_bin=$locus; locus=legacy_sg_locus
 export MATMUL_NUM_THREADS=${MATMUL_NUM_THREADS:-1}
 run() {  # run NAME ARGS...
   local name=$1; shift

@@ -23,6 +23,9 @@ cargo build --release -q -p locus-cli || exit 1
 # A private copy, so rebuilding the workspace meanwhile does not swap binaries.
 locus=$(mktemp -d)/locus
 cp target/release/locus "$locus"
+# shellcheck source=reproduce/legacy_synthetic_gradient.sh
+source reproduce/legacy_synthetic_gradient.sh
+legacy_sg_bin=$locus; locus=legacy_sg_locus
 export MATMUL_NUM_THREADS=${MATMUL_NUM_THREADS:-1}
 run() {  # run NAME ARGS...: a failed run leaves its error in NAME/failed.txt
   local name=$1; shift

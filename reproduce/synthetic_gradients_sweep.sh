@@ -12,6 +12,9 @@ out=book/src/results/dni-mnist-sweep
 mkdir -p "$out"
 cargo build --release -q -p locus-cli || exit 1
 locus=target/release/locus
+# shellcheck source=reproduce/legacy_synthetic_gradient.sh
+source reproduce/legacy_synthetic_gradient.sh
+legacy_sg_bin=$locus; locus=legacy_sg_locus
 common=(--dataset mnist --data-dir "$data/mnist" --hidden 256,256,256 --epochs 10 --seed 0)
 run() {  # run NAME ARGS...: a failed run leaves its error in NAME/failed.txt
   local name=$1; shift

@@ -26,6 +26,9 @@ cargo build --release -q -p locus-cli || exit 1
 # A private copy, so rebuilding the workspace during the run does not swap binaries.
 locus=$(mktemp -d)/locus
 cp target/release/locus "$locus"
+# shellcheck source=reproduce/legacy_synthetic_gradient.sh
+source reproduce/legacy_synthetic_gradient.sh
+legacy_sg_bin=$locus; locus=legacy_sg_locus
 export MATMUL_NUM_THREADS=${MATMUL_NUM_THREADS:-1}
 common=(--dataset mnist --data-dir "$data/mnist" --optimizer adam --lr 0.0003
         --lr-schedule cosine --batch-size 64 --epochs 20)

@@ -18,6 +18,9 @@ cargo build --release -q -p locus-cli
 # A private copy, so rebuilding the workspace meanwhile does not swap binaries.
 locus=$(mktemp -d)/locus
 cp target/release/locus "$locus"
+# shellcheck source=reproduce/legacy_synthetic_gradient.sh
+source reproduce/legacy_synthetic_gradient.sh
+legacy_sg_bin=$locus; locus=legacy_sg_locus
 common=(--dataset mnist --data-dir "$data/mnist" --hidden 1000,1000 --optimizer adam
         --lr 0.0003 --lr-schedule cosine --batch-size 64 --epochs 20 --seed 0)
 run() {  # run NAME ARGS...

@@ -167,9 +167,10 @@ pub struct TrainArgs {
     /// gim, cpc and bp-encoder, whose upper InfoNCE stages collapse under SGD].
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerKind>,
-    /// Learning-rate schedule over the epochs.
-    #[arg(long, value_enum, default_value_t = ScheduleKind::Constant)]
-    pub lr_schedule: ScheduleKind,
+    /// Learning-rate schedule over the epochs [default: cosine for dni and cdni, as on
+    /// their results page; constant for the others].
+    #[arg(long, value_enum)]
+    pub lr_schedule: Option<ScheduleKind>,
     /// SGD momentum, in [0, 1).
     #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
     pub momentum: f64,
@@ -207,9 +208,12 @@ pub struct TrainArgs {
     /// What the gradient models of the hidden stages regress onto (dni, cdni on an MLP or
     /// LeNet, lockstep schedulers): `bootstrapped` (each model onto the prediction of the
     /// model above, backpropagated through the stage between) or `true` (onto the gradient
-    /// backpropagation gives; the stages still update at once from the prediction).
-    #[arg(long, value_enum, default_value_t = SgTargetKind::Bootstrapped)]
-    pub sg_target: SgTargetKind,
+    /// backpropagation gives; the stages still update at once from the prediction)
+    /// [default: true for dni under lockstep and forward-unlocked, its best result on the
+    /// results page; bootstrapped for cdni, and under pipelined and simulated, where a
+    /// true target would make the stage below wait on the whole backward pass].
+    #[arg(long, value_enum)]
+    pub sg_target: Option<SgTargetKind>,
     /// Adam learning rate of the gradient models.
     #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
     pub sg_lr: f64,
@@ -232,9 +236,11 @@ pub struct TrainArgs {
     #[arg(long)]
     pub layer_norm: bool,
     /// MLP only: a batch normalisation (learned scale and shift, running statistics for
-    /// evaluation, momentum 0.1) in the same place: the DNI paper's own choice.
-    #[arg(long, conflicts_with = "layer_norm")]
-    pub batch_norm: bool,
+    /// evaluation, momentum 0.1) in the same place: the DNI paper's own choice. `--batch-norm
+    /// false` leaves it out [default: on for dni and cdni on an MLP without --layer-norm,
+    /// as on their results page; off for the others].
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub batch_norm: Option<bool>,
     #[command(flatten)]
     pub schedule: crate::scheduler::SchedulerArgs,
     /// Auxiliary classifier head of every hidden stage (dgl).
@@ -311,4 +317,21 @@ pub struct TrainArgs {
     /// Sequence tasks: the options of `--model lstm`.
     #[command(flatten)]
     pub sequence: crate::sequence::SequenceArgs,
+}
+
+impl TrainArgs {
+    /// `--lr-schedule`, or constant when neither it nor an algorithm default was set.
+    pub fn schedule_kind(&self) -> ScheduleKind {
+        self.lr_schedule.unwrap_or(ScheduleKind::Constant)
+    }
+
+    /// `--batch-norm`, or off when neither it nor an algorithm default was set.
+    pub fn batch_norm_on(&self) -> bool {
+        self.batch_norm.unwrap_or(false)
+    }
+
+    /// `--sg-target`, or bootstrapped when neither it nor an algorithm default was set.
+    pub fn sg_target_kind(&self) -> SgTargetKind {
+        self.sg_target.unwrap_or(SgTargetKind::Bootstrapped)
+    }
 }

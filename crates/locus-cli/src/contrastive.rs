@@ -95,7 +95,7 @@ pub fn run(given: &TrainArgs, family: Family) -> anyhow::Result<()> {
         pooling: c.probe_pool,
         split,
         probe,
-        schedule: match args.lr_schedule {
+        schedule: match args.schedule_kind() {
             ScheduleKind::Constant => LrSchedule::Constant,
             ScheduleKind::Cosine => LrSchedule::Cosine,
         },

@@ -118,7 +118,7 @@ pub fn run(
     );
     let start = Instant::now();
     let mut bar = ProgressBar::new(args.epochs);
-    let schedule = match args.lr_schedule {
+    let schedule = match args.schedule_kind() {
         ScheduleKind::Constant => LrSchedule::Constant,
         ScheduleKind::Cosine => LrSchedule::Cosine,
     };

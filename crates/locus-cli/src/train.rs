@@ -120,7 +120,7 @@ pub(crate) fn synthetic_gradient(args: &TrainArgs) -> SyntheticGradientConfig {
             },
         })
         .with_optimizer(OptimizerConfig::Adam(AdamConfig::new(args.sg_lr)))
-        .with_target(match args.sg_target {
+        .with_target(match args.sg_target_kind() {
             SgTargetKind::Bootstrapped => SgTarget::Bootstrapped,
             SgTargetKind::True => SgTarget::TrueGradient,
         })
@@ -138,10 +138,37 @@ pub(crate) fn init(args: &TrainArgs) -> Init {
 
 /// The learning-rate schedule `--lr-schedule` names.
 pub(crate) fn lr_schedule(args: &TrainArgs) -> LrSchedule {
-    match args.lr_schedule {
+    match args.schedule_kind() {
         ScheduleKind::Constant => LrSchedule::Constant,
         ScheduleKind::Cosine => LrSchedule::Cosine,
     }
+}
+
+/// `args` with the defaults of its algorithm ([`algo::Algorithm::training_defaults`])
+/// where a flag was not given: the learning-rate schedule, and for the plain MLP and
+/// LeNet rules batch normalisation (MLP only, not beside `--layer-norm`) and the
+/// synthetic-gradient target (a true target only under the schedulers that allow one).
+/// Every reader of the arguments, and results.json, then sees the values the run used.
+pub(crate) fn with_algorithm_defaults(args: &TrainArgs) -> TrainArgs {
+    let mut resolved = args.clone();
+    let Ok(algorithm) = algo::find(&args.algo) else {
+        return resolved;
+    };
+    let defaults = algorithm.training_defaults();
+    resolved.lr_schedule.get_or_insert(defaults.lr_schedule);
+    let plain = algorithm.plain() && !crate::sequence::wants_sequences(args);
+    if plain && args.model == ModelKind::Mlp && !args.layer_norm {
+        resolved.batch_norm.get_or_insert(defaults.batch_norm);
+    }
+    let allows_true_target = matches!(
+        args.schedule.scheduler,
+        crate::scheduler::SchedulerKind::Lockstep
+            | crate::scheduler::SchedulerKind::ForwardUnlocked
+    );
+    if plain && algorithm.synthetic() && allows_true_target {
+        resolved.sg_target.get_or_insert(defaults.sg_target);
+    }
+    resolved
 }
 
 /// Refuses `--layer-norm` and `--sg-warmup-epochs` where nothing would use them, and a
@@ -150,9 +177,14 @@ pub(crate) fn check_dni_options(args: &TrainArgs) -> anyhow::Result<()> {
     let plain = algo::find(&args.algo).ok().filter(|a| a.plain());
     let plain_mlp =
         plain.is_some() && args.model == ModelKind::Mlp && !crate::sequence::wants_sequences(args);
+    if args.layer_norm && args.batch_norm == Some(true) {
+        anyhow::bail!(
+            "--batch-norm and --layer-norm put a normalisation in the same place: give one"
+        );
+    }
     for (set, flag) in [
         (args.layer_norm, "--layer-norm"),
-        (args.batch_norm, "--batch-norm"),
+        (args.batch_norm.is_some(), "--batch-norm"),
     ] {
         if set && !plain_mlp {
             let model = format!("{:?}", args.model).to_lowercase();
@@ -171,7 +203,7 @@ pub(crate) fn check_dni_options(args: &TrainArgs) -> anyhow::Result<()> {
             "--sg-lambda-anneal-epochs",
             args.sg_lambda_anneal_epochs > 0,
         ),
-        ("--sg-target true", args.sg_target == SgTargetKind::True),
+        ("--sg-target", args.sg_target.is_some()),
     ] {
         let synthetic = plain.is_some_and(algo::Algorithm::synthetic);
         if given && (!synthetic || !plain_mlp && args.model != ModelKind::Lenet) {
@@ -200,8 +232,10 @@ pub(crate) fn check_dni_options(args: &TrainArgs) -> anyhow::Result<()> {
 }
 
 /// Runs `locus train`.
-pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
-    check_dni_options(args)?;
+pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
+    check_dni_options(given)?;
+    let resolved = with_algorithm_defaults(given);
+    let args = &resolved;
     // Before the dispatch, so that every family of algorithms refuses it.
     let forward_forward = algo::find(&args.algo).is_ok_and(|a| a.is_forward_forward());
     let ff_names = algo::names_where(algo::Algorithm::is_forward_forward);
@@ -323,7 +357,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 .with_init(init)
                 .with_feedback(algorithm.feedback)
                 .with_layer_norm(args.layer_norm)
-                .with_batch_norm(args.batch_norm);
+                .with_batch_norm(args.batch_norm_on());
             (mlp.build(args.seed, &optimizer, objective)?, json!(mlp))
         }
         ModelKind::Lenet => {
