@@ -40,26 +40,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         finetune_optimizer: sgd(0.01),
         ..GreedyConfig::new(10, sgd(0.01))
     })?;
-    let mut fine_tuning_started = false;
-    let log = greedy.run(
+    // The phases are the greedy scheduler's epochs; the engine's loop runs them and
+    // evaluates from the first epoch of the supervised top on.
+    let epochs = greedy.epochs(stages.len());
+    let before_top = epochs - 20 - 20;
+    let before_fine_tuning = epochs - 20;
+    Trainer::new(epochs, 64, 0).evaluate_after(before_top).run(
         &mut stages,
+        &mut greedy,
         &data.train,
+        &mut Classification::new(&data.test),
         &mut NoObserver,
-        &mut |stages, e| {
-            if e.phase == Phase::FineTune && !fine_tuning_started {
-                fine_tuning_started = true;
-                let probes = probe_stages(stages, &data.train, &data.test, &ProbeConfig::new(0))?;
+        &mut |done| {
+            if done.epoch == before_fine_tuning {
+                let probes =
+                    probe_stages(done.stages, &data.train, &data.test, &ProbeConfig::new(0))?;
                 println!("before fine-tuning, probe accuracy per stage: {probes:.3?}");
-                let test = evaluate(stages, &data.test, 500)?;
-                println!(
-                    "greedy + supervised top: test accuracy {:.3}",
-                    test.accuracy
-                );
+                if let Some(record) = done.record {
+                    println!(
+                        "greedy + supervised top: test accuracy {:.3}",
+                        record.test_accuracy
+                    );
+                }
             }
-            Ok(())
+            Ok(locus::train::Flow::Continue)
         },
     )?;
-    for e in log.iter().filter(|e| e.epoch + 1 == e.epochs) {
+    for e in greedy.log().iter().filter(|e| e.epoch + 1 == e.epochs) {
         println!("{:?}: last-epoch loss {:.4}", e.phase, e.loss);
     }
     let test = evaluate(&mut stages, &data.test, 500)?;

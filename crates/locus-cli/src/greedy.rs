@@ -10,20 +10,19 @@ use locus_core::{
     SparseCodingConfig,
 };
 use locus_data::Dataset;
-use locus_eval::{probe_accuracy, EpochRecord, ProbeConfig, RunReport, StageReport};
+use locus_eval::{probe_accuracy, ProbeConfig, RunReport, StageReport};
 use locus_models::MlpConfig;
 use locus_objectives::{
     Corruption, Decoder, LocalObjective, ReconstructionConfig, ReconstructionLoss, SupervisedLoss,
 };
-use locus_sched::{
-    evaluate, probe_stages, FeatureSource, Greedy, GreedyConfig, GreedyEpoch, Phase, Stage,
-};
+use locus_sched::{probe_stages, FeatureSource, Greedy, GreedyConfig, Phase, Stage};
+use locus_train::{Classification, EpochDone, Flow, Trainer};
 use serde_json::json;
 
 use crate::args::TrainArgs;
 use crate::greedy_args::{DecoderKind, FeatureKind, NoiseKind, ReconLossKind, RidgeRefitKind};
 use crate::progress::ProgressBar;
-use crate::train::{self, EVAL_BATCH};
+use crate::train;
 
 /// Whether `--algo` names a greedy algorithm (sae, sarm).
 pub fn is_greedy(algo: &str) -> bool {
@@ -214,56 +213,34 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     );
 
     let start = Instant::now();
-    let mut history = Vec::new();
-    let mut pretrain_loss: BTreeMap<usize, f64> = BTreeMap::new();
-    let mut last_test = None;
-    let mut bar = ProgressBar::new(args.epochs);
-    // Clears the bar's line before an epoch's summary; the bar itself draws the steps.
-    let mut line = ProgressBar::new(args.epochs);
-    let mut supervised_epoch = 0u64;
-    let mut on_epoch = |stages: &mut [Stage<f32>], e: &GreedyEpoch| -> locus_sched::Result<()> {
-        line.clear();
-        let what = match e.phase {
-            Phase::Pretrain { index } => {
-                pretrain_loss.insert(index, e.loss);
-                eprintln!(
-                    "pretrain stage{} epoch {:>3}/{}  {} {:.4}  {:.1}s",
-                    index + 1,
-                    e.epoch + 1,
-                    e.epochs,
-                    stages[index].objective().name(),
-                    e.loss,
-                    e.wall_s
-                );
-                return Ok(());
-            }
-            Phase::Top => "top",
-            Phase::FineTune => "fine-tune",
-        };
-        let test = evaluate(stages, &split.test, EVAL_BATCH)?;
-        supervised_epoch += 1;
-        eprintln!(
-            "{what} epoch {:>3}/{}  train loss {:.4}  test loss {:.4}  test acc {:.4}  {:.1}s",
-            e.epoch + 1,
-            e.epochs,
-            e.loss,
-            test.loss,
-            test.accuracy,
-            e.wall_s
-        );
-        history.push(EpochRecord {
-            epoch: supervised_epoch,
-            train_loss: e.loss,
-            test_accuracy: test.accuracy,
-            test_loss: test.loss,
-            train_s: e.wall_s,
-            stage_metrics: BTreeMap::new(),
-        });
-        last_test = Some((e.loss, test));
-        Ok(())
-    };
-    let log = greedy.run(&mut stages, &split.train, &mut bar, &mut on_epoch)?;
-    let (train_loss, test) = last_test.context("no supervised epoch ran")?;
+    // The phases are the greedy scheduler's epochs: pretraining (not evaluated: there is
+    // no classifier yet), then the supervised top and fine-tuning, evaluated after each.
+    let epochs = greedy.epochs(stages.len());
+    let pretrain_epochs = epochs - top_epochs - greedy.config().finetune_epochs;
+    let mut bar = ProgressBar::new(epochs);
+    let trained = Trainer::new(epochs, args.batch_size, args.seed)
+        .evaluate_after(pretrain_epochs)
+        .run(
+            &mut stages,
+            &mut greedy,
+            &split.train,
+            &mut Classification::new(&split.test),
+            &mut bar,
+            &mut |done| {
+                log_epoch(done);
+                Ok(Flow::Continue)
+            },
+        )?;
+    let log = greedy.log().to_vec();
+    let pretrain_loss: BTreeMap<usize, f64> = log
+        .iter()
+        .filter_map(|e| match e.phase {
+            Phase::Pretrain { index } => Some((index, e.loss)),
+            _ => None,
+        })
+        .collect();
+    let (train_loss, test_accuracy, test_loss) =
+        (trained.train_loss, trained.test_accuracy, trained.test_loss);
     let train_s: f64 = log.iter().map(|e| e.wall_s).sum();
     let samples: usize = log.iter().map(|e| e.samples).sum();
 
@@ -280,7 +257,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         // The top stage is a classifier: its accuracy is the network's test accuracy, as
         // with DGL's heads, not a probe fitted on its ten logits.
         probes = probe_stages(&stages[..top], &split.train, &split.test, &probe)?;
-        probes.push(test.accuracy);
+        probes.push(test_accuracy);
         input_probe = raw_probe(&split, classes, &probe)?;
         eprintln!(
             "probe accuracy: input {:.4}, {}",
@@ -356,14 +333,14 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         dataset: args.dataset.name().to_string(),
         epochs: args.epochs,
         seed: args.seed,
-        test_accuracy: test.accuracy,
-        test_loss: test.loss,
+        test_accuracy,
+        test_loss,
         train_loss,
         wall_s: start.elapsed().as_secs_f64(),
         samples_per_s: samples as f64 / train_s.max(1e-9),
         stages: stage_reports,
         config: run_config,
-        history,
+        history: trained.history,
         warnings: Vec::new(),
     };
     crate::train::write_run(args, &mut run)?;
@@ -417,4 +394,31 @@ fn raw_probe(
         classes,
         config,
     )?)
+}
+
+/// Prints an epoch's line on stderr: the phase, the learning stage's loss and, for the
+/// supervised phases, the test figures.
+fn log_epoch(done: &EpochDone<'_, f32, Greedy>) {
+    ProgressBar::clear_line();
+    let Some(e) = done.scheduler.log().last() else {
+        return;
+    };
+    let what = match e.phase {
+        Phase::Pretrain { index } => format!("pretrain stage{}", index + 1),
+        Phase::Top => "top".to_string(),
+        Phase::FineTune => "fine-tune".to_string(),
+    };
+    let test = done.record.map_or_else(String::new, |r| {
+        format!(
+            "  test loss {:.4}  test acc {:.4}",
+            r.test_loss, r.test_accuracy
+        )
+    });
+    eprintln!(
+        "{what} epoch {:>3}/{}  train loss {:.4}{test}  {:.1}s",
+        e.epoch + 1,
+        e.epochs,
+        e.loss,
+        e.wall_s
+    );
 }

@@ -21,13 +21,6 @@ impl ProgressBar {
         }
     }
 
-    /// Clears the bar's line so a plain line can follow.
-    pub fn clear(&mut self) {
-        if self.enabled {
-            Self::clear_line();
-        }
-    }
-
     /// Clears stderr's current line when stderr is a terminal (where a bar may be drawn),
     /// for callers that cannot reach the bar itself.
     pub fn clear_line() {

@@ -25,9 +25,6 @@ use crate::args::{
 use crate::progress::ProgressBar;
 use crate::{algo, data};
 
-/// Samples per evaluation batch (the engine's).
-pub(crate) use locus_train::EVAL_BATCH;
-
 /// Hidden widths of the MLP when --hidden is not given.
 pub(crate) const DEFAULT_HIDDEN: [usize; 2] = [1000, 1000];
 

@@ -2,6 +2,7 @@
 //! alone, on the frozen outputs of the stages below, then a supervised top, then
 //! optionally the whole stack end to end.
 
+use std::any::Any;
 use std::time::Instant;
 
 use locus_core::{seeded_rng, Float, OptimizerConfig, Tensor};
@@ -11,8 +12,10 @@ use ndarray::Axis;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+use crate::stack_params::StagesView;
 use crate::{
-    EpochPlan, Error, Lockstep, LrSchedule, Observer, Result, Scheduler, Signals, Stage, StepInfo,
+    EpochEnd, EpochPlan, EpochReport, Error, Lockstep, LrSchedule, Observer, Result, Scheduler,
+    Signals, Stage, StageStats, StageStep, StatsRecorder, StepInfo, StepKind,
 };
 
 /// Where a stage in training gets its inputs from: the frozen stages below it.
@@ -147,10 +150,6 @@ pub struct GreedyEpoch {
     pub wall_s: f64,
 }
 
-/// What [`Greedy::run`] calls after every epoch, with the stages and what the epoch did
-/// (to evaluate, log or checkpoint); an error it returns stops the run.
-pub type OnEpoch<'a, F> = dyn FnMut(&mut [Stage<F>], &GreedyEpoch) -> Result<()> + 'a;
-
 /// Greedy layer-wise training (Bengio, Lamblin, Popovici & Larochelle 2007, "Greedy
 /// layer-wise training of deep networks", §2 and Algorithm 1 in its appendix): stage 1
 /// learns alone from its own objective for its budget, is frozen, and its outputs become
@@ -161,21 +160,51 @@ pub type OnEpoch<'a, F> = dyn FnMut(&mut [Stage<F>], &GreedyEpoch) -> Result<()>
 /// It works with any [`LocalObjective`] that needs no message from above (reconstruction,
 /// a local classifier, a contrastive loss): the stage in training has no stage above it.
 /// During fine-tuning the stages below the top learn from [`UpstreamGradient`] through
-/// [`Lockstep`], and get their own objectives back afterwards.
+/// [`Lockstep`], and get their own objectives back after its last epoch.
 ///
 /// While a stage below the top trains, its module encodes a corrupted copy of its input
 /// ([`GreedyConfig::corruption`]) and its objective sees the clean one (denoising
 /// autoencoders, Vincent et al. 2008); the features passed upwards are always clean.
 ///
-/// It does not implement [`Scheduler`]: its phases each have their own data (a
-/// pretraining subset, cached features), optimizers and objectives (fine-tuning swaps in
-/// [`UpstreamGradient`]), so [`Greedy::run`] is its entry point. To train ordinary stages
-/// greedily under the [`Scheduler`] trait — one stage per epoch, each from its own
-/// objective, with the caller's loop, evaluation and observers — use
+/// # As a scheduler
+/// The whole run is [`Greedy::epochs`] epochs of [`Scheduler::train_epoch`], and the
+/// plan's epoch picks the phase ([`Greedy::phase_of`]): so the one training loop (the
+/// engine's `Trainer`) runs it like any other scheduler, with its evaluation, observers
+/// and report. Each phase brings its own data (a pretraining subset, cached features),
+/// optimizer (fresh at the phase's first epoch) and learning-rate schedule
+/// ([`GreedyConfig::lr_schedule`] over the phase's epochs); the batch size and seed are
+/// the configuration's, not the plan's. The [`EpochReport`] has the learning stage's
+/// loss (every stage's while fine-tuning). [`Greedy::log`] keeps what every epoch did.
+///
+/// To train ordinary stages greedily with one optimizer and schedule of the caller's —
+/// one stage per epoch, each from its own objective — use
 /// [`GreedyLayerWise`](crate::GreedyLayerWise).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug)]
 pub struct Greedy {
     config: GreedyConfig,
+    held: Held,
+}
+
+/// What a [`Greedy`] run keeps between epochs.
+#[derive(Default)]
+struct Held {
+    /// The cached inputs of the stage in training: the stage, the data set (address,
+    /// length), the features (a `Tensor<F>`) and their labels.
+    rows: Option<(usize, usize, usize, Box<dyn Any + Send>, Vec<usize>)>,
+    /// The stages' own objectives (a `Vec<Box<dyn LocalObjective<F>>>`) while
+    /// fine-tuning lends them [`UpstreamGradient`].
+    own: Option<Box<dyn Any + Send>>,
+    log: Vec<GreedyEpoch>,
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Held")
+            .field("cached_rows_of_stage", &self.rows.as_ref().map(|r| r.0))
+            .field("fine_tuning", &self.own.is_some())
+            .field("epochs_done", &self.log.len())
+            .finish()
+    }
 }
 
 /// A seed for `(seed, phase slot, epoch)`, spread so nearby values do not correlate.
@@ -189,8 +218,8 @@ fn mix(seed: u64, slot: u64, epoch: u64) -> u64 {
 enum Rows<'a, F: Float> {
     /// Precomputed features of the frozen stages below.
     Cached {
-        features: Tensor<F>,
-        labels: Vec<usize>,
+        features: &'a Tensor<F>,
+        labels: &'a [usize],
     },
     /// Data-set rows, run through the first `below` stages for every batch.
     Streamed {
@@ -231,7 +260,58 @@ impl Greedy {
     /// As [`GreedyConfig::check`].
     pub fn new(config: GreedyConfig) -> Result<Self> {
         config.check()?;
-        Ok(Greedy { config })
+        Ok(Greedy {
+            config,
+            held: Held::default(),
+        })
+    }
+
+    /// Epochs of the whole run on a stack of `stages`: [`GreedyConfig::stage_epochs`] for
+    /// each stage below the top, then [`GreedyConfig::top_epochs`] and
+    /// [`GreedyConfig::finetune_epochs`].
+    pub fn epochs(&self, stages: usize) -> u64 {
+        stages.saturating_sub(1) as u64 * self.config.stage_epochs
+            + self.config.top_epochs
+            + self.config.finetune_epochs
+    }
+
+    /// The phase of epoch `epoch` (from 0) of a run on `stages` stages, the epoch's
+    /// number within the phase (from 0) and the phase's epochs.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an epoch past the end of the run.
+    pub fn phase_of(&self, stages: usize, epoch: u64) -> Result<(Phase, u64, u64)> {
+        let c = &self.config;
+        let below = stages.saturating_sub(1) as u64;
+        let pretrain = below * c.stage_epochs;
+        if epoch < pretrain {
+            let index = (epoch / c.stage_epochs) as usize;
+            return Ok((
+                Phase::Pretrain { index },
+                epoch % c.stage_epochs,
+                c.stage_epochs,
+            ));
+        }
+        if epoch < pretrain + c.top_epochs {
+            return Ok((Phase::Top, epoch - pretrain, c.top_epochs));
+        }
+        if epoch < pretrain + c.top_epochs + c.finetune_epochs {
+            return Ok((
+                Phase::FineTune,
+                epoch - pretrain - c.top_epochs,
+                c.finetune_epochs,
+            ));
+        }
+        Err(Error::Config(format!(
+            "epoch {} is past the end of a greedy run of {} epochs on {stages} stages",
+            epoch + 1,
+            self.epochs(stages)
+        )))
+    }
+
+    /// What every epoch trained so far did, in order.
+    pub fn log(&self) -> &[GreedyEpoch] {
+        &self.held.log
     }
 
     /// The configuration.
@@ -251,62 +331,6 @@ impl Greedy {
         rows.truncate(keep);
         rows.sort_unstable();
         rows
-    }
-
-    /// Trains `stages` (bottom first; the top one has a supervised objective) on `train`:
-    /// every stage below the top alone for [`GreedyConfig::stage_epochs`], the top for
-    /// [`GreedyConfig::top_epochs`], then [`GreedyConfig::finetune_epochs`] of end-to-end
-    /// backpropagation. After every epoch `on_epoch` is called with the stages and what
-    /// the epoch did (to evaluate, log or checkpoint); an error it returns stops the run.
-    ///
-    /// # Errors
-    /// [`Error::Config`] for fewer than two stages, a stage below the top whose objective
-    /// needs a message from above, or an empty training set; [`Error::Stage`] naming the
-    /// stage that failed; [`Error::Data`]; whatever `on_epoch` returns.
-    pub fn run<F: Float>(
-        &mut self,
-        stages: &mut [Stage<F>],
-        train: &dyn Dataset,
-        observer: &mut dyn Observer,
-        on_epoch: &mut OnEpoch<'_, F>,
-    ) -> Result<Vec<GreedyEpoch>> {
-        let top = self.check_stack(stages, train)?;
-        let mut log = Vec::new();
-        let pretrain = self.pretrain_rows(train.len());
-        for index in 0..top {
-            let rows = self.rows(stages, train, index, pretrain.clone())?;
-            let optimizer = self.config.pretrain_optimizer;
-            let corruption = self.config.corruption;
-            for epoch in 0..self.config.stage_epochs {
-                let phase = Phase::Pretrain { index };
-                let e = self.alone_epoch(
-                    stages, index, &rows, phase, epoch, optimizer, corruption, observer,
-                )?;
-                on_epoch(stages, &e)?;
-                log.push(e);
-            }
-        }
-        let rows = self.rows(stages, train, top, (0..train.len()).collect())?;
-        for epoch in 0..self.config.top_epochs {
-            let optimizer = self.config.top_optimizer;
-            let e = self.alone_epoch(
-                stages,
-                top,
-                &rows,
-                Phase::Top,
-                epoch,
-                optimizer,
-                Corruption::None,
-                observer,
-            )?;
-            on_epoch(stages, &e)?;
-            log.push(e);
-        }
-        drop(rows);
-        if self.config.finetune_epochs > 0 {
-            self.finetune(stages, train, observer, on_epoch, &mut log)?;
-        }
-        Ok(log)
     }
 
     fn check_stack<F: Float>(&self, stages: &[Stage<F>], train: &dyn Dataset) -> Result<usize> {
@@ -331,22 +355,30 @@ impl Greedy {
         Ok(stages.len() - 1)
     }
 
-    /// The inputs of stage `index`: the data rows themselves for the first stage, else
-    /// the frozen stages' outputs on them (cached or streamed).
-    fn rows<'a, F: Float>(
-        &self,
+    /// Makes sure the held cache has the inputs of stage `index` (the frozen stages'
+    /// outputs on `rows` of `data`), unless they are streamed.
+    fn hold_rows<F: Float>(
+        &mut self,
         stages: &[Stage<F>],
-        data: &'a dyn Dataset,
+        data: &dyn Dataset,
         index: usize,
-        rows: Vec<usize>,
-    ) -> Result<Rows<'a, F>> {
+        rows: &[usize],
+    ) -> Result<()> {
         if index == 0 || self.config.features == FeatureSource::Stream {
-            return Ok(Rows::Streamed {
-                data,
-                rows,
-                below: index,
-            });
+            self.held.rows = None;
+            return Ok(());
         }
+        let key = (
+            index,
+            data as *const dyn Dataset as *const () as usize,
+            data.len(),
+        );
+        if let Some((i, address, len, features, _)) = &self.held.rows {
+            if (*i, *address, *len) == key && features.is::<Tensor<F>>() {
+                return Ok(());
+            }
+        }
+        self.held.rows = None;
         const CHUNK: usize = 1000;
         let mut parts = Vec::new();
         let mut labels = Vec::with_capacity(rows.len());
@@ -361,7 +393,31 @@ impl Greedy {
                 "the frozen stages gave outputs of different shapes: {e}"
             ))
         })?;
-        Ok(Rows::Cached { features, labels })
+        self.held.rows = Some((key.0, key.1, key.2, Box::new(features), labels));
+        Ok(())
+    }
+
+    /// The inputs of stage `index`: the held cache, or the data rows run through the
+    /// stages below on every batch.
+    fn rows<'a, F: Float>(
+        &'a self,
+        data: &'a dyn Dataset,
+        index: usize,
+        rows: Vec<usize>,
+    ) -> Result<Rows<'a, F>> {
+        match &self.held.rows {
+            Some((i, _, _, features, labels)) if *i == index => {
+                let features = features.downcast_ref::<Tensor<F>>().ok_or_else(|| {
+                    Error::Protocol("the greedy input cache holds another float type".into())
+                })?;
+                Ok(Rows::Cached { features, labels })
+            }
+            _ => Ok(Rows::Streamed {
+                data,
+                rows,
+                below: index,
+            }),
+        }
     }
 
     /// One epoch of stage `index` learning alone on `rows`.
@@ -372,15 +428,11 @@ impl Greedy {
         index: usize,
         rows: &Rows<'_, F>,
         phase: Phase,
-        epoch: u64,
+        (plan_epoch, epoch, epochs): (u64, u64, u64),
         optimizer: OptimizerConfig,
         corruption: Corruption,
         observer: &mut dyn Observer,
-    ) -> Result<GreedyEpoch> {
-        let epochs = match phase {
-            Phase::Top => self.config.top_epochs,
-            _ => self.config.stage_epochs,
-        };
+    ) -> Result<(GreedyEpoch, Vec<StageStats>)> {
         let stage_slot = index as u64 + 1;
         if epoch == 0 {
             let fresh = optimizer.build::<F>().map_err(|e| stages[index].wrap(e))?;
@@ -403,10 +455,13 @@ impl Greedy {
         )?;
         let mut rng = seeded_rng(mix(self.config.seed ^ 0xC0, stage_slot, epoch));
         let (mut loss_sum, mut samples) = (0.0, 0);
+        let mut stats = vec![StatsRecorder::default(); stages.len()];
+        let mut busy = 0.0;
         for (b, positions) in batches.iter().enumerate() {
             let (below, rest) = stages.split_at_mut(index);
             let stage = &mut rest[0];
             let (x, labels) = rows.batch(below, positions)?;
+            let started = Instant::now();
             let update = if corruption.is_none() {
                 let (y, cache) = stage.forward(&x)?;
                 stage.learn(&x, &y, &cache, signals(&labels), false)?
@@ -415,9 +470,25 @@ impl Greedy {
                 let (y, cache) = stage.forward(&noisy)?;
                 stage.learn(&x, &y, &cache, signals(&labels), false)?
             };
+            busy += started.elapsed().as_secs_f64();
             let loss = update.loss.as_f64();
             loss_sum += loss * positions.len() as f64;
             samples += positions.len();
+            for recorder in &mut stats[..=index] {
+                recorder.input();
+            }
+            stats[index].update(positions.len(), 0);
+            stats[index].loss(loss, positions.len());
+            observer.on_stage_step(&StageStep {
+                epoch: plan_epoch,
+                stage: index,
+                batch: b as u64,
+                step: stage.steps() - 1,
+                samples: positions.len(),
+                loss,
+                staleness: 0,
+                kind: StepKind::Update,
+            });
             observer.on_step(&StepInfo {
                 epoch,
                 batch: b,
@@ -434,78 +505,193 @@ impl Greedy {
                 epoch + 1
             )));
         }
-        Ok(GreedyEpoch {
-            phase,
-            epoch,
-            epochs,
-            loss,
-            samples,
-            wall_s: start.elapsed().as_secs_f64(),
-        })
+        let wall_s = start.elapsed().as_secs_f64();
+        stats[index].busy(busy);
+        let stats = stats
+            .iter_mut()
+            .zip(stages.iter())
+            .map(|(recorder, stage)| recorder.finish(stage.name(), wall_s, false))
+            .collect();
+        Ok((
+            GreedyEpoch {
+                phase,
+                epoch,
+                epochs,
+                loss,
+                samples,
+                wall_s,
+            },
+            stats,
+        ))
     }
 
-    /// End-to-end backpropagation through every stage, their objectives restored after.
-    fn finetune<F: Float>(
-        &self,
+    /// Epoch `epoch` of `epochs` of end-to-end backpropagation through every stage: at
+    /// the first, the stages below the top lend their objectives for [`UpstreamGradient`]
+    /// and every stage gets a fresh optimizer; after the last (or a failure), they get
+    /// their objectives back.
+    fn finetune_epoch<F: Float>(
+        &mut self,
         stages: &mut [Stage<F>],
         train: &dyn Dataset,
+        epoch: u64,
+        epochs: u64,
         observer: &mut dyn Observer,
-        on_epoch: &mut OnEpoch<'_, F>,
-        log: &mut Vec<GreedyEpoch>,
-    ) -> Result<()> {
+    ) -> Result<GreedyEpoch> {
         let top = stages.len() - 1;
         let optimizer = self.config.finetune_optimizer;
-        let mut own: Vec<Box<dyn LocalObjective<F>>> = Vec::with_capacity(top);
-        for stage in stages[..top].iter_mut() {
-            own.push(stage.replace_objective(Box::new(UpstreamGradient)));
+        if self.held.own.is_none() {
+            self.held.rows = None;
+            let own: Vec<Box<dyn LocalObjective<F>>> = stages[..top]
+                .iter_mut()
+                .map(|stage| stage.replace_objective(Box::new(UpstreamGradient)))
+                .collect();
+            self.held.own = Some(Box::new(own));
         }
-        let result = (|| -> Result<()> {
-            for stage in stages.iter_mut() {
-                let fresh = optimizer.build::<F>().map_err(|e| stage.wrap(e))?;
-                stage.replace_optimizer(fresh);
-            }
-            let epochs = self.config.finetune_epochs;
-            for epoch in 0..epochs {
-                let lr = self
-                    .config
-                    .lr_schedule
-                    .rate(optimizer.learning_rate(), epoch, epochs);
+        let result = (|| -> Result<GreedyEpoch> {
+            if epoch == 0 {
                 for stage in stages.iter_mut() {
-                    stage
-                        .optimizer_mut()
-                        .set_learning_rate(lr)
-                        .map_err(|e| stage.wrap(e))?;
+                    let fresh = optimizer.build::<F>().map_err(|e| stage.wrap(e))?;
+                    stage.replace_optimizer(fresh);
                 }
-                let plan = EpochPlan {
-                    batch_size: self.config.batch_size,
-                    seed: mix(self.config.seed, 0, 1),
-                    epoch,
-                };
-                let report = Lockstep.train_epoch(stages, train, plan, observer)?;
-                if !report.loss.is_finite() {
-                    return Err(Error::Config(format!(
-                        "fine-tuning diverged in epoch {} (loss {}); try a smaller learning rate",
-                        epoch + 1,
-                        report.loss
-                    )));
-                }
-                let e = GreedyEpoch {
-                    phase: Phase::FineTune,
-                    epoch,
-                    epochs,
-                    loss: report.loss,
-                    samples: report.samples,
-                    wall_s: report.wall_s,
-                };
-                on_epoch(stages, &e)?;
-                log.push(e);
             }
-            Ok(())
+            let lr = self
+                .config
+                .lr_schedule
+                .rate(optimizer.learning_rate(), epoch, epochs);
+            for stage in stages.iter_mut() {
+                stage
+                    .optimizer_mut()
+                    .set_learning_rate(lr)
+                    .map_err(|e| stage.wrap(e))?;
+            }
+            let plan = EpochPlan {
+                batch_size: self.config.batch_size,
+                seed: mix(self.config.seed, 0, 1),
+                epoch,
+            };
+            let report = Lockstep.train_epoch(stages, train, plan, observer)?;
+            if !report.loss.is_finite() {
+                return Err(Error::Config(format!(
+                    "fine-tuning diverged in epoch {} (loss {}); try a smaller learning rate",
+                    epoch + 1,
+                    report.loss
+                )));
+            }
+            Ok(GreedyEpoch {
+                phase: Phase::FineTune,
+                epoch,
+                epochs,
+                loss: report.loss,
+                samples: report.samples,
+                wall_s: report.wall_s,
+            })
         })();
-        for (stage, objective) in stages.iter_mut().zip(own) {
-            stage.replace_objective(objective);
+        if result.is_err() || epoch + 1 == epochs {
+            self.restore_objectives(stages)?;
         }
         result
+    }
+
+    /// Gives the stages below the top their own objectives back after fine-tuning.
+    fn restore_objectives<F: Float>(&mut self, stages: &mut [Stage<F>]) -> Result<()> {
+        let Some(own) = self.held.own.take() else {
+            return Ok(());
+        };
+        let own = own
+            .downcast::<Vec<Box<dyn LocalObjective<F>>>>()
+            .map_err(|_| Error::Protocol("the lent objectives are of another float type".into()))?;
+        for (stage, objective) in stages.iter_mut().zip(*own) {
+            stage.replace_objective(objective);
+        }
+        Ok(())
+    }
+}
+
+impl<F: Float> Scheduler<F> for Greedy {
+    fn name(&self) -> String {
+        "greedy phases".into()
+    }
+
+    /// The epoch of the phase `plan.epoch` falls in (see [As a scheduler](#as-a-scheduler)).
+    fn train_epoch(
+        &mut self,
+        stages: &mut [Stage<F>],
+        data: &dyn Dataset,
+        plan: EpochPlan,
+        observer: &mut dyn Observer,
+    ) -> Result<EpochReport> {
+        // While fine-tuning, the lower stages hold the objectives lent to them.
+        let top = if self.held.own.is_some() {
+            stages.len().saturating_sub(1)
+        } else {
+            self.check_stack(stages, data)?
+        };
+        let (phase, epoch, epochs) = self.phase_of(stages.len(), plan.epoch)?;
+        let (learner, e) = match phase {
+            Phase::Pretrain { index } => {
+                let pretrain = self.pretrain_rows(data.len());
+                self.hold_rows(stages, data, index, &pretrain)?;
+                let rows = self.rows(data, index, pretrain)?;
+                let e = self.alone_epoch(
+                    stages,
+                    index,
+                    &rows,
+                    phase,
+                    (plan.epoch, epoch, epochs),
+                    self.config.pretrain_optimizer,
+                    self.config.corruption,
+                    observer,
+                )?;
+                (Some(index), e)
+            }
+            Phase::Top => {
+                let all: Vec<usize> = (0..data.len()).collect();
+                self.hold_rows(stages, data, top, &all)?;
+                let rows = self.rows(data, top, all)?;
+                let e = self.alone_epoch(
+                    stages,
+                    top,
+                    &rows,
+                    phase,
+                    (plan.epoch, epoch, epochs),
+                    self.config.top_optimizer,
+                    Corruption::None,
+                    observer,
+                )?;
+                (Some(top), e)
+            }
+            Phase::FineTune => (
+                None,
+                (
+                    self.finetune_epoch(stages, data, epoch, epochs, observer)?,
+                    Vec::new(),
+                ),
+            ),
+        };
+        let (e, stats) = e;
+        let stage_losses = (0..stages.len())
+            .map(|i| match learner {
+                Some(l) if l != i => 0.0,
+                _ => e.loss,
+            })
+            .collect();
+        let report = EpochReport {
+            epoch: plan.epoch,
+            loss: e.loss,
+            stage_losses,
+            samples: e.samples,
+            wall_s: e.wall_s,
+        };
+        // Lockstep has told the observer of a fine-tuning epoch already.
+        if !stats.is_empty() {
+            observer.on_epoch_end(&EpochEnd {
+                report: &report,
+                stages: &stats,
+                params: &StagesView(stages),
+            });
+        }
+        self.held.log.push(e);
+        Ok(report)
     }
 }
 

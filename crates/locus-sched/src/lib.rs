@@ -63,7 +63,7 @@ pub use ff_readout::{Readout, ReadoutConfig, ReadoutScores};
 pub use ff_trainer::ForwardForwardTrainer;
 pub use forward_unlocked::ForwardUnlocked;
 pub use frozen_inputs::{cache_stage_inputs, train_epoch_on_frozen};
-pub use greedy::{FeatureSource, Greedy, GreedyConfig, GreedyEpoch, OnEpoch, Phase};
+pub use greedy::{FeatureSource, Greedy, GreedyConfig, GreedyEpoch, Phase};
 pub use greedy_layer_wise::{GreedyLayerWise, StageBudget};
 pub use lockstep::Lockstep;
 pub use observe::{EpochEnd, NoObserver, Observer, StageStep, StepInfo, StepKind};

@@ -16,8 +16,8 @@ use locus_objectives::{
     SupervisedLoss, UpstreamGradient,
 };
 use locus_sched::{
-    evaluate, probe_stages, FeatureSource, Greedy, GreedyConfig, GreedyEpoch, NoObserver, Phase,
-    Signals, Stage,
+    evaluate, probe_stages, EpochPlan, FeatureSource, Greedy, GreedyConfig, GreedyEpoch,
+    NoObserver, Phase, Scheduler, Signals, Stage,
 };
 
 fn data() -> Split {
@@ -73,6 +73,26 @@ fn weights(stage: &Stage<f64>) -> Vec<Tensor<f64>> {
 /// Every stage's parameters at one moment.
 type Snapshot = Vec<Vec<Tensor<f64>>>;
 
+/// Every epoch of a greedy run on `stages`, as a scheduler: the plan's epoch picks the
+/// phase. Stops at the first error.
+fn train_all(
+    greedy: &mut Greedy,
+    stages: &mut [Stage<f64>],
+    train: &dyn locus_data::Dataset,
+    mut after: impl FnMut(&[Stage<f64>]),
+) -> locus_sched::Result<()> {
+    for epoch in 0..greedy.epochs(stages.len()) {
+        let plan = EpochPlan {
+            batch_size: 1,
+            seed: 99,
+            epoch,
+        };
+        greedy.train_epoch(stages, train, plan, &mut NoObserver)?;
+        after(stages);
+    }
+    Ok(())
+}
+
 /// Runs greedy training, recording every stage's weights after every epoch.
 fn run(
     stages: &mut [Stage<f64>],
@@ -80,14 +100,12 @@ fn run(
     split: &Split,
 ) -> (Vec<GreedyEpoch>, Vec<Snapshot>) {
     let mut snapshots = Vec::new();
-    let log = Greedy::new(config)
-        .unwrap()
-        .run(stages, &split.train, &mut NoObserver, &mut |s, _| {
-            snapshots.push(s.iter().map(weights).collect());
-            Ok(())
-        })
-        .unwrap();
-    (log, snapshots)
+    let mut greedy = Greedy::new(config).unwrap();
+    train_all(&mut greedy, stages, &split.train, |s| {
+        snapshots.push(s.iter().map(weights).collect());
+    })
+    .unwrap();
+    (greedy.log().to_vec(), snapshots)
 }
 
 #[test]
@@ -327,11 +345,7 @@ fn unusable_stacks_and_settings_are_refused_by_name() {
     let mut greedy = Greedy::new(config()).unwrap();
     let mut one = stack(0);
     let mut only_top = one.split_off(2);
-    let e = greedy
-        .run(&mut only_top, &split.train, &mut NoObserver, &mut |_, _| {
-            Ok(())
-        })
-        .unwrap_err();
+    let e = train_all(&mut greedy, &mut only_top, &split.train, |_| {}).unwrap_err();
     assert!(e.to_string().contains("at least one stage below"), "{e}");
     let mut bp = MlpConfig::new(vec![40, 8, 10])
         .build::<f64>(0, &sgd(0.01), |i, n| -> Box<dyn LocalObjective<f64>> {
@@ -342,9 +356,7 @@ fn unusable_stacks_and_settings_are_refused_by_name() {
             }
         })
         .unwrap();
-    let e = greedy
-        .run(&mut bp, &split.train, &mut NoObserver, &mut |_, _| Ok(()))
-        .unwrap_err();
+    let e = train_all(&mut greedy, &mut bp, &split.train, |_| {}).unwrap_err();
     assert!(
         e.to_string().contains("stage1") && e.to_string().contains("message"),
         "{e}"
@@ -389,14 +401,57 @@ fn unusable_stacks_and_settings_are_refused_by_name() {
         let e = Greedy::new(bad).unwrap_err();
         assert!(e.to_string().contains(name), "{e}");
     }
-    // An error from the epoch callback stops the run.
-    let e = Greedy::new(config())
-        .unwrap()
-        .run(&mut stack(0), &split.train, &mut NoObserver, &mut |_, _| {
-            Err(locus_sched::Error::Config("stop here".into()))
-        })
+    // An epoch past the end of the run is refused by name.
+    let mut greedy = Greedy::new(config()).unwrap();
+    let mut stages = stack(0);
+    let past = greedy.epochs(stages.len());
+    let plan = EpochPlan {
+        batch_size: 1,
+        seed: 0,
+        epoch: past,
+    };
+    let e = greedy
+        .train_epoch(&mut stages, &split.train, plan, &mut NoObserver)
         .unwrap_err();
-    assert!(e.to_string().contains("stop here"));
+    assert!(e.to_string().contains("past the end"), "{e}");
+}
+
+/// The phases map onto the run's epochs: each stage below the top for its budget, the
+/// top, then fine-tuning; fine-tuning lends the lower stages' objectives to backprop and
+/// gives them back after its last epoch.
+#[test]
+fn the_plan_epoch_picks_the_phase() {
+    let split = data();
+    let config = GreedyConfig {
+        stage_epochs: 2,
+        top_epochs: 1,
+        finetune_epochs: 2,
+        ..config()
+    };
+    let greedy = Greedy::new(config).unwrap();
+    let mut stages = stack(0);
+    let n = stages.len();
+    assert_eq!(greedy.epochs(n), 2 * (n as u64 - 1) + 1 + 2);
+    let phases: Vec<(Phase, u64)> = (0..greedy.epochs(n))
+        .map(|e| {
+            let (p, within, _) = greedy.phase_of(n, e).unwrap();
+            (p, within)
+        })
+        .collect();
+    assert_eq!(phases[0], (Phase::Pretrain { index: 0 }, 0));
+    assert_eq!(phases[3], (Phase::Pretrain { index: 1 }, 1));
+    assert_eq!(phases[2 * (n - 1)], (Phase::Top, 0));
+    assert_eq!(*phases.last().unwrap(), (Phase::FineTune, 1));
+    let own: Vec<String> = stages.iter().map(|s| s.objective().name()).collect();
+    let mut greedy = greedy;
+    let mut during = Vec::new();
+    train_all(&mut greedy, &mut stages, &split.train, |s| {
+        during.push(s[0].objective().name());
+    })
+    .unwrap();
+    assert_eq!(during[during.len() - 2], "upstream-gradient");
+    let after: Vec<String> = stages.iter().map(|s| s.objective().name()).collect();
+    assert_eq!(after, own);
 }
 
 /// `½/B Σ‖x − act(xW + b)Wᵀ − c‖²` for a tied autoencoder with c = 0.

@@ -28,6 +28,7 @@ pub struct Trainer {
     seed: u64,
     learning_rates: Option<Vec<f64>>,
     evaluate_every: u64,
+    evaluate_after: u64,
     resumed: Progress,
 }
 
@@ -137,6 +138,7 @@ impl Trainer {
             seed,
             learning_rates: None,
             evaluate_every: 1,
+            evaluate_after: 0,
             resumed: Progress::default(),
         }
     }
@@ -156,6 +158,14 @@ impl Trainer {
         self
     }
 
+    /// Evaluates none of the first `epochs` epochs (e.g. the pretraining phases of a
+    /// greedy run, before there is a classifier to evaluate); the cadence of
+    /// [`Trainer::evaluate_every`] then counts from the run's first epoch as before.
+    pub fn evaluate_after(mut self, epochs: u64) -> Self {
+        self.evaluate_after = epochs;
+        self
+    }
+
     /// Goes on from `progress`: the first epoch trained is `progress.epochs_done`, and the
     /// report includes `progress`'s learning curve and training time. The stages (and the
     /// scheduler's own state) must already be those saved after that epoch.
@@ -166,7 +176,9 @@ impl Trainer {
 
     /// Whether epoch `epoch` (from 1) is evaluated.
     fn evaluates(&self, epoch: u64) -> bool {
-        epoch == self.epochs || (self.evaluate_every > 0 && epoch % self.evaluate_every == 0)
+        epoch > self.evaluate_after
+            && (epoch == self.epochs
+                || (self.evaluate_every > 0 && epoch % self.evaluate_every == 0))
     }
 
     /// Checks the settings.
@@ -182,6 +194,12 @@ impl Trainer {
             return Err(Error::Config(
                 "batch size should be >= 1, but it is 0".into(),
             ));
+        }
+        if self.evaluate_after >= self.epochs {
+            return Err(Error::Config(format!(
+                "evaluating after epoch {} of a run of {} leaves no epoch evaluated",
+                self.evaluate_after, self.epochs
+            )));
         }
         if self.resumed.epochs_done >= self.epochs {
             return Err(Error::Config(format!(
