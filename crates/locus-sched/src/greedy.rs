@@ -188,19 +188,29 @@ pub struct Greedy {
 /// What a [`Greedy`] run keeps between epochs.
 #[derive(Default)]
 struct Held {
-    /// The cached inputs of the stage in training: the stage, the data set (address,
-    /// length), the features (a `Tensor<F>`) and their labels.
-    rows: Option<(usize, usize, usize, Box<dyn Any + Send>, Vec<usize>)>,
+    /// The cached inputs of the stage in training.
+    rows: Option<HeldRows>,
     /// The stages' own objectives (a `Vec<Box<dyn LocalObjective<F>>>`) while
     /// fine-tuning lends them [`UpstreamGradient`].
     own: Option<Box<dyn Any + Send>>,
     log: Vec<GreedyEpoch>,
 }
 
+/// The inputs of one stage, computed once by the frozen stages below it.
+struct HeldRows {
+    /// The stage they are the inputs of.
+    stage: usize,
+    /// The data set they were computed from: its address and length.
+    data: (usize, usize),
+    /// The features, a `Tensor<F>`.
+    features: Box<dyn Any + Send>,
+    labels: Vec<usize>,
+}
+
 impl std::fmt::Debug for Held {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Held")
-            .field("cached_rows_of_stage", &self.rows.as_ref().map(|r| r.0))
+            .field("cached_rows_of_stage", &self.rows.as_ref().map(|r| r.stage))
             .field("fine_tuning", &self.own.is_some())
             .field("epochs_done", &self.log.len())
             .finish()
@@ -368,13 +378,9 @@ impl Greedy {
             self.held.rows = None;
             return Ok(());
         }
-        let key = (
-            index,
-            data as *const dyn Dataset as *const () as usize,
-            data.len(),
-        );
-        if let Some((i, address, len, features, _)) = &self.held.rows {
-            if (*i, *address, *len) == key && features.is::<Tensor<F>>() {
+        let key = (data as *const dyn Dataset as *const () as usize, data.len());
+        if let Some(held) = &self.held.rows {
+            if held.stage == index && held.data == key && held.features.is::<Tensor<F>>() {
                 return Ok(());
             }
         }
@@ -393,7 +399,12 @@ impl Greedy {
                 "the frozen stages gave outputs of different shapes: {e}"
             ))
         })?;
-        self.held.rows = Some((key.0, key.1, key.2, Box::new(features), labels));
+        self.held.rows = Some(HeldRows {
+            stage: index,
+            data: key,
+            features: Box::new(features),
+            labels,
+        });
         Ok(())
     }
 
@@ -406,11 +417,14 @@ impl Greedy {
         rows: Vec<usize>,
     ) -> Result<Rows<'a, F>> {
         match &self.held.rows {
-            Some((i, _, _, features, labels)) if *i == index => {
-                let features = features.downcast_ref::<Tensor<F>>().ok_or_else(|| {
+            Some(held) if held.stage == index => {
+                let features = held.features.downcast_ref::<Tensor<F>>().ok_or_else(|| {
                     Error::Protocol("the greedy input cache holds another float type".into())
                 })?;
-                Ok(Rows::Cached { features, labels })
+                Ok(Rows::Cached {
+                    features,
+                    labels: &held.labels,
+                })
             }
             _ => Ok(Rows::Streamed {
                 data,
