@@ -158,8 +158,8 @@ pub struct TrainArgs {
     /// Samples per training batch.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
-    /// Learning rate (default: 0.05 for sgd, 0.001 for adam; 0.001 for both with ff and
-    /// ff-unsup).
+    /// Learning rate [default: 0.05 for sgd, 0.001 for adam; 0.001 for both with ff and
+    /// ff-unsup; 0.0003 for adam with dni and cdni; `locus list` shows each algorithm's].
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     /// Optimizer of the stages [default: sgd; adam for dni and cdni, whose stages follow
