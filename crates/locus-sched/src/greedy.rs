@@ -165,7 +165,10 @@ pub type OnEpoch<'a, F> = dyn FnMut(&mut [Stage<F>], &GreedyEpoch) -> Result<()>
 ///
 /// While a stage below the top trains, its module encodes a corrupted copy of its input
 /// ([`GreedyConfig::corruption`]) and its objective sees the clean one (denoising
-/// autoencoders, Vincent et al. 2008); the features passed upwards are always clean.
+/// autoencoders, Vincent et al. 2008); the features passed upwards are always clean. A
+/// stage whose objective
+/// [needs the network input](locus_objectives::LocalObjective::needs_network_input) gets
+/// the clean data batch, gathered again by index when the features are cached.
 ///
 /// It does not implement [`Scheduler`]: its phases each have their own data (a
 /// pretraining subset, cached features), optimizers and objectives (fine-tuning swaps in
@@ -186,39 +189,59 @@ fn mix(seed: u64, slot: u64, epoch: u64) -> u64 {
 }
 
 /// The rows a stage in training sees, with their labels.
-enum Rows<'a, F: Float> {
-    /// Precomputed features of the frozen stages below.
-    Cached {
-        features: Tensor<F>,
-        labels: Vec<usize>,
-    },
-    /// Data-set rows, run through the first `below` stages for every batch.
-    Streamed {
-        data: &'a dyn Dataset,
-        rows: Vec<usize>,
-        below: usize,
-    },
+struct Rows<'a, F: Float> {
+    /// The data set.
+    data: &'a dyn Dataset,
+    /// The data-set rows the stage trains on.
+    rows: Vec<usize>,
+    /// Stages below the one in training.
+    below: usize,
+    /// The frozen stages' outputs on `rows`, when they are cached; otherwise the stages
+    /// below run on every batch.
+    cached: Option<(Tensor<F>, Vec<usize>)>,
+}
+
+/// One batch of a stage in training alone.
+struct RowBatch<F> {
+    /// The stage's input.
+    x: Tensor<F>,
+    labels: Vec<usize>,
+    /// The data batch, when the stage's objective needs the network input.
+    network_input: Option<Tensor<F>>,
 }
 
 impl<F: Float> Rows<'_, F> {
     fn len(&self) -> usize {
-        match self {
-            Rows::Cached { labels, .. } => labels.len(),
-            Rows::Streamed { rows, .. } => rows.len(),
-        }
+        self.rows.len()
     }
 
-    fn batch(&self, stages: &[Stage<F>], positions: &[usize]) -> Result<(Tensor<F>, Vec<usize>)> {
-        match self {
-            Rows::Cached { features, labels } => Ok((
-                features.select(Axis(0), positions),
-                positions.iter().map(|&p| labels[p]).collect(),
-            )),
-            Rows::Streamed { data, rows, below } => {
-                let indices: Vec<usize> = positions.iter().map(|&p| rows[p]).collect();
-                let batch = gather::<F>(*data, &indices)?;
-                let x = crate::predict(&stages[..*below], &batch.inputs)?;
-                Ok((x, batch.labels))
+    /// The batch at `positions` of the rows; with `network_input`, the data samples too.
+    fn batch(
+        &self,
+        stages: &[Stage<F>],
+        positions: &[usize],
+        network_input: bool,
+    ) -> Result<RowBatch<F>> {
+        let indices: Vec<usize> = positions.iter().map(|&p| self.rows[p]).collect();
+        match &self.cached {
+            Some((features, labels)) => Ok(RowBatch {
+                x: features.select(Axis(0), positions),
+                labels: positions.iter().map(|&p| labels[p]).collect(),
+                // The cache holds no data: gather the samples again by index.
+                network_input: if network_input {
+                    Some(gather::<F>(self.data, &indices)?.inputs)
+                } else {
+                    None
+                },
+            }),
+            None => {
+                let batch = gather::<F>(self.data, &indices)?;
+                let x = crate::predict(&stages[..self.below], &batch.inputs)?;
+                Ok(RowBatch {
+                    x,
+                    labels: batch.labels,
+                    network_input: network_input.then_some(batch.inputs),
+                })
             }
         }
     }
@@ -341,10 +364,11 @@ impl Greedy {
         rows: Vec<usize>,
     ) -> Result<Rows<'a, F>> {
         if index == 0 || self.config.features == FeatureSource::Stream {
-            return Ok(Rows::Streamed {
+            return Ok(Rows {
                 data,
                 rows,
                 below: index,
+                cached: None,
             });
         }
         const CHUNK: usize = 1000;
@@ -361,7 +385,12 @@ impl Greedy {
                 "the frozen stages gave outputs of different shapes: {e}"
             ))
         })?;
-        Ok(Rows::Cached { features, labels })
+        Ok(Rows {
+            data,
+            rows,
+            below: index,
+            cached: Some((features, labels)),
+        })
     }
 
     /// One epoch of stage `index` learning alone on `rows`.
@@ -406,14 +435,24 @@ impl Greedy {
         for (b, positions) in batches.iter().enumerate() {
             let (below, rest) = stages.split_at_mut(index);
             let stage = &mut rest[0];
-            let (x, labels) = rows.batch(below, positions)?;
+            let needs_data = stage.objective().needs_network_input();
+            let RowBatch {
+                x,
+                labels,
+                network_input,
+            } = rows.batch(below, positions, needs_data)?;
+            let signals = Signals {
+                labels: Some(&labels),
+                network_input: network_input.as_ref(),
+                ..Signals::default()
+            };
             let update = if corruption.is_none() {
                 let (y, cache) = stage.forward(&x)?;
-                stage.learn(&x, &y, &cache, signals(&labels), false)?
+                stage.learn(&x, &y, &cache, signals, false)?
             } else {
                 let noisy = corruption.apply(&x, &mut rng).map_err(|e| stage.wrap(e))?;
                 let (y, cache) = stage.forward(&noisy)?;
-                stage.learn(&x, &y, &cache, signals(&labels), false)?
+                stage.learn(&x, &y, &cache, signals, false)?
             };
             let loss = update.loss.as_f64();
             loss_sum += loss * positions.len() as f64;
@@ -506,13 +545,5 @@ impl Greedy {
             stage.replace_objective(objective);
         }
         result
-    }
-}
-
-fn signals<F: Float>(labels: &[usize]) -> Signals<'_, F> {
-    Signals {
-        labels: Some(labels),
-        message: None,
-        global_error: None,
     }
 }

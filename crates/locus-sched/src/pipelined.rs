@@ -3,13 +3,16 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
 use locus_core::Float;
 use locus_data::{epoch_batches, gather, Dataset};
 
-use crate::actor::{roles, Activation, ActorSettings, Inbound, Outbound, StageActor};
+use crate::actor::{
+    feeds_network_input, roles, Activation, ActorSettings, Inbound, Outbound, StageActor,
+};
 use crate::stack_params::StagesView;
 use crate::{
     AsyncConfig, EpochEnd, EpochPlan, EpochReport, Error, Observer, Result, Scheduler, Stage,
@@ -39,7 +42,11 @@ use crate::{
 ///
 /// **Memory** is bounded by [`AsyncConfig`]: each stage keeps at most `in_flight`
 /// batches, and at most `capacity` batches wait between two stages (a stage sends up only
-/// when the stage above has a free slot). Stages never block on a send: every thread
+/// when the stage above has a free slot). When a stage's objective
+/// [needs the network input](locus_objectives::LocalObjective::needs_network_input), the
+/// data batch travels up with the activations as far as the highest such stage, copied
+/// once at the source and shared from there (one more data batch for each batch some
+/// stage still holds, whatever the number of stages); otherwise nothing travels. Stages never block on a send: every thread
 /// waits in one place, its inbox, so no cycle of waiting threads can form.
 ///
 /// **Failures**: an error or a panic in any stage stops every thread and the epoch
@@ -276,6 +283,8 @@ struct Feed<'a> {
     next: usize,
     credits: usize,
     end_sent: bool,
+    /// Whether to attach the data batch as the network input (some stage needs it).
+    network_input: bool,
 }
 
 impl Feed<'_> {
@@ -288,6 +297,7 @@ impl Feed<'_> {
             let batch = gather::<F>(self.data, &self.batches[self.next])?;
             let activation = Activation {
                 batch: self.next as u64,
+                network_input: self.network_input.then(|| Arc::new(batch.inputs.clone())),
                 input: batch.inputs,
                 labels: batch.labels,
             };
@@ -316,6 +326,7 @@ impl<F: Float> Scheduler<F> for Pipelined {
         observer: &mut dyn Observer,
     ) -> Result<EpochReport> {
         let roles = roles(stages, &self.config)?;
+        let network_input = feeds_network_input(&roles);
         let start = Instant::now();
         let batches = epoch_batches(data.len(), plan.batch_size, plan.seed, plan.epoch)?;
         let n = stages.len();
@@ -363,6 +374,7 @@ impl<F: Float> Scheduler<F> for Pipelined {
                     next: 0,
                     credits: settings.capacity,
                     end_sent: false,
+                    network_input,
                 });
                 let stop = &stop;
                 let spawned = thread::Builder::new()

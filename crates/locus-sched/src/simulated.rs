@@ -4,13 +4,16 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::Instant;
 
 use locus_core::Float;
 use locus_data::{epoch_batches, gather, Dataset};
 use serde::{Deserialize, Serialize};
 
-use crate::actor::{roles, Activation, ActorSettings, Inbound, Outbound, StageActor, Work};
+use crate::actor::{
+    feeds_network_input, roles, Activation, ActorSettings, Inbound, Outbound, StageActor, Work,
+};
 use crate::pipelined::panic_message;
 use crate::stack_params::StagesView;
 use crate::{
@@ -361,6 +364,7 @@ impl<F: Float> Scheduler<F> for Simulated {
         observer: &mut dyn Observer,
     ) -> Result<EpochReport> {
         let roles = roles(stages, &self.config.flow)?;
+        let network_input = feeds_network_input(&roles);
         let n = stages.len();
         let times = self.config.times_for(n)?;
         let start = Instant::now();
@@ -409,6 +413,7 @@ impl<F: Float> Scheduler<F> for Simulated {
                     Target::Stage(0),
                     Inbound::Up(Activation {
                         batch: next as u64,
+                        network_input: network_input.then(|| Arc::new(batch.inputs.clone())),
                         input: batch.inputs,
                         labels: batch.labels,
                     }),
