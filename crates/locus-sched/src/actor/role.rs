@@ -169,8 +169,7 @@ pub(crate) fn feeds_network_input(roles: &[Role]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::MlpConfig;
-    use locus_core::{OptimizerConfig, SgdConfig};
+    use locus_core::{seeded_rng, LinearConfig, OptimizerConfig, SgdConfig};
     use locus_objectives::{LocalObjective, LocalSignal, Mode, StageContext};
 
     /// A zero signal from an objective that needs the network input or not.
@@ -201,9 +200,17 @@ mod tests {
     /// `i` needs it when `needs[i]`, and whether the data source attaches it at all.
     fn flags(needs: [bool; 4]) -> (Vec<(bool, bool)>, bool) {
         let optimizer = OptimizerConfig::Sgd(SgdConfig::new(0.1));
-        let stages = MlpConfig::new(vec![5, 4, 4, 4, 3])
-            .build::<f64>(0, &optimizer, |i, _| Box::new(Needs(needs[i])))
-            .unwrap();
+        let stages: Vec<Stage<f64>> = (0..4)
+            .map(|i| {
+                let layer = LinearConfig::new(4, 4).init::<f64>(&mut seeded_rng(i as u64));
+                Stage::new(
+                    format!("stage{i}"),
+                    Box::new(layer.unwrap()),
+                    Box::new(Needs(needs[i])),
+                    optimizer.build::<f64>().unwrap(),
+                )
+            })
+            .collect();
         let roles = roles(&stages, &AsyncConfig::default()).unwrap();
         let flags = roles
             .iter()
