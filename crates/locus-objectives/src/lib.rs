@@ -33,6 +33,9 @@
 //! gradients: [`hsic_matrix_grad`] with respect to the kernel matrices, [`hsic_with_grad`]
 //! with respect to the representation's rows. Each kernel matrix of a batch of `b` rows
 //! holds `b²` entries (8 MB in `f64` for `b = 1024`), and the estimators keep several.
+//! [`HsicBottleneck`] trains a stage with them: its output should depend on the labels
+//! and not on the network's input, the one objective here that
+//! [needs the network input](LocalObjective::needs_network_input).
 #![warn(missing_docs)]
 
 mod classifier_head;
@@ -42,6 +45,7 @@ mod direct_feedback;
 mod forward_forward;
 mod goodness;
 mod hsic;
+mod hsic_bottleneck;
 mod hsic_cca;
 mod info_nce;
 mod info_nce_objective;
@@ -67,6 +71,7 @@ pub use hsic::{
     hsic_biased, hsic_matrix_grad, hsic_unbiased, hsic_with_grad, nhsic, HsicEstimator,
     HsicGradients,
 };
+pub use hsic_bottleneck::{BottleneckKernel, HsicBottleneck, HsicBottleneckConfig};
 pub use hsic_cca::nhsic_cca;
 pub use info_nce::{info_nce, InfoNceBound, Positives};
 pub use info_nce_objective::{InfoNce, InfoNceConfig};

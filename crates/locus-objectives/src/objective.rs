@@ -13,6 +13,10 @@ pub struct StageContext<'a, F: Float> {
     pub global_error: Option<&'a Tensor<F>>,
     /// The gradient message from the stage above, with respect to this stage's output.
     pub message: Option<&'a Tensor<F>>,
+    /// The network's input batch: the data the first stage received for this batch, one
+    /// row per row of `output`. Schedulers set it only for objectives that
+    /// [need it](LocalObjective::needs_network_input).
+    pub network_input: Option<&'a Tensor<F>>,
     /// How many batches this stage has trained on before this one.
     pub step: u64,
 }
@@ -26,6 +30,7 @@ impl<'a, F: Float> StageContext<'a, F> {
             labels: None,
             global_error: None,
             message: None,
+            network_input: None,
             step: 0,
         }
     }
@@ -46,6 +51,42 @@ impl<'a, F: Float> StageContext<'a, F> {
     pub fn with_global_error(mut self, error: &'a Tensor<F>) -> Self {
         self.global_error = Some(error);
         self
+    }
+
+    /// Adds the network's input batch (the data the first stage received).
+    pub fn with_network_input(mut self, network_input: &'a Tensor<F>) -> Self {
+        self.network_input = Some(network_input);
+        self
+    }
+
+    /// The network's input batch, for an objective that
+    /// [needs it](LocalObjective::needs_network_input); `objective` names the objective in
+    /// the error.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`](locus_core::Error::InvalidParameter) when the context
+    /// has none; [`Error::Shape`](locus_core::Error::Shape) when its batch (first axis)
+    /// differs from the output's.
+    pub fn required_network_input(&self, objective: &str) -> Result<&'a Tensor<F>> {
+        let x = self.network_input.ok_or_else(|| {
+            locus_core::Error::invalid(
+                &format!("stage context for objective '{objective}'"),
+                "should carry the network input (the data the first stage received)",
+                "a context without it",
+            )
+        })?;
+        let rows = |t: &Tensor<F>| t.shape().first().copied();
+        if rows(x) != rows(self.output) {
+            return Err(locus_core::Error::shape(
+                format!("network input of objective '{objective}'"),
+                format!(
+                    "one row per row of the stage output ({:?} rows)",
+                    rows(self.output).unwrap_or(0)
+                ),
+                x.shape(),
+            ));
+        }
+        Ok(x)
     }
 
     /// Sets the step counter.
@@ -126,6 +167,19 @@ pub trait LocalObjective<F: Float>: Send {
     /// `locus_sched::Simulated`) send it only to the stages that declare they need it, and
     /// make those stages wait for it. Default: false.
     fn needs_global_error(&self) -> bool {
+        false
+    }
+
+    /// Whether the signal needs the network's input batch
+    /// ([`StageContext::network_input`]: the data the first stage received), as the HSIC
+    /// bottleneck does to measure how much a stage's output still depends on the input.
+    /// Every scheduler supplies it to the stages that declare they need it, and only to
+    /// them: an asynchronous one (`locus_sched::Pipelined`, `locus_sched::Simulated`)
+    /// carries it up with the activations only when some stage above needs it, and a
+    /// greedy one whose stage inputs come from a cache gathers the original samples again.
+    /// An objective that declares it refuses a context without it in both modes. Default:
+    /// false.
+    fn needs_network_input(&self) -> bool {
         false
     }
 
@@ -238,6 +292,9 @@ impl<F: Float> LocalObjective<F> for Box<dyn LocalObjective<F>> {
     }
     fn needs_global_error(&self) -> bool {
         (**self).needs_global_error()
+    }
+    fn needs_network_input(&self) -> bool {
+        (**self).needs_network_input()
     }
     fn is_update_unlocked(&self) -> bool {
         (**self).is_update_unlocked()

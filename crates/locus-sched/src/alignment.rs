@@ -69,6 +69,7 @@ pub fn measure_alignment<F: Float>(
             labels: Some(labels),
             global_error: global_error.as_ref(),
             message: rule_message.as_ref(),
+            network_input: stage.network_input_for(Some(inputs))?,
             step: stage.steps(),
         };
         let signal = stage

@@ -61,7 +61,10 @@ pub fn evaluate<F: Float>(
             .filter(|(p, y)| p == y)
             .count();
         if !top.objective().needs_message() {
-            let ctx = StageContext::new(&hidden, &output).with_labels(&batch.labels);
+            let ctx = StageContext {
+                network_input: top.network_input_for(Some(&batch.inputs))?,
+                ..StageContext::new(&hidden, &output).with_labels(&batch.labels)
+            };
             let signal = top
                 .objective_mut()
                 .signal(&ctx, Mode::Evaluate)

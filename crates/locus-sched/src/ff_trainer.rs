@@ -132,7 +132,8 @@ impl<F: Float> ForwardForwardTrainer<F> {
         busy: &mut [f64],
     ) -> Result<BatchReport> {
         let batch = positive_negative_batch::<F>(data, indices, &self.negatives, rng)?;
-        let report = Lockstep.timed_batch(stages, &batch.inputs, &batch.labels, busy)?;
+        let report =
+            Lockstep.timed_batch(stages, &batch.inputs, &batch.inputs, &batch.labels, busy)?;
         if let Some(readout) = &mut self.readout {
             let plain = gather::<F>(data, indices)?;
             let neutral = self.negatives.neutral(&plain.inputs)?;

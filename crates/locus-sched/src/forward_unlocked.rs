@@ -19,8 +19,9 @@ use crate::{BatchReport, EpochPlan, EpochReport, Error, Observer, Result, Schedu
 /// 2. stage 1 runs on `x`, stage `k > 1` on `ĥₖ₋₁ = Iₖ(x)`;
 /// 3. the stages learn top-down from those forward passes exactly as in
 ///    [`Lockstep`](crate::Lockstep): the top stage's output gradient is the global error,
-///    and a stage that needs a message gets the input gradient of the stage above (with
-///    respect to that stage's *synthetic* input);
+///    a stage that needs a message gets the input gradient of the stage above (with
+///    respect to that stage's *synthetic* input), and a stage that needs the network
+///    input gets `x`;
 /// 4. each `Iₖ` takes one regression step towards the true `hₖ₋₁`.
 ///
 /// Evaluation ([`evaluate`](crate::evaluate)) uses the true forward chain: the input models
@@ -125,7 +126,15 @@ impl<F: Float> ForwardUnlocked<F> {
             caches.push(cache);
         }
         // 3. Top-down learning, as in Lockstep.
-        let stage_losses = learn_top_down(stages, &stage_inputs, &outputs, &caches, labels, busy)?;
+        let stage_losses = learn_top_down(
+            stages,
+            &stage_inputs,
+            &outputs,
+            &caches,
+            inputs,
+            labels,
+            busy,
+        )?;
         // 4. The input models regress onto the true inputs.
         for (k, model) in self.models.iter_mut().enumerate() {
             model

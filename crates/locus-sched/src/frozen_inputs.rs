@@ -17,7 +17,11 @@ use crate::{EpochPlan, EpochReport, Error, Lockstep, Observer, Result, Stage, St
 /// output size, in `f32`) is held.
 ///
 /// Train the next stage on it with any scheduler, e.g.
-/// `Lockstep.train_epoch(&mut stages[k..=k], &cached, plan, observer)`.
+/// `Lockstep.train_epoch(&mut stages[k..=k], &cached, plan, observer)`; a stage trained so
+/// takes the cached rows for the network input, so one whose objective
+/// [needs the network input](locus_objectives::LocalObjective::needs_network_input)
+/// trains with [`GreedyLayerWise::with_cached_inputs`](crate::GreedyLayerWise::with_cached_inputs)
+/// instead, which gathers the original samples again.
 ///
 /// # Errors
 /// [`Error::Config`] for an empty `frozen`, a zero batch size or an empty data set;
@@ -66,7 +70,8 @@ pub fn cache_stage_inputs<F: Float>(
 
 /// One epoch of `trained` on inputs recomputed, batch by batch, by `frozen` in inference
 /// mode: the stage-at-a-time schedule without a cache, trading the frozen stages' forward
-/// passes for the cache's memory. Batches are drawn as [`Lockstep`] draws them.
+/// passes for the cache's memory. Batches are drawn as [`Lockstep`] draws them; the
+/// network input of `trained` is the data batch, as it would be for the whole stack.
 ///
 /// # Errors
 /// As [`Lockstep::train_batch`], and [`Error::Data`] when a batch cannot be gathered.
@@ -84,7 +89,13 @@ pub fn train_epoch_on_frozen<F: Float>(
     for (b, indices) in batches.iter().enumerate() {
         let batch = gather::<F>(data, indices)?;
         let inputs = crate::predict(frozen, &batch.inputs)?;
-        let report = Lockstep.train_batch(trained, &inputs, &batch.labels)?;
+        let report = Lockstep.timed_batch(
+            trained,
+            &inputs,
+            &batch.inputs,
+            &batch.labels,
+            &mut vec![0.0; trained.len()],
+        )?;
         let n = indices.len() as f64;
         loss_sum += report.loss * n;
         for (s, l) in stage_sums.iter_mut().zip(&report.stage_losses) {

@@ -164,7 +164,10 @@ pub struct GreedyEpoch {
 ///
 /// While a stage below the top trains, its module encodes a corrupted copy of its input
 /// ([`GreedyConfig::corruption`]) and its objective sees the clean one (denoising
-/// autoencoders, Vincent et al. 2008); the features passed upwards are always clean.
+/// autoencoders, Vincent et al. 2008); the features passed upwards are always clean. A
+/// stage whose objective
+/// [needs the network input](locus_objectives::LocalObjective::needs_network_input) gets
+/// the clean data batch, gathered again by index when the features are cached.
 ///
 /// # As a scheduler
 /// The whole run is [`Greedy::epochs`] epochs of [`Scheduler::train_epoch`], and the
@@ -225,39 +228,59 @@ fn mix(seed: u64, slot: u64, epoch: u64) -> u64 {
 }
 
 /// The rows a stage in training sees, with their labels.
-enum Rows<'a, F: Float> {
-    /// Precomputed features of the frozen stages below.
-    Cached {
-        features: &'a Tensor<F>,
-        labels: &'a [usize],
-    },
-    /// Data-set rows, run through the first `below` stages for every batch.
-    Streamed {
-        data: &'a dyn Dataset,
-        rows: Vec<usize>,
-        below: usize,
-    },
+struct Rows<'a, F: Float> {
+    /// The data set.
+    data: &'a dyn Dataset,
+    /// The data-set rows the stage trains on.
+    rows: Vec<usize>,
+    /// Stages below the one in training.
+    below: usize,
+    /// The frozen stages' outputs on `rows` and their labels, when they are cached;
+    /// otherwise the stages below run on every batch.
+    cached: Option<(&'a Tensor<F>, &'a [usize])>,
+}
+
+/// One batch of a stage in training alone.
+struct RowBatch<F> {
+    /// The stage's input.
+    x: Tensor<F>,
+    labels: Vec<usize>,
+    /// The data batch, when the stage's objective needs the network input.
+    network_input: Option<Tensor<F>>,
 }
 
 impl<F: Float> Rows<'_, F> {
     fn len(&self) -> usize {
-        match self {
-            Rows::Cached { labels, .. } => labels.len(),
-            Rows::Streamed { rows, .. } => rows.len(),
-        }
+        self.rows.len()
     }
 
-    fn batch(&self, stages: &[Stage<F>], positions: &[usize]) -> Result<(Tensor<F>, Vec<usize>)> {
-        match self {
-            Rows::Cached { features, labels } => Ok((
-                features.select(Axis(0), positions),
-                positions.iter().map(|&p| labels[p]).collect(),
-            )),
-            Rows::Streamed { data, rows, below } => {
-                let indices: Vec<usize> = positions.iter().map(|&p| rows[p]).collect();
-                let batch = gather::<F>(*data, &indices)?;
-                let x = crate::predict(&stages[..*below], &batch.inputs)?;
-                Ok((x, batch.labels))
+    /// The batch at `positions` of the rows; with `network_input`, the data samples too.
+    fn batch(
+        &self,
+        stages: &[Stage<F>],
+        positions: &[usize],
+        network_input: bool,
+    ) -> Result<RowBatch<F>> {
+        let indices: Vec<usize> = positions.iter().map(|&p| self.rows[p]).collect();
+        match &self.cached {
+            Some((features, labels)) => Ok(RowBatch {
+                x: features.select(Axis(0), positions),
+                labels: positions.iter().map(|&p| labels[p]).collect(),
+                // The cache holds no data: gather the samples again by index.
+                network_input: if network_input {
+                    Some(gather::<F>(self.data, &indices)?.inputs)
+                } else {
+                    None
+                },
+            }),
+            None => {
+                let batch = gather::<F>(self.data, &indices)?;
+                let x = crate::predict(&stages[..self.below], &batch.inputs)?;
+                Ok(RowBatch {
+                    x,
+                    labels: batch.labels,
+                    network_input: network_input.then_some(batch.inputs),
+                })
             }
         }
     }
@@ -416,22 +439,21 @@ impl Greedy {
         index: usize,
         rows: Vec<usize>,
     ) -> Result<Rows<'a, F>> {
-        match &self.held.rows {
+        let cached = match &self.held.rows {
             Some(held) if held.stage == index => {
                 let features = held.features.downcast_ref::<Tensor<F>>().ok_or_else(|| {
                     Error::Protocol("the greedy input cache holds another float type".into())
                 })?;
-                Ok(Rows::Cached {
-                    features,
-                    labels: &held.labels,
-                })
+                Some((features, held.labels.as_slice()))
             }
-            _ => Ok(Rows::Streamed {
-                data,
-                rows,
-                below: index,
-            }),
-        }
+            _ => None,
+        };
+        Ok(Rows {
+            data,
+            rows,
+            below: index,
+            cached,
+        })
     }
 
     /// One epoch of stage `index` learning alone on `rows`.
@@ -474,15 +496,25 @@ impl Greedy {
         for (b, positions) in batches.iter().enumerate() {
             let (below, rest) = stages.split_at_mut(index);
             let stage = &mut rest[0];
-            let (x, labels) = rows.batch(below, positions)?;
+            let needs_data = stage.objective().needs_network_input();
+            let RowBatch {
+                x,
+                labels,
+                network_input,
+            } = rows.batch(below, positions, needs_data)?;
+            let signals = Signals {
+                labels: Some(&labels),
+                network_input: network_input.as_ref(),
+                ..Signals::default()
+            };
             let started = Instant::now();
             let update = if corruption.is_none() {
                 let (y, cache) = stage.forward(&x)?;
-                stage.learn(&x, &y, &cache, signals(&labels), false)?
+                stage.learn(&x, &y, &cache, signals, false)?
             } else {
                 let noisy = corruption.apply(&x, &mut rng).map_err(|e| stage.wrap(e))?;
                 let (y, cache) = stage.forward(&noisy)?;
-                stage.learn(&x, &y, &cache, signals(&labels), false)?
+                stage.learn(&x, &y, &cache, signals, false)?
             };
             busy += started.elapsed().as_secs_f64();
             let loss = update.loss.as_f64();
@@ -706,13 +738,5 @@ impl<F: Float> Scheduler<F> for Greedy {
         }
         self.held.log.push(e);
         Ok(report)
-    }
-}
-
-fn signals<F: Float>(labels: &[usize]) -> Signals<'_, F> {
-    Signals {
-        labels: Some(labels),
-        message: None,
-        global_error: None,
     }
 }

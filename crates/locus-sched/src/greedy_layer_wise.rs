@@ -2,10 +2,10 @@ use std::borrow::Cow;
 use std::time::Instant;
 
 use locus_core::{Float, Tensor};
-use locus_data::{Dataset, InMemoryDataset};
+use locus_data::{gather, Dataset, InMemoryDataset};
 use serde::{Deserialize, Serialize};
 
-use crate::lockstep::{learn_top_down, run_epoch, Turn};
+use crate::lockstep::{learn_top_down, run_epoch_on_indices, Turn};
 use crate::{
     cache_stage_inputs, BatchReport, EpochPlan, EpochReport, Error, Observer, Result, Scheduler,
     Stage,
@@ -140,8 +140,9 @@ impl StageBudget {
 /// In epoch `plan.epoch` exactly one stage is **active**
 /// ([`StageBudget::active_stage`]). For each batch the stages below it run forward only
 /// (inference: their weights, optimizer state and objective are untouched), the active
-/// stage runs forward and learns from its own objective with the batch's labels — no
-/// message, no global error — and the stages above it do not run. This is the greedy
+/// stage runs forward and learns from its own objective with the batch's labels (and the
+/// data batch, when its objective needs the network input) — no message, no global error
+/// — and the stages above it do not run. This is the greedy
 /// layer-wise training of Bengio, Lamblin, Popovici & Larochelle (2007, "Greedy
 /// layer-wise training of deep networks", §2), and with
 /// [`LocalClassifier`](locus_objectives::LocalClassifier) stages the sequential variant
@@ -181,7 +182,11 @@ impl StageBudget {
 /// the active stage trains on that cache: the frozen stages no longer run on every batch,
 /// at the cost of holding one representation of the whole data set (GIM's memory-saving
 /// schedule, Löwe et al. 2019). The result is the same as without the cache up to float
-/// rounding of the stored inputs (kept in `f32`).
+/// rounding of the stored inputs (kept in `f32`). An active stage whose objective
+/// [needs the network input](locus_objectives::LocalObjective::needs_network_input)
+/// still gets the original data batch: the cache keeps the data's order, and each batch's
+/// samples are gathered again from the data by index (one more batch in memory, not a
+/// second copy of the data set).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GreedyLayerWise {
     budget: StageBudget,
@@ -284,11 +289,13 @@ impl GreedyLayerWise {
 
 /// One batch: the stages below `active` run forward (inference only) unless `inputs` are
 /// already the active stage's (`cached`), `active` runs forward and learns from its own
-/// objective with the labels. Each stage's computing time is added to `busy`.
+/// objective with the labels and the `network_input`. Each stage's computing time is
+/// added to `busy`.
 fn learn_alone<F: Float>(
     stages: &mut [Stage<F>],
     active: usize,
     inputs: &Tensor<F>,
+    network_input: &Tensor<F>,
     labels: &[usize],
     busy: &mut [f64],
     cached: bool,
@@ -310,6 +317,7 @@ fn learn_alone<F: Float>(
         std::slice::from_ref(x.as_ref()),
         std::slice::from_ref(&y),
         std::slice::from_ref(&cache),
+        network_input,
         labels,
         &mut busy[active..=active],
     )?[0];
@@ -340,14 +348,33 @@ impl<F: Float> Scheduler<F> for GreedyLayerWise {
             Some(batch) if active > 0 => (self.cache.inputs_of(stages, active, data, batch)?, true),
             _ => (data, false),
         };
-        run_epoch(
+        let regather = cached && stages[active].objective().needs_network_input();
+        run_epoch_on_indices(
             stages,
             source,
             plan,
             observer,
             turn,
-            |stages, inputs, labels, busy| {
-                learn_alone(stages, active, inputs, labels, busy, cached)
+            |stages, _, indices, busy| {
+                let batch = gather::<F>(source, indices)?;
+                // The cache holds the frozen stages' outputs in the data's order, so the
+                // network input is the data's samples at the same indices.
+                let original = if regather {
+                    Some(gather::<F>(data, indices)?.inputs)
+                } else {
+                    None
+                };
+                let network_input = original.as_ref().unwrap_or(&batch.inputs);
+                let labels = &batch.labels;
+                learn_alone(
+                    stages,
+                    active,
+                    &batch.inputs,
+                    network_input,
+                    labels,
+                    busy,
+                    cached,
+                )
             },
         )
     }

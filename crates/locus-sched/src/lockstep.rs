@@ -27,7 +27,8 @@ use crate::{
 pub struct Lockstep;
 
 impl Lockstep {
-    /// Trains on one batch.
+    /// Trains on one batch; `inputs` is the network input too (the stages whose
+    /// objective [needs it](locus_objectives::LocalObjective::needs_network_input) get it).
     ///
     /// # Errors
     /// [`Error::Config`] for an empty stack, or when the top stage needs a message (nothing
@@ -38,15 +39,18 @@ impl Lockstep {
         inputs: &Tensor<F>,
         labels: &[usize],
     ) -> Result<BatchReport> {
-        self.timed_batch(stages, inputs, labels, &mut vec![0.0; stages.len()])
+        self.timed_batch(stages, inputs, inputs, labels, &mut vec![0.0; stages.len()])
     }
 
-    /// [`Lockstep::train_batch`], adding each stage's computing time (forward pass and
-    /// update, in seconds) to `busy`.
+    /// [`Lockstep::train_batch`] with the first stage's `inputs` apart from the
+    /// `network_input` (they differ when `stages` are the top of a network whose bottom is
+    /// frozen), adding each stage's computing time (forward pass and update, in seconds)
+    /// to `busy`.
     pub(crate) fn timed_batch<F: Float>(
         &mut self,
         stages: &mut [Stage<F>],
         inputs: &Tensor<F>,
+        network_input: &Tensor<F>,
         labels: &[usize],
         busy: &mut [f64],
     ) -> Result<BatchReport> {
@@ -66,6 +70,7 @@ impl Lockstep {
             &activations[..stages.len()],
             &activations[1..],
             &caches,
+            network_input,
             labels,
             busy,
         )?;
@@ -80,13 +85,15 @@ impl Lockstep {
 /// stages learn **top-down** from forward passes already made (`inputs[i]` and `outputs[i]`
 /// are stage `i`'s, with its cache). The top stage's output gradient is broadcast as the
 /// global error; a stage that needs a message gets the input gradient of the stage above,
-/// computed with that stage's weights before its update. Each stage's computing time is
-/// added to `busy`; returns each stage's loss.
+/// computed with that stage's weights before its update; a stage that needs the network
+/// input gets `network_input` (a reference: nothing is copied). Each stage's computing
+/// time is added to `busy`; returns each stage's loss.
 pub(crate) fn learn_top_down<F: Float>(
     stages: &mut [Stage<F>],
     inputs: &[Tensor<F>],
     outputs: &[Tensor<F>],
     caches: &[Cache<F>],
+    network_input: &Tensor<F>,
     labels: &[usize],
     busy: &mut [f64],
 ) -> Result<Vec<f64>> {
@@ -100,6 +107,7 @@ pub(crate) fn learn_top_down<F: Float>(
             labels: Some(labels),
             message: message.as_ref(),
             global_error: global_error.as_ref(),
+            network_input: Some(network_input),
         };
         let started = Instant::now();
         let update = stages[i].learn(
@@ -154,7 +162,7 @@ impl<F: Float> Scheduler<F> for Lockstep {
             plan,
             observer,
             turn,
-            |stages, inputs, labels, busy| self.timed_batch(stages, inputs, labels, busy),
+            |stages, inputs, labels, busy| self.timed_batch(stages, inputs, inputs, labels, busy),
         )
     }
 }

@@ -3,13 +3,16 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
 use locus_core::Float;
 use locus_data::{epoch_batches, gather, Dataset};
 
-use crate::actor::{roles, Activation, ActorSettings, Inbound, Outbound, StageActor};
+use crate::actor::{
+    feeds_network_input, roles, Activation, ActorSettings, Inbound, Outbound, StageActor,
+};
 use crate::scheduler::MakeBatch;
 use crate::stack_params::StagesView;
 use crate::{
@@ -40,7 +43,11 @@ use crate::{
 ///
 /// **Memory** is bounded by [`AsyncConfig`]: each stage keeps at most `in_flight`
 /// batches, and at most `capacity` batches wait between two stages (a stage sends up only
-/// when the stage above has a free slot). Stages never block on a send: every thread
+/// when the stage above has a free slot). When a stage's objective
+/// [needs the network input](locus_objectives::LocalObjective::needs_network_input), the
+/// data batch travels up with the activations as far as the highest such stage, copied
+/// once at the source and shared from there (one more data batch for each batch some
+/// stage still holds, whatever the number of stages); otherwise nothing travels. Stages never block on a send: every thread
 /// waits in one place, its inbox, so no cycle of waiting threads can form.
 ///
 /// **Failures**: an error or a panic in any stage stops every thread and the epoch
@@ -277,6 +284,8 @@ struct Feed<'a, F> {
     next: usize,
     credits: usize,
     end_sent: bool,
+    /// Whether to attach the data batch as the network input (some stage needs it).
+    network_input: bool,
 }
 
 impl<F: Float> Feed<'_, F> {
@@ -285,6 +294,7 @@ impl<F: Float> Feed<'_, F> {
             let batch = (self.make)(self.next, &self.batches[self.next])?;
             let activation = Activation {
                 batch: self.next as u64,
+                network_input: self.network_input.then(|| Arc::new(batch.inputs.clone())),
                 input: batch.inputs,
                 labels: batch.labels,
             };
@@ -330,6 +340,7 @@ impl Pipelined {
         make: &MakeBatch<'_, F>,
     ) -> Result<EpochReport> {
         let roles = roles(stages, &self.config)?;
+        let network_input = feeds_network_input(&roles);
         let start = Instant::now();
         let batches = epoch_batches(data.len(), plan.batch_size, plan.seed, plan.epoch)?;
         let n = stages.len();
@@ -377,6 +388,7 @@ impl Pipelined {
                     next: 0,
                     credits: settings.capacity,
                     end_sent: false,
+                    network_input,
                 });
                 let stop = &stop;
                 let spawned = thread::Builder::new()

@@ -4,13 +4,16 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::Instant;
 
 use locus_core::Float;
 use locus_data::{epoch_batches, gather, Dataset};
 use serde::{Deserialize, Serialize};
 
-use crate::actor::{roles, Activation, ActorSettings, Inbound, Outbound, StageActor, Work};
+use crate::actor::{
+    feeds_network_input, roles, Activation, ActorSettings, Inbound, Outbound, StageActor, Work,
+};
 use crate::pipelined::panic_message;
 use crate::scheduler::MakeBatch;
 use crate::stack_params::StagesView;
@@ -379,6 +382,7 @@ impl Simulated {
         make: &MakeBatch<'_, F>,
     ) -> Result<EpochReport> {
         let roles = roles(stages, &self.config.flow)?;
+        let network_input = feeds_network_input(&roles);
         let n = stages.len();
         let times = self.config.times_for(n)?;
         let start = Instant::now();
@@ -427,6 +431,7 @@ impl Simulated {
                     Target::Stage(0),
                     Inbound::Up(Activation {
                         batch: next as u64,
+                        network_input: network_input.then(|| Arc::new(batch.inputs.clone())),
                         input: batch.inputs,
                         labels: batch.labels,
                     }),

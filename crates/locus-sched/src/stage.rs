@@ -37,6 +37,10 @@ pub struct Signals<'a, F: Float> {
     pub message: Option<&'a Tensor<F>>,
     /// The error broadcast from the top of the network.
     pub global_error: Option<&'a Tensor<F>>,
+    /// The network's input batch (the data the first stage received), which the stage
+    /// passes on only to an objective that
+    /// [needs it](LocalObjective::needs_network_input).
+    pub network_input: Option<&'a Tensor<F>>,
 }
 
 impl<F: Float> Stage<F> {
@@ -131,6 +135,31 @@ impl<F: Float> Stage<F> {
         }
     }
 
+    /// What the objective gets of the network input a scheduler `supplied`: all of it
+    /// when it [needs it](LocalObjective::needs_network_input), nothing otherwise, so an
+    /// objective that uses it without saying so fails under every scheduler alike.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the stage, its objective and its need, when the objective
+    /// needs the network input and none was supplied: the one place where a scheduler
+    /// that cannot supply it is refused.
+    pub(crate) fn network_input_for<'a>(
+        &self,
+        supplied: Option<&'a Tensor<F>>,
+    ) -> Result<Option<&'a Tensor<F>>> {
+        if !self.objective.needs_network_input() {
+            return Ok(None);
+        }
+        supplied.map(Some).ok_or_else(|| {
+            Error::Config(format!(
+                "stage '{}' uses objective '{}', which needs the network input (the data \
+                 batch the first stage receives), but its scheduler did not supply it",
+                self.name,
+                self.objective.name()
+            ))
+        })
+    }
+
     /// One optimizer step on the module's parameters with `grads`, unless the objective
     /// holds this step's update ([`LocalObjective::holds_update`]); either way the step
     /// is counted.
@@ -161,7 +190,8 @@ impl<F: Float> Stage<F> {
     ///
     /// # Errors
     /// [`Error::Stage`] naming this stage when the objective, module or optimizer fails
-    /// (for example a backward-locked objective without a message).
+    /// (for example a backward-locked objective without a message); [`Error::Config`] when
+    /// the objective needs the network input and `signals` has none.
     pub fn learn(
         &mut self,
         input: &Tensor<F>,
@@ -176,6 +206,7 @@ impl<F: Float> Stage<F> {
             labels: signals.labels,
             global_error: signals.global_error,
             message: signals.message,
+            network_input: self.network_input_for(signals.network_input)?,
             step: self.steps,
         };
         self.objective

@@ -193,7 +193,7 @@ fn true_targets_pass_the_backpropagated_message_down() {
         let signals = Signals {
             labels: Some(&batch.labels),
             message: Some(&message),
-            global_error: None,
+            ..Signals::default()
         };
         let update = net[1].learn(&h0, &h1, &cache, signals, true).unwrap();
         let down = update.grad_input.unwrap();

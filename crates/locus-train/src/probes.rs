@@ -159,6 +159,13 @@ fn own_loss<F: Float>(stages: &mut [Stage<F>], data: &dyn Dataset) -> Result<f64
             .infer(&hidden)
             .map_err(|e| stage_error(top, e))?;
         let ctx = StageContext::new(&hidden, &output).with_labels(&batch.labels);
+        // The network input goes only to an objective that says it needs it, as in
+        // training.
+        let ctx = if top.objective().needs_network_input() {
+            ctx.with_network_input(&batch.inputs)
+        } else {
+            ctx
+        };
         let signal = top
             .objective_mut()
             .signal(&ctx, Mode::Evaluate)

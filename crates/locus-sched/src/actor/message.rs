@@ -1,5 +1,7 @@
 //! What stages send each other under the asynchronous schedulers.
 
+use std::sync::Arc;
+
 use locus_core::Tensor;
 
 use crate::StageStep;
@@ -13,6 +15,9 @@ pub(crate) struct Activation<F> {
     pub input: Tensor<F>,
     /// The batch's labels.
     pub labels: Vec<usize>,
+    /// The data batch the first stage received, when this stage or one above it needs the
+    /// network input: one copy per batch, shared by every stage that holds it.
+    pub network_input: Option<Arc<Tensor<F>>>,
 }
 
 /// What a stage receives.

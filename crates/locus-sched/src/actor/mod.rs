@@ -11,6 +11,12 @@
 //!   `in_flight` batches are kept; the stage takes no new batch while it holds that many.
 //! - an update-unlocked stage learns at once from its prediction and keeps only the
 //!   output until the gradient from above arrives to train its objective.
+//! - when some stage needs the network input, the data source attaches the data batch to
+//!   what it feeds the first stage, and each stage passes it up with its output as long as
+//!   a stage above needs it, and keeps it with a batch when it needs it itself. It is
+//!   copied once, at the source, and shared (`Arc`) from there: one more data batch for
+//!   each batch alive anywhere in the pipeline. When no stage needs it, nothing is
+//!   attached.
 //! - the top stage learns at once, sends its input gradient down when the stage below
 //!   needs it and its output error to every stage that needs the global error.
 //!
@@ -20,11 +26,12 @@ mod message;
 mod role;
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use locus_core::{Cache, Float, Tensor};
 
 pub(crate) use message::{Activation, Inbound, Outbound, Work};
-pub(crate) use role::{roles, Role};
+pub(crate) use role::{feeds_network_input, roles, Role};
 
 use crate::{
     Error, ReplayBuffer, Result, Signals, Stage, StageStats, StageStep, StageUpdate, StatsRecorder,
@@ -52,6 +59,8 @@ struct Pending<F> {
     output: Tensor<F>,
     cache: Option<Cache<F>>,
     labels: Vec<usize>,
+    /// The data batch, when the stage's objective needs the network input.
+    network_input: Option<Arc<Tensor<F>>>,
     forward_step: u64,
     /// The stage's step when it made its update (update-unlocked stages keep the batch
     /// after that, for the late message).
@@ -295,19 +304,19 @@ impl<'a, F: Float> StageActor<'a, F> {
             batch,
             input,
             labels,
+            network_input,
         } = activation;
         self.current_batch = Some(batch);
         let (output, cache) = self.stage.forward(&input)?;
         let forward_step = self.stage.steps();
         let immediate = !self.role.waits_message && !self.role.waits_global;
         if immediate {
-            let made = update(
-                self.stage,
-                &self.role,
-                (&input, &output, &cache, &labels),
-                None,
-                None,
-            )?;
+            let signals = Signals {
+                labels: Some(&labels),
+                network_input: network_input.as_deref(),
+                ..Signals::default()
+            };
+            let made = update(self.stage, &self.role, (&input, &output, &cache), signals)?;
             self.after_update(batch, &labels, 0, made, out)?;
         }
         let keep = !immediate || self.role.late_message;
@@ -322,6 +331,10 @@ impl<'a, F: Float> StageActor<'a, F> {
                 batch,
                 input: up,
                 labels: labels.clone(),
+                network_input: network_input
+                    .as_ref()
+                    .filter(|_| self.role.sends_network_input)
+                    .cloned(),
             });
         }
         if let Some(output) = kept {
@@ -330,6 +343,7 @@ impl<'a, F: Float> StageActor<'a, F> {
                 output,
                 cache: (!immediate).then_some(cache),
                 labels,
+                network_input: network_input.filter(|_| self.role.needs_network_input),
                 forward_step,
                 learned_at: immediate.then_some(forward_step),
                 message: None,
@@ -355,6 +369,7 @@ impl<'a, F: Float> StageActor<'a, F> {
                     &entry.input,
                     &entry.output,
                     Some(&entry.labels),
+                    entry.network_input.as_deref(),
                     &message,
                     learned_at,
                 )?
@@ -377,12 +392,17 @@ impl<'a, F: Float> StageActor<'a, F> {
         let cache = entry.cache.take().expect("kept until the update");
         let message = entry.message.take();
         let global = entry.global.take();
+        let signals = Signals {
+            labels: Some(&entry.labels),
+            message: message.as_ref(),
+            global_error: global.as_ref(),
+            network_input: entry.network_input.as_deref(),
+        };
         let made = update(
             self.stage,
             &self.role,
-            (&entry.input, &entry.output, &cache, &entry.labels),
-            message.as_ref(),
-            global.as_ref(),
+            (&entry.input, &entry.output, &cache),
+            signals,
         )?;
         self.after_update(batch, &entry.labels, staleness, made, out)?;
         if self.role.late_message {
@@ -441,21 +461,15 @@ impl<'a, F: Float> StageActor<'a, F> {
     }
 }
 
-/// One update of `stage` from a batch: `learn` for stages that had all they need, or
-/// `learn_unlocked` for update-unlocked ones.
+/// One update of `stage` from a batch's input, output and forward cache: `learn` for
+/// stages that had all they need, or `learn_unlocked` for update-unlocked ones.
 fn update<F: Float>(
     stage: &mut Stage<F>,
     role: &Role,
-    pending: (&Tensor<F>, &Tensor<F>, &Cache<F>, &[usize]),
-    message: Option<&Tensor<F>>,
-    global: Option<&Tensor<F>>,
+    pending: (&Tensor<F>, &Tensor<F>, &Cache<F>),
+    signals: Signals<'_, F>,
 ) -> Result<StageUpdate<F>> {
-    let (input, output, cache, labels) = pending;
-    let signals = Signals {
-        labels: Some(labels),
-        message,
-        global_error: global,
-    };
+    let (input, output, cache) = pending;
     if role.late_message {
         stage.learn_unlocked(input, output, cache, signals, role.below_needs_message)
     } else {

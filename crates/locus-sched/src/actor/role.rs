@@ -22,6 +22,10 @@ pub(crate) struct Role {
     pub global_targets: Vec<usize>,
     /// Draws its inputs from a replay buffer.
     pub replay: bool,
+    /// The objective needs the network input: the stage keeps it with each batch.
+    pub needs_network_input: bool,
+    /// A stage above needs the network input: the stage passes it up with its output.
+    pub sends_network_input: bool,
 }
 
 /// Every stage's role, after checking that the stack can run asynchronously.
@@ -128,11 +132,14 @@ pub(crate) fn roles<F: Float>(stages: &[Stage<F>], config: &AsyncConfig) -> Resu
             objective(i).name()
         )));
     }
+    let needs_network_input = |i: usize| objective(i).needs_network_input();
     Ok((0..stages.len())
         .map(|i| {
             let o = objective(i);
             let unlocked = o.is_update_unlocked();
             Role {
+                needs_network_input: needs_network_input(i),
+                sends_network_input: (i + 1..stages.len()).any(needs_network_input),
                 waits_message: o.needs_message() && !unlocked,
                 waits_global: o.needs_global_error(),
                 late_message: o.needs_message() && unlocked,
@@ -149,4 +156,85 @@ pub(crate) fn roles<F: Float>(stages: &[Stage<F>], config: &AsyncConfig) -> Resu
             }
         })
         .collect())
+}
+
+/// Whether the data source must attach the network input to the batches it feeds the
+/// first stage: some stage needs it.
+pub(crate) fn feeds_network_input(roles: &[Role]) -> bool {
+    roles
+        .first()
+        .is_some_and(|r| r.needs_network_input || r.sends_network_input)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use locus_core::{seeded_rng, LinearConfig, OptimizerConfig, SgdConfig};
+    use locus_objectives::{LocalObjective, LocalSignal, Mode, StageContext};
+
+    /// A zero signal from an objective that needs the network input or not.
+    struct Needs(bool);
+
+    impl LocalObjective<f64> for Needs {
+        fn name(&self) -> String {
+            format!("needs the network input: {}", self.0)
+        }
+
+        fn signal(
+            &mut self,
+            ctx: &StageContext<'_, f64>,
+            _: Mode,
+        ) -> locus_core::Result<LocalSignal<f64>> {
+            Ok(LocalSignal {
+                loss: 0.0,
+                grad_output: ctx.output.mapv(|_| 0.0),
+            })
+        }
+
+        fn needs_network_input(&self) -> bool {
+            self.0
+        }
+    }
+
+    /// Who keeps the network input and who passes it up in a four-stage stack whose stage
+    /// `i` needs it when `needs[i]`, and whether the data source attaches it at all.
+    fn flags(needs: [bool; 4]) -> (Vec<(bool, bool)>, bool) {
+        let optimizer = OptimizerConfig::Sgd(SgdConfig::new(0.1));
+        let stages: Vec<Stage<f64>> = (0..4)
+            .map(|i| {
+                let layer = LinearConfig::new(4, 4).init::<f64>(&mut seeded_rng(i as u64));
+                Stage::new(
+                    format!("stage{i}"),
+                    Box::new(layer.unwrap()),
+                    Box::new(Needs(needs[i])),
+                    optimizer.build::<f64>().unwrap(),
+                )
+            })
+            .collect();
+        let roles = roles(&stages, &AsyncConfig::default()).unwrap();
+        let flags = roles
+            .iter()
+            .map(|r| (r.needs_network_input, r.sends_network_input))
+            .collect();
+        (flags, feeds_network_input(&roles))
+    }
+
+    #[test]
+    fn the_network_input_goes_up_only_as_far_as_a_stage_needs_it() {
+        let (none, fed) = flags([false; 4]);
+        assert_eq!(none, vec![(false, false); 4]);
+        assert!(!fed, "no stage needs it: nothing is attached");
+        let (second, fed) = flags([false, true, false, false]);
+        assert_eq!(
+            second,
+            [(false, true), (true, false), (false, false), (false, false)]
+        );
+        assert!(fed);
+        let (ends, fed) = flags([true, false, false, true]);
+        assert_eq!(
+            ends,
+            [(true, true), (false, true), (false, true), (true, false)]
+        );
+        assert!(fed);
+    }
 }

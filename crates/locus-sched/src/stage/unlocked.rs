@@ -18,7 +18,8 @@ impl<F: Float> Stage<F> {
     ///
     /// # Errors
     /// [`Error::Stage`](crate::Error::Stage) naming this stage when the objective, module
-    /// or optimizer fails.
+    /// or optimizer fails; [`Error::Config`](crate::Error::Config) when the objective
+    /// needs the network input and `signals` has none.
     pub fn learn_unlocked(
         &mut self,
         input: &Tensor<F>,
@@ -42,6 +43,7 @@ impl<F: Float> Stage<F> {
             labels: signals.labels,
             global_error: signals.global_error,
             message: None,
+            network_input: self.network_input_for(signals.network_input)?,
             step: self.steps,
         };
         let signal = self
@@ -61,20 +63,24 @@ impl<F: Float> Stage<F> {
     }
 
     /// Gives the objective the gradient message for a batch this stage already learned
-    /// from with [`Stage::learn_unlocked`]: `input`, `output` and `labels` are that
-    /// batch's, `step` the stage's step count when it learned from it. Only the
+    /// from with [`Stage::learn_unlocked`]: `input`, `output`, `labels` and
+    /// `network_input` are that batch's, `step` the stage's step count when it learned
+    /// from it. Only the
     /// objective's own parameters change
     /// ([`LocalObjective::learn_from_late_message`](locus_objectives::LocalObjective::learn_from_late_message));
     /// returns its auxiliary loss.
     ///
     /// # Errors
     /// [`Error::Stage`](crate::Error::Stage) naming this stage when the objective refuses
-    /// the message (wrong shape, NaN, or an objective that is not update-unlocked).
+    /// the message (wrong shape, NaN, or an objective that is not update-unlocked);
+    /// [`Error::Config`](crate::Error::Config) when the objective needs the network input
+    /// and there is none.
     pub fn learn_from_late_message(
         &mut self,
         input: &Tensor<F>,
         output: &Tensor<F>,
         labels: Option<&[usize]>,
+        network_input: Option<&Tensor<F>>,
         message: &Tensor<F>,
         step: u64,
     ) -> Result<F> {
@@ -84,6 +90,7 @@ impl<F: Float> Stage<F> {
             labels,
             global_error: None,
             message: Some(message),
+            network_input: self.network_input_for(network_input)?,
             step,
         };
         self.objective

@@ -7,7 +7,8 @@ use locus_core::{Loss, Tensor};
 use locus_data::InMemoryDataset;
 use locus_models::MlpConfig;
 use locus_objectives::{
-    DirectFeedback, LocalObjective, SupervisedLoss, SyntheticGradientConfig, UpstreamGradient,
+    DirectFeedback, HsicBottleneckConfig, LocalObjective, SupervisedLoss, SyntheticGradientConfig,
+    UpstreamGradient,
 };
 use locus_sched::Stage;
 use rand_distr::{Distribution, StandardNormal};
@@ -43,9 +44,11 @@ pub enum Rule {
     BpLambda,
     /// Every stage learns from its own supervised loss (its output is class scores).
     Local,
+    /// The hidden stages learn from the HSIC bottleneck: they need the network input.
+    Hsic,
 }
 
-pub const RULES: [Rule; 7] = [
+pub const RULES: [Rule; 8] = [
     Rule::Backprop,
     Rule::FeedbackAlignment,
     Rule::DirectFeedback,
@@ -53,6 +56,7 @@ pub const RULES: [Rule; 7] = [
     Rule::Cdni,
     Rule::BpLambda,
     Rule::Local,
+    Rule::Hsic,
 ];
 
 /// The objective of hidden stage `i` under `rule`.
@@ -82,6 +86,7 @@ pub fn hidden(rule: Rule, i: usize) -> Box<dyn LocalObjective<f64>> {
                 .unwrap(),
         ),
         Rule::Local => Box::new(SupervisedLoss::new(Loss::SoftmaxCrossEntropy)),
+        Rule::Hsic => Box::new(HsicBottleneckConfig::new(3).build().unwrap()),
     }
 }
 

@@ -61,6 +61,9 @@ pub enum Check {
     /// says so (in `Mode::Evaluate` it may be optional), and a message of the wrong shape is
     /// refused.
     Message,
+    /// The network input is required exactly when `needs_network_input()` says so, and
+    /// one of the wrong batch size or holding a NaN is refused.
+    NetworkInput,
     /// A NaN in the output (or in a required message) is an error, not a silently
     /// non-finite or finite loss.
     NonFinite,
@@ -90,6 +93,9 @@ impl Check {
             Check::EvaluateIsPure => "Mode::Evaluate is pure",
             Check::Labels => "labels are required exactly when needs_labels() says so",
             Check::Message => "the message is required exactly when needs_message() says so",
+            Check::NetworkInput => {
+                "the network input is required exactly when needs_network_input() says so"
+            }
             Check::NonFinite => "a NaN input to the objective is an error",
         }
     }

@@ -3,8 +3,8 @@
 use locus_objectives::{LocalObjective, Mode};
 
 use super::objective_checks::{
-    evaluate_is_pure, labels_checked, message_checked, nan_refused, same_signal, signal_of,
-    valid_signal, ContextData, FULL,
+    evaluate_is_pure, labels_checked, message_checked, nan_refused, network_input_checked,
+    same_signal, signal_of, valid_signal, ContextData, FULL,
 };
 use super::{Check, ConformanceFailure};
 use crate::finite_diff::{check_objective, FdOptions};
@@ -13,8 +13,9 @@ use crate::finite_diff::{check_objective, FdOptions};
 /// number of classes, the output values, the finite-difference settings and the seed.
 ///
 /// The suite builds a full context (input, output, labels, a message of the output's
-/// shape, and a global error when [`ObjectiveConformance::global_error_shape`] is set),
-/// then removes or spoils one field at a time.
+/// shape, a network input, and a global error when
+/// [`ObjectiveConformance::global_error_shape`] is set), then removes or spoils one field
+/// at a time.
 ///
 /// # Example
 /// ```
@@ -41,6 +42,9 @@ pub struct ObjectiveConformance {
     pub output_range: (f64, f64),
     /// Shape of the global error to put in the context, if any (default none).
     pub global_error_shape: Option<Vec<usize>>,
+    /// Shape of the network input (the data the first stage received), batch first
+    /// (default: the input's). Its values are drawn apart from the input's.
+    pub network_input_shape: Vec<usize>,
     /// Settings of the finite-difference check.
     pub fd: FdOptions,
     /// Seed passed to `make` and used for the data (default 0).
@@ -63,14 +67,31 @@ impl ObjectiveConformance {
             classes: output_shape[output_shape.len() - 1],
             output_range: (-2.0, 2.0),
             global_error_shape: None,
+            network_input_shape: output_shape.to_vec(),
             fd: FdOptions::default(),
             seed: 0,
         }
     }
 
-    /// Sets the stage input's shape.
+    /// Sets the stage input's shape, and the network input's to the same.
     pub fn with_input_shape(mut self, shape: &[usize]) -> Self {
         self.input_shape = shape.to_vec();
+        self.network_input_shape = shape.to_vec();
+        self
+    }
+
+    /// Sets the network input's shape (after [`ObjectiveConformance::with_input_shape`],
+    /// which resets it).
+    ///
+    /// # Panics
+    /// When `shape` is empty, has a zero axis or another batch size than the output's.
+    pub fn with_network_input_shape(mut self, shape: &[usize]) -> Self {
+        assert!(
+            shape.first() == self.output_shape.first() && shape.iter().all(|&d| d > 0),
+            "the network input needs the output's batch ({:?}) and no empty axis, got {shape:?}",
+            self.output_shape[0]
+        );
+        self.network_input_shape = shape.to_vec();
         self
     }
 
@@ -117,7 +138,8 @@ impl ObjectiveConformance {
 
     /// Runs every [`Check`] that applies to objectives and stops at the first that fails:
     /// [`Check::ValidInput`], [`Check::EvaluateIsPure`], [`Check::Reproducible`],
-    /// [`Check::Labels`], [`Check::Message`], [`Check::NonFinite`] and, when
+    /// [`Check::Labels`], [`Check::Message`], [`Check::NetworkInput`],
+    /// [`Check::NonFinite`] and, when
     /// [`LocalObjective::is_exact_gradient`] is true, [`Check::FiniteDifferences`].
     ///
     /// Label checks refuse a missing label list, one of the wrong length and a label
@@ -125,7 +147,10 @@ impl ObjectiveConformance {
     /// otherwise. Message checks, when `needs_message()`, refuse a missing message in
     /// [`Mode::Learn`] (in [`Mode::Evaluate`] an objective may predict without one, as a
     /// synthetic gradient does, but must then return a valid signal) and a message of the
-    /// wrong shape in both modes; otherwise they require success without a message. Each
+    /// wrong shape in both modes; otherwise they require success without a message.
+    /// Network-input checks, when `needs_network_input()`, refuse in both modes a missing
+    /// network input, one with a row more than the output and one holding a NaN; otherwise
+    /// they require success without one. Each
     /// check that may change the objective uses a fresh one from `make(seed)`.
     ///
     /// # Errors
@@ -157,6 +182,7 @@ impl ObjectiveConformance {
             .map_err(fail(Check::Reproducible))?;
         labels_checked(&fresh, &data, self.classes).map_err(fail(Check::Labels))?;
         message_checked(&fresh, &data).map_err(fail(Check::Message))?;
+        network_input_checked(&fresh, &data).map_err(fail(Check::NetworkInput))?;
         nan_refused(&fresh, &data).map_err(fail(Check::NonFinite))?;
 
         if fresh().is_exact_gradient() {

@@ -22,6 +22,7 @@ pub(super) struct ContextData {
     labels: Vec<usize>,
     message: Tensor<f64>,
     global_error: Option<Tensor<f64>>,
+    network_input: Tensor<f64>,
 }
 
 impl ContextData {
@@ -37,6 +38,7 @@ impl ContextData {
                 .global_error_shape
                 .as_ref()
                 .map(|shape| uniform(shape, -1.0, 1.0, &mut rng)),
+            network_input: uniform(&suite.network_input_shape, -1.0, 1.0, &mut rng),
         }
     }
 
@@ -44,6 +46,7 @@ impl ContextData {
         let ctx = StageContext::new(&self.input, &self.output)
             .with_labels(&self.labels)
             .with_message(&self.message)
+            .with_network_input(&self.network_input)
             .with_step(3);
         match &self.global_error {
             Some(error) => ctx.with_global_error(error),
@@ -227,6 +230,50 @@ pub(super) fn nan_refused(fresh: Fresh<'_>, data: &ContextData) -> Result<(), St
         nan_message[&corner[..]] = f64::NAN;
         expect_refusal("a message holding a NaN", || {
             fresh().signal(&full.with_message(&nan_message), Mode::Evaluate)
+        })?;
+    }
+    Ok(())
+}
+
+/// If `needs_network_input()`: a context without the network input, with one of another
+/// batch size, or with a NaN in it is refused in both modes. Otherwise the network input
+/// is not needed at all.
+pub(super) fn network_input_checked(fresh: Fresh<'_>, data: &ContextData) -> Result<(), String> {
+    let full = data.context();
+    let without = StageContext {
+        network_input: None,
+        ..full
+    };
+    if !fresh().needs_network_input() {
+        return signal_of(
+            fresh().as_mut(),
+            &without,
+            Mode::Evaluate,
+            "a context without the network input",
+        )
+        .map(|_| ())
+        .map_err(|e| format!("needs_network_input() is false, but {e}"));
+    }
+    let mut shape = data.network_input.shape().to_vec();
+    shape[0] += 1;
+    let taller = Tensor::zeros(shape.clone());
+    let corner = vec![0; data.network_input.ndim()];
+    let mut with_nan = data.network_input.clone();
+    with_nan[&corner[..]] = f64::NAN;
+    for mode in [Mode::Evaluate, Mode::Learn] {
+        expect_refusal(
+            &format!("a context without the network input ({mode:?})"),
+            || fresh().signal(&without, mode),
+        )?;
+        expect_refusal(
+            &format!(
+                "a network input of shape {shape:?} for an output of shape {:?} ({mode:?})",
+                data.output.shape()
+            ),
+            || fresh().signal(&full.with_network_input(&taller), mode),
+        )?;
+        expect_refusal(&format!("a network input holding a NaN ({mode:?})"), || {
+            fresh().signal(&full.with_network_input(&with_nan), mode)
         })?;
     }
     Ok(())

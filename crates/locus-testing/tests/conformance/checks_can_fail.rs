@@ -220,6 +220,22 @@ fn undeclared_needs_are_caught() {
     assert_failure(&failure, Check::Labels, &["needs_labels() is false"]);
     let failure = faulty_objective(ObjectiveFault::UndeclaredMessage);
     assert_failure(&failure, Check::Message, &["needs_message() is false"]);
+    let failure = faulty_objective(ObjectiveFault::UndeclaredNetworkInput);
+    assert_failure(
+        &failure,
+        Check::NetworkInput,
+        &["needs_network_input() is false"],
+    );
+}
+
+#[test]
+fn a_missing_network_input_must_be_refused() {
+    let failure = faulty_objective(ObjectiveFault::ZeroWithoutNetworkInput);
+    assert_failure(
+        &failure,
+        Check::NetworkInput,
+        &["without the network input (Evaluate)", "was accepted"],
+    );
 }
 
 #[test]

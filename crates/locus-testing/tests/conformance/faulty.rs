@@ -169,6 +169,10 @@ pub enum ObjectiveFault {
     UncheckedMessageShape,
     /// Upstream gradient that needs a message but learns from zeros without one.
     ZeroWithoutMessage,
+    /// A loss of the network input that needs it but says it does not.
+    UndeclaredNetworkInput,
+    /// A loss of the network input that needs it but takes zeros without one.
+    ZeroWithoutNetworkInput,
 }
 
 /// A mean-squared-error or upstream-gradient objective with one [`ObjectiveFault`].
@@ -242,6 +246,26 @@ impl FaultyObjective {
     }
 }
 
+impl FaultyObjective {
+    /// `Σ_ij h_ij·s_i`, `s_i` the sum of row `i` of the network input: gradient `s_i`.
+    fn of_network_input(&self, ctx: &StageContext<'_, f64>) -> Result<LocalSignal<f64>> {
+        let zeros = Tensor::zeros(vec![ctx.output.shape()[0], 1]);
+        let x = match (ctx.network_input, self.fault) {
+            (None, ObjectiveFault::ZeroWithoutNetworkInput) => &zeros,
+            (x, _) => x.ok_or_else(|| Error::invalid("network input", "needed", "none"))?,
+        };
+        locus_core::check_finite(ctx.output, "output")?;
+        let h = as_matrix(ctx.output, None, "output")?;
+        let sums = as_matrix(x, None, "network input")?.sum_axis(Axis(1));
+        let grad_output = h.mapv(|_| 0.0) + &sums.insert_axis(Axis(1));
+        let loss = (&h * &grad_output).sum();
+        Ok(LocalSignal {
+            loss,
+            grad_output: grad_output.into_dyn(),
+        })
+    }
+}
+
 impl LocalObjective<f64> for FaultyObjective {
     fn name(&self) -> String {
         format!("{:?}", self.fault)
@@ -252,8 +276,15 @@ impl LocalObjective<f64> for FaultyObjective {
             ObjectiveFault::UndeclaredMessage
             | ObjectiveFault::UncheckedMessageShape
             | ObjectiveFault::ZeroWithoutMessage => self.upstream(ctx),
+            ObjectiveFault::UndeclaredNetworkInput | ObjectiveFault::ZeroWithoutNetworkInput => {
+                self.of_network_input(ctx)
+            }
             _ => self.mse(ctx),
         }
+    }
+
+    fn needs_network_input(&self) -> bool {
+        self.fault == ObjectiveFault::ZeroWithoutNetworkInput
     }
 
     fn needs_labels(&self) -> bool {
@@ -263,6 +294,8 @@ impl LocalObjective<f64> for FaultyObjective {
                 | ObjectiveFault::UndeclaredMessage
                 | ObjectiveFault::UncheckedMessageShape
                 | ObjectiveFault::ZeroWithoutMessage
+                | ObjectiveFault::UndeclaredNetworkInput
+                | ObjectiveFault::ZeroWithoutNetworkInput
         )
     }
 
