@@ -7,7 +7,8 @@ use crate::args::{OptimizerKind, ScheduleKind, SgTargetKind};
 use crate::contrastive_model::Family;
 use locus_core::{FeedbackRule, Loss};
 use locus_objectives::{
-    DirectFeedback, ForwardForwardConfig, LocalClassifierConfig, LocalObjective, SupervisedLoss,
+    DirectFeedback, ForwardForwardConfig, HsicBottleneckConfig, LocalClassifierConfig,
+    LocalObjective, SupervisedLoss,
     SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
 };
 
@@ -44,6 +45,10 @@ pub enum HiddenSignal {
         /// Sparse-coding stages (SARM) rather than dense ones (stacked autoencoders).
         sparse: bool,
     },
+    /// The HSIC bottleneck: every hidden stage minimises `λx·nHSIC(Z, X) − λy·nHSIC(Z, Y)`
+    /// of its output `Z` against the network's input `X` and the one-hot labels `Y`; the top
+    /// stage is a supervised linear read-out learning at the same time.
+    HsicBottleneck,
     /// A rule from outside this crate: every hidden stage of the MLP or LeNet learns from
     /// the objective the factory builds (the top stage keeps the supervised loss), and
     /// trains like the built-in rules of its kind, under every scheduler its objective
@@ -85,6 +90,7 @@ impl HiddenSignal {
             HiddenSignal::DirectFeedback => "feedback",
             HiddenSignal::SyntheticGradient { .. } => "synthetic gradients",
             HiddenSignal::LocalClassifier => "local classifiers",
+            HiddenSignal::HsicBottleneck => "dependence",
             HiddenSignal::ForwardForward { .. } => "forward-forward",
             HiddenSignal::Contrastive(_) => "contrastive",
             HiddenSignal::Reconstruction { .. } => "reconstruction",
@@ -223,6 +229,13 @@ pub const BUILTIN: &[Algorithm] = &[
         feedback: FeedbackRule::Transpose,
         hidden: HiddenSignal::Reconstruction { sparse: true },
     },
+    Algorithm {
+        name: "hsic",
+        summary: "HSIC bottleneck: every hidden stage keeps what its output shares with the labels, not the input",
+        paper: "Ma, Lewis & Kleijn 2020",
+        feedback: FeedbackRule::Transpose,
+        hidden: HiddenSignal::HsicBottleneck,
+    },
 ];
 
 /// The registry: the built-in algorithms, then those a crate added ([`install`]).
@@ -357,7 +370,9 @@ impl Algorithm {
                 adam_lr: 3e-4,
                 ..OptimizerDefaults::SGD
             },
-            HiddenSignal::Contrastive(_) => OptimizerDefaults {
+            // HSIC stages under SGD at 0.05 blow up (training loss 68 after five MNIST-1D
+            // epochs); Adam at 1e-3 trains them.
+            HiddenSignal::Contrastive(_) | HiddenSignal::HsicBottleneck => OptimizerDefaults {
                 kind: OptimizerKind::Adam,
                 ..OptimizerDefaults::SGD
             },
@@ -384,6 +399,14 @@ impl Algorithm {
                 } else {
                     SgTargetKind::True
                 },
+            },
+            // The reference network normalises every layer (without a learned scale and
+            // shift); on MNIST-1D, five epochs, batch normalisation takes the test accuracy
+            // from 0.31 to 0.60.
+            HiddenSignal::HsicBottleneck => TrainingDefaults {
+                lr_schedule: ScheduleKind::Constant,
+                batch_norm: true,
+                sg_target: SgTargetKind::Bootstrapped,
             },
             _ => TrainingDefaults {
                 lr_schedule: ScheduleKind::Constant,
@@ -572,6 +595,11 @@ impl Algorithm {
                         .expect("local-classifier settings are checked before stages are built"),
                 )
             }
+            HiddenSignal::HsicBottleneck => Box::new(
+                HsicBottleneckConfig::new(settings.classes)
+                    .build()
+                    .expect("the reference HSIC configuration is valid for >= 2 classes"),
+            ),
             // End-to-end CPC and the supervised encoder backpropagate below the top.
             HiddenSignal::Contrastive(Family::Cpc | Family::BpEncoder) => {
                 Box::new(UpstreamGradient)
