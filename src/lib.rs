@@ -111,4 +111,6 @@ mod book {
     struct Contrastive;
     #[doc = include_str!("../book/src/recurrent-synthetic-gradients.md")]
     struct RecurrentSyntheticGradients;
+    #[doc = include_str!("../book/src/hsic.md")]
+    struct Hsic;
 }
