@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The HSIC bottleneck (--algo hsic) with its defaults beside backpropagation on the same
 # network: 784-1000-1000-10 (40-… on MNIST-1D), batch 64, every hidden stage learning
-# from HSIC, a supervised linear read-out on top learning at the same time.
+# from HSIC for --epochs, then the linear read-out alone for five more epochs on the
+# frozen hidden stages (the reference's format step, hsic's default --format-epochs).
 #   - MNIST-1D (generated standard split), 20 epochs, seeds 0, 1, 2: hsic, bp, and bp with
 #     the batch normalisation hsic uses (--batch-norm).
 #   - MNIST, 5 epochs, seed 0: the same three.

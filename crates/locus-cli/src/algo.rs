@@ -8,8 +8,7 @@ use crate::contrastive_model::Family;
 use locus_core::{FeedbackRule, Loss};
 use locus_objectives::{
     DirectFeedback, ForwardForwardConfig, HsicBottleneckConfig, LocalClassifierConfig,
-    LocalObjective, SupervisedLoss,
-    SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
+    LocalObjective, SupervisedLoss, SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
 };
 
 /// What the hidden stages (all but the top) learn from.
@@ -66,6 +65,8 @@ pub struct TrainingDefaults {
     pub batch_norm: bool,
     /// `--sg-target` (under the schedulers that allow a true target only).
     pub sg_target: SgTargetKind,
+    /// `--format-epochs` (under lockstep only).
+    pub format_epochs: u64,
 }
 
 /// What an objective factory is told of the stage it builds for.
@@ -388,7 +389,9 @@ impl Algorithm {
     /// configuration its results page reports. dni and cdni: a cosine schedule and batch
     /// normalisation (784-1000-1000-10, 20 epochs: dni 1.70% test error with true targets,
     /// cdni 1.23%; `reproduce/synthetic_gradients_batch_norm.sh`), and true targets for
-    /// dni. The others: a constant rate, no normalisation, bootstrapped targets.
+    /// dni. hsic: batch normalisation and five epochs of the read-out alone after the
+    /// hidden stages (`reproduce/hsic.sh`). The others: a constant rate, no
+    /// normalisation, bootstrapped targets, the read-out learning alongside.
     pub fn training_defaults(&self) -> TrainingDefaults {
         match self.hidden {
             HiddenSignal::SyntheticGradient { conditional } => TrainingDefaults {
@@ -399,19 +402,23 @@ impl Algorithm {
                 } else {
                     SgTargetKind::True
                 },
+                format_epochs: 0,
             },
             // The reference network normalises every layer (without a learned scale and
             // shift); on MNIST-1D, five epochs, batch normalisation takes the test accuracy
-            // from 0.31 to 0.60.
+            // from 0.31 to 0.60. The reference's format step (five epochs of the read-out
+            // alone) then takes MNIST from 3.90% to 3.36% error (5 + 5 epochs, seed 0).
             HiddenSignal::HsicBottleneck => TrainingDefaults {
                 lr_schedule: ScheduleKind::Constant,
                 batch_norm: true,
                 sg_target: SgTargetKind::Bootstrapped,
+                format_epochs: 5,
             },
             _ => TrainingDefaults {
                 lr_schedule: ScheduleKind::Constant,
                 batch_norm: false,
                 sg_target: SgTargetKind::Bootstrapped,
+                format_epochs: 0,
             },
         }
     }

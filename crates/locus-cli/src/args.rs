@@ -275,6 +275,13 @@ pub struct TrainArgs {
     /// results.json, epochs.csv). 0: only after the last epoch.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub eval_every: Option<u64>,
+    /// The plain MLP/LeNet rules whose hidden stages learn from their own objective
+    /// (hsic, dgl): train the hidden stages together for --epochs, then the top read-out
+    /// alone for N more epochs on their frozen output (the HSIC bottleneck's "format"
+    /// step), instead of the read-out learning alongside them; lockstep only. 0: none
+    /// [default: 5 for hsic under lockstep, the reference's format step; 0 otherwise].
+    #[arg(long, value_name = "N")]
+    pub format_epochs: Option<u64>,
     /// Save the training state (weights, optimizer state, the learning curve so far) into
     /// DIR after every epoch, replacing the previous one (ff, ff-unsup; an error with the
     /// other algorithms). `--resume DIR` goes on from it.
@@ -328,6 +335,11 @@ impl TrainArgs {
     /// `--batch-norm`, or off when neither it nor an algorithm default was set.
     pub fn batch_norm_on(&self) -> bool {
         self.batch_norm.unwrap_or(false)
+    }
+
+    /// `--format-epochs`, or 0 when neither it nor an algorithm default was set.
+    pub fn format_epochs(&self) -> u64 {
+        self.format_epochs.unwrap_or(0)
     }
 
     /// `--sg-target`, or bootstrapped when neither it nor an algorithm default was set.

@@ -13,7 +13,7 @@ use locus_objectives::{
     ForwardForwardConfig, Goodness, HeadKind, LocalClassifierConfig, SgModel, SgTarget,
     SyntheticGradientConfig,
 };
-use locus_sched::{LrSchedule, Stage};
+use locus_sched::{LrSchedule, ReadoutLast, Stage};
 use locus_train::{Classification, Flow, Trainer};
 use serde_json::json;
 
@@ -165,6 +165,9 @@ pub(crate) fn with_algorithm_defaults(args: &TrainArgs) -> TrainArgs {
     if plain && algorithm.synthetic() && allows_true_target {
         resolved.sg_target.get_or_insert(defaults.sg_target);
     }
+    if plain && args.schedule.scheduler == crate::scheduler::SchedulerKind::Lockstep {
+        resolved.format_epochs.get_or_insert(defaults.format_epochs);
+    }
     resolved
 }
 
@@ -244,6 +247,17 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
             algo::names_where(|a| a.contrastive().is_some()),
         );
     }
+    if given.format_epochs.is_some_and(|n| n > 0)
+        && (!algo::find(&args.algo).is_ok_and(|a| a.plain())
+            || crate::sequence::wants_sequences(args))
+    {
+        anyhow::bail!(
+            "--format-epochs applies to --algo {} on an MLP or a LeNet; --algo {} has no \
+             separate read-out to train after its hidden stages",
+            algo::names_where(algo::Algorithm::plain),
+            args.algo
+        );
+    }
     if args.stop_after.is_some() && args.save_state.is_none() {
         anyhow::bail!("--stop-after needs --save-state DIR, to go on from with --resume");
     }
@@ -306,7 +320,22 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
     optimizer
         .build::<f32>()
         .context("invalid optimizer settings")?;
-    let (mut scheduler, scheduler_settings) = crate::scheduler::build(args)?;
+    let (mut scheduler, scheduler_settings) = if args.format_epochs() > 0 {
+        args.schedule.require_lockstep(
+            &args.algo,
+            "the hidden stages, then the read-out, under --format-epochs",
+        )?;
+        let readout_last = ReadoutLast::new(args.epochs)?;
+        let settings = json!(readout_last);
+        (
+            Box::new(readout_last) as Box<dyn locus_sched::Scheduler<f32>>,
+            settings,
+        )
+    } else {
+        crate::scheduler::build(args)?
+    };
+    // The epochs of the whole run: the read-out's after the hidden stages'.
+    let epochs = args.epochs + args.format_epochs();
     let split = data::load(args)?;
     let classes = split.train.num_classes().max(split.test.num_classes());
     // Stage updates per epoch, to turn the epoch counts of the DNI options into steps.
@@ -387,8 +416,17 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
         evaluation = evaluation.with_stage_accuracies();
     }
     let schedule = lr_schedule(args);
-    let rates = (0..args.epochs)
+    let rates = (0..epochs)
         .map(|epoch| {
+            if args.format_epochs() > 0 {
+                // Each phase runs its own schedule.
+                let (at, of) = if epoch < args.epochs {
+                    (epoch, args.epochs)
+                } else {
+                    (epoch - args.epochs, args.format_epochs())
+                };
+                return Ok(schedule.rate(optimizer.learning_rate(), at, of));
+            }
             crate::scheduler::learning_rate(
                 args,
                 schedule,
@@ -399,8 +437,8 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<f64>>>()?;
     let start = Instant::now();
-    let mut bar = ProgressBar::new(args.epochs);
-    let trained = Trainer::new(args.epochs, args.batch_size, args.seed)
+    let mut bar = ProgressBar::new(epochs);
+    let trained = Trainer::new(epochs, args.batch_size, args.seed)
         .with_learning_rates(rates)
         .run(
             &mut stages,
@@ -428,6 +466,7 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
         ("lr_schedule", json!(schedule)),
         ("scheduler", json!(scheduler.name())),
         ("scheduler_config", scheduler_settings),
+        ("format_epochs", json!(args.format_epochs())),
         (
             "matmul_threads",
             json!(std::env::var("MATMUL_NUM_THREADS").unwrap_or_else(|_| "default".into())),

@@ -429,11 +429,27 @@ fn untimed(value: &serde_json::Value) -> serde_json::Value {
 
 /// `--algo hsic`: every hidden stage learns from the HSIC bottleneck and reports its last
 /// batch's nHSIC with the input and with the labels; the defaults (Adam 1e-3, batch
-/// normalisation) are recorded; its stages need only labels and the network input, so
-/// the pipelined scheduler at one batch in flight ends where lockstep does.
+/// normalisation, five epochs of the read-out alone after the hidden stages' under
+/// lockstep) are recorded; its stages need only labels and the network input, so the
+/// pipelined scheduler at one batch in flight ends where lockstep does.
 #[test]
 fn hsic_trains_every_hidden_stage_on_its_dependences() {
-    let j = train(&["--algo", "hsic", "--train-limit", "1000"].concat_with(SMALL));
+    let formatted = train(&["--algo", "hsic", "--train-limit", "1000"].concat_with(SMALL));
+    assert_eq!(formatted["config"]["format_epochs"], 5);
+    assert_eq!(formatted["config"]["scheduler"], "readout-last");
+    // Three epochs of the hidden stages, then five of the read-out alone.
+    assert_eq!(formatted["history"].as_array().unwrap().len(), 8);
+    let j = train(
+        &[
+            "--algo",
+            "hsic",
+            "--train-limit",
+            "1000",
+            "--format-epochs",
+            "0",
+        ]
+        .concat_with(SMALL),
+    );
     let stages = j["stages"].as_array().unwrap();
     assert_eq!(stages.len(), 3);
     for s in &stages[..2] {
@@ -459,8 +475,30 @@ fn hsic_trains_every_hidden_stage_on_its_dependences() {
         ]
         .concat_with(SMALL),
     );
+    assert_eq!(pipelined["config"]["format_epochs"], 0);
     assert_eq!(pipelined["test_accuracy"], j["test_accuracy"]);
     assert_eq!(pipelined["train_loss"], j["train_loss"]);
+    // The read-out after the hidden stages needs lockstep, and rules whose hidden stages
+    // wait for a signal from above cannot learn without the top.
+    fails_with(
+        &[
+            "--algo",
+            "hsic",
+            "--format-epochs",
+            "2",
+            "--scheduler",
+            "pipelined",
+        ],
+        &["--format-epochs"],
+    );
+    fails_with(
+        &["--algo", "bp", "--format-epochs", "2"],
+        &["upstream-gradient"],
+    );
+    fails_with(
+        &["--algo", "ff", "--format-epochs", "2"],
+        &["--format-epochs applies to"],
+    );
 }
 
 /// `a.concat_with(b)`: the arguments of `a`, then those of `b`.

@@ -291,7 +291,7 @@ impl GreedyLayerWise {
 /// already the active stage's (`cached`), `active` runs forward and learns from its own
 /// objective with the labels and the `network_input`. Each stage's computing time is
 /// added to `busy`.
-fn learn_alone<F: Float>(
+pub(crate) fn learn_alone<F: Float>(
     stages: &mut [Stage<F>],
     active: usize,
     inputs: &Tensor<F>,

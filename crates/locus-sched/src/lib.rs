@@ -39,6 +39,7 @@ mod observe;
 mod observers;
 mod pipelined;
 mod pooled_features;
+mod readout_last;
 mod recurrent;
 mod replay;
 mod schedule;
@@ -70,6 +71,7 @@ pub use observe::{EpochEnd, NoObserver, Observer, StageStep, StepInfo, StepKind}
 pub use observers::{Every, StatsLog, StepLog};
 pub use pipelined::Pipelined;
 pub use pooled_features::{pooled_stage_features, probe_stages_pooled};
+pub use readout_last::ReadoutLast;
 pub use recurrent::{
     BoundaryAlignment, BoundaryGradient, RecurrentBatchReport, RecurrentConfig,
     RecurrentEvaluation, RecurrentTrainer,
