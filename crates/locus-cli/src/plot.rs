@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use locus_eval::plot::{learning_curves, Metric};
+use locus_eval::plot::{learning_curves, stage_metric_curves, Metric};
 use locus_eval::RunReport;
 
 #[derive(Debug, Clone, Args)]
@@ -19,6 +19,10 @@ pub struct PlotArgs {
     /// The per-epoch figure to plot.
     #[arg(long, value_enum, default_value_t = MetricKind::TestAccuracy)]
     pub metric: MetricKind,
+    /// Instead of --metric, one figure every stage reports per epoch (e.g. `hsic_zy`,
+    /// `alignment_deg`, `loss`), one series per stage, for one results file.
+    #[arg(long, value_name = "NAME")]
+    pub stage_metric: Option<String>,
     /// Names of the series, comma-separated, one per results file in order (default: each
     /// run's algorithm, with its seed or data set where runs share an algorithm).
     #[arg(long, value_delimiter = ',')]
@@ -96,7 +100,35 @@ pub fn run(args: &PlotArgs) -> anyhow::Result<()> {
         }
     }
     let refs: Vec<&RunReport> = reports.iter().collect();
-    let mut chart = learning_curves(&refs, args.metric.into());
+    let mut chart = match &args.stage_metric {
+        Some(name) => {
+            let [run] = refs.as_slice() else {
+                anyhow::bail!(
+                    "--stage-metric draws one run's stages: give one results file, not {}",
+                    refs.len()
+                );
+            };
+            let chart = stage_metric_curves(run, name);
+            if !chart.has_points() {
+                anyhow::bail!(
+                    "{} has no per-stage figure '{name}' in its history (its stages report \
+                     e.g. {})",
+                    args.results[0].display(),
+                    run.history
+                        .last()
+                        .map(|r| r
+                            .stage_metrics
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", "))
+                        .unwrap_or_default()
+                );
+            }
+            chart
+        }
+        None => learning_curves(&refs, args.metric.into()),
+    };
     if let Some(title) = &args.title {
         chart.set_title(title.as_str());
     }

@@ -105,6 +105,36 @@ pub fn alignment_curves(run: &RunReport) -> LineChart {
     chart.y_range(0.0, if top > 90.0 { 180.0 } else { 90.0 })
 }
 
+/// A chart of one per-stage figure of one run against epoch: one series per stage whose
+/// records have `"<stage>.<name>"` (e.g. `hsic_zy`, each hidden stage's nHSIC with the
+/// labels), non-finite values left out. When no stage has it the chart has no points
+/// ([`LineChart::has_points`] is false).
+pub fn stage_metric_curves(run: &RunReport, name: &str) -> LineChart {
+    let suffix = format!(".{name}");
+    let stages: BTreeMap<&str, ()> = run
+        .history
+        .iter()
+        .flat_map(|r| r.stage_metrics.keys())
+        .filter_map(|k| k.strip_suffix(suffix.as_str()))
+        .map(|stage| (stage, ()))
+        .collect();
+    let mut chart = LineChart::new(format!("{} on {}: {name} per stage", run.algo, run.dataset))
+        .x_label("epoch")
+        .y_label(name)
+        .integer_x(true);
+    for stage in stages.keys() {
+        let key = format!("{stage}{suffix}");
+        let points: Vec<(f64, f64)> = run
+            .history
+            .iter()
+            .filter_map(|r| r.stage_metrics.get(&key).map(|&v| (r.epoch as f64, v)))
+            .filter(|(_, v)| v.is_finite())
+            .collect();
+        chart = chart.series(Series::new(*stage, points));
+    }
+    chart
+}
+
 /// `(epoch, value)` of `metric` over the run's history, skipping non-finite values.
 fn finite_points(run: &RunReport, metric: Metric) -> Vec<(f64, f64)> {
     run.history
@@ -278,5 +308,22 @@ mod alignment_tests {
     fn backprop_has_nothing_to_draw() {
         let run = run_with(&[("stage1.alignment_deg", [0.0, 0.0, 0.0])]);
         assert!(!alignment_curves(&run).has_points());
+    }
+
+    #[test]
+    fn a_stage_figure_gives_one_series_per_stage_that_reports_it() {
+        let run = run_with(&[
+            ("stage1.hsic_zy", [7.0, 7.5, f64::NAN]),
+            ("stage2.hsic_zy", [6.0, 6.5, 7.0]),
+            ("stage2.hsic_zx", [20.0, 21.0, 22.0]),
+            ("stage3.loss", [1.0, 0.5, 0.2]),
+        ]);
+        let chart = stage_metric_curves(&run, "hsic_zy");
+        let names: Vec<&str> = chart.all_series().iter().map(|s| s.name()).collect();
+        assert_eq!(names, ["stage1", "stage2"]);
+        // The non-finite epoch is left out.
+        assert_eq!(chart.all_series()[0].points(), &[(1.0, 7.0), (2.0, 7.5)]);
+        assert!(chart.render(400, 300).is_ok());
+        assert!(!stage_metric_curves(&run, "probe_accuracy").has_points());
     }
 }

@@ -27,7 +27,7 @@ mod ticks;
 
 pub use canvas::{Image, Rgb};
 pub use chart::{LineChart, Series, LINE_THICKNESS, PALETTE};
-pub use curves::{alignment_curves, learning_curves, loss_curves, Metric};
+pub use curves::{alignment_curves, learning_curves, loss_curves, stage_metric_curves, Metric};
 pub use error::PlotError;
 pub use stage_accuracy::stage_accuracy_curves;
 
