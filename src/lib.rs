@@ -68,13 +68,15 @@ pub mod prelude {
         SyntheticGradientConfig, UpstreamGradient,
     };
     pub use locus_sched::{
-        evaluate, evaluate_forward_forward, measure_alignment, predict, probe_stages,
-        stage_accuracies, stage_features, AsyncConfig, EpochPlan, ForwardForwardTrainer,
-        ForwardUnlocked, Greedy, GreedyConfig, GreedyLayerWise, InputModel, Lockstep, NoObserver,
-        Phase, Pipelined, ReadoutConfig, Scheduler, Simulated, SimulatedConfig, Stage,
-        StageAlignment, StageBudget, StageTime, SyntheticInputConfig,
+        predict, AsyncConfig, EpochPlan, ForwardForwardTrainer, ForwardUnlocked, Greedy,
+        GreedyConfig, GreedyLayerWise, InputModel, Lockstep, NoObserver, Phase, Pipelined,
+        ReadoutConfig, Scheduler, Simulated, SimulatedConfig, Stage, StageBudget, StageTime,
+        SyntheticInputConfig,
     };
-    pub use locus_train::{Classification, Evaluate, Trainer};
+    pub use locus_train::{
+        evaluate, evaluate_forward_forward, measure_alignment, probe_stages, stage_accuracies,
+        stage_features, Classification, Evaluate, StageAlignment, Trainer,
+    };
 }
 
 /// The book's chapters, compiled and run as doctests by `cargo test` so that every code

@@ -8,8 +8,7 @@ use crate::contrastive_model::Family;
 use locus_core::{FeedbackRule, Loss};
 use locus_objectives::{
     DirectFeedback, ForwardForwardConfig, HsicBottleneckConfig, LocalClassifierConfig,
-    LocalObjective, SupervisedLoss,
-    SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
+    LocalObjective, SupervisedLoss, SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
 };
 
 /// What the hidden stages (all but the top) learn from.

@@ -20,14 +20,10 @@
 #![warn(missing_docs)]
 
 mod actor;
-mod alignment;
 mod async_config;
 mod bit_loss;
 mod checkpoint;
 mod curriculum;
-mod evaluate;
-mod features;
-mod ff_evaluate;
 mod ff_readout;
 mod ff_trainer;
 mod forward_unlocked;
@@ -38,7 +34,7 @@ mod lockstep;
 mod observe;
 mod observers;
 mod pipelined;
-mod pooled_features;
+mod predict;
 mod recurrent;
 mod replay;
 mod schedule;
@@ -46,19 +42,14 @@ mod scheduler;
 mod simulated;
 mod stack_params;
 mod stage;
-mod stage_accuracy;
 mod stats;
 mod synthetic_input;
 mod training_state;
 
-pub use alignment::{measure_alignment, StageAlignment};
 pub use async_config::{AsyncConfig, ReplayConfig};
 pub use bit_loss::{masked_bit_loss, BitLoss};
 pub use checkpoint::{load_checkpoint, save_checkpoint, Checkpoints};
 pub use curriculum::{run_curriculum, CurriculumConfig, CurriculumReport, CurriculumRound};
-pub use evaluate::{evaluate, predict, Evaluation};
-pub use features::{probe_stages, stage_features};
-pub use ff_evaluate::{evaluate_forward_forward, ForwardForwardEvaluation};
 pub use ff_readout::{Readout, ReadoutConfig, ReadoutScores};
 pub use ff_trainer::ForwardForwardTrainer;
 pub use forward_unlocked::ForwardUnlocked;
@@ -69,7 +60,7 @@ pub use lockstep::Lockstep;
 pub use observe::{EpochEnd, NoObserver, Observer, StageStep, StepInfo, StepKind};
 pub use observers::{Every, StatsLog, StepLog};
 pub use pipelined::Pipelined;
-pub use pooled_features::{pooled_stage_features, probe_stages_pooled};
+pub use predict::predict;
 pub use recurrent::{
     BoundaryAlignment, BoundaryGradient, RecurrentBatchReport, RecurrentConfig,
     RecurrentEvaluation, RecurrentTrainer,
@@ -80,7 +71,6 @@ pub use scheduler::{BatchReport, EpochPlan, EpochReport, Scheduler};
 pub use simulated::{Simulated, SimulatedConfig, StageTime};
 pub use stack_params::{ParamRecord, StackParams};
 pub use stage::{Signals, Stage, StageUpdate};
-pub use stage_accuracy::stage_accuracies;
 pub use stats::StageStats;
 pub(crate) use stats::StatsRecorder;
 pub use synthetic_input::{InputModel, SyntheticInput, SyntheticInputConfig};

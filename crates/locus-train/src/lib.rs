@@ -39,19 +39,31 @@
 //! ```
 #![warn(missing_docs)]
 
+mod alignment;
 mod error;
 mod evaluate;
+mod evaluation;
+mod features;
+mod ff_evaluate;
 mod forward_forward;
+mod pooled_features;
 mod probes;
+mod stage_accuracy;
 mod stage_figures;
 mod trainer;
 
+pub use alignment::{measure_alignment, StageAlignment};
 pub use error::{Error, Result};
 pub use evaluate::{
     output_spread, Classification, Evaluate, Evaluated, ALIGNMENT_SAMPLES, EVAL_BATCH,
 };
+pub use evaluation::{evaluate, Evaluation};
+pub use features::{probe_stages, stage_features};
+pub use ff_evaluate::{evaluate_forward_forward, ForwardForwardEvaluation};
 pub use forward_forward::ForwardForwardTest;
+pub use pooled_features::{pooled_stage_features, probe_stages_pooled};
 pub use probes::LinearProbes;
+pub use stage_accuracy::stage_accuracies;
 pub use stage_figures::stage_metrics;
 pub use trainer::{
     keep_going, keep_losses_of_learners, EpochDone, Flow, Progress, Trained, Trainer,
