@@ -21,9 +21,7 @@
 
 mod actor;
 mod async_config;
-mod bit_loss;
 mod checkpoint;
-mod curriculum;
 mod ff_readout;
 mod ff_trainer;
 mod forward_unlocked;
@@ -35,7 +33,6 @@ mod observe;
 mod observers;
 mod pipelined;
 mod predict;
-mod recurrent;
 mod replay;
 mod schedule;
 mod scheduler;
@@ -47,9 +44,7 @@ mod synthetic_input;
 mod training_state;
 
 pub use async_config::{AsyncConfig, ReplayConfig};
-pub use bit_loss::{masked_bit_loss, BitLoss};
 pub use checkpoint::{load_checkpoint, save_checkpoint, Checkpoints};
-pub use curriculum::{run_curriculum, CurriculumConfig, CurriculumReport, CurriculumRound};
 pub use ff_readout::{Readout, ReadoutConfig, ReadoutScores};
 pub use ff_trainer::ForwardForwardTrainer;
 pub use forward_unlocked::ForwardUnlocked;
@@ -61,10 +56,6 @@ pub use observe::{EpochEnd, NoObserver, Observer, StageStep, StepInfo, StepKind}
 pub use observers::{Every, StatsLog, StepLog};
 pub use pipelined::Pipelined;
 pub use predict::predict;
-pub use recurrent::{
-    BoundaryAlignment, BoundaryGradient, RecurrentBatchReport, RecurrentConfig,
-    RecurrentEvaluation, RecurrentTrainer,
-};
 pub use replay::ReplayBuffer;
 pub use schedule::LrSchedule;
 pub use scheduler::{BatchReport, EpochPlan, EpochReport, Scheduler};

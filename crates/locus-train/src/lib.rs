@@ -40,6 +40,8 @@
 #![warn(missing_docs)]
 
 mod alignment;
+mod bit_loss;
+mod curriculum;
 mod error;
 mod evaluate;
 mod evaluation;
@@ -48,11 +50,14 @@ mod ff_evaluate;
 mod forward_forward;
 mod pooled_features;
 mod probes;
+mod recurrent;
 mod stage_accuracy;
 mod stage_figures;
 mod trainer;
 
 pub use alignment::{measure_alignment, StageAlignment};
+pub use bit_loss::{masked_bit_loss, BitLoss};
+pub use curriculum::{run_curriculum, CurriculumConfig, CurriculumReport, CurriculumRound};
 pub use error::{Error, Result};
 pub use evaluate::{
     output_spread, Classification, Evaluate, Evaluated, ALIGNMENT_SAMPLES, EVAL_BATCH,
@@ -63,6 +68,10 @@ pub use ff_evaluate::{evaluate_forward_forward, ForwardForwardEvaluation};
 pub use forward_forward::ForwardForwardTest;
 pub use pooled_features::{pooled_stage_features, probe_stages_pooled};
 pub use probes::LinearProbes;
+pub use recurrent::{
+    BoundaryAlignment, BoundaryGradient, RecurrentBatchReport, RecurrentConfig,
+    RecurrentEvaluation, RecurrentTrainer,
+};
 pub use stage_accuracy::stage_accuracies;
 pub use stage_figures::stage_metrics;
 pub use trainer::{
