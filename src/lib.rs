@@ -10,8 +10,9 @@
 //! |---|---|---|
 //! | [`core`] | `locus-core` | `Float`, tensors, the `Module` trait, layers, losses, optimizers |
 //! | [`objectives`] | `locus-objectives` | the `LocalObjective` trait and its implementations |
-//! | [`sched`] | `locus-sched` | stages, schedulers, evaluation |
+//! | [`sched`] | `locus-sched` | stages, schedulers, observers, checkpoints |
 //! | [`models`] | `locus-models` | network builders: MLP, LeNet, Forward-Forward MLP, patch and sequence encoders |
+//! | [`train`] | `locus-train` | the `Trainer`, evaluations, the recurrent trainer and its curriculum |
 //! | [`data`] | `locus-data` | the `Dataset` trait, MNIST/IDX and `.npy` readers, the MNIST-1D generator |
 //! | [`eval`] | `locus-eval` | metrics and run reports |
 //!

@@ -1,4 +1,4 @@
-//! Stages and schedulers.
+//! Stages, the schedulers that train them, and the schedulers' actor protocol.
 //!
 //! A [`Stage`] is a gradient-isolated piece of a network: a module, the local objective it
 //! learns from, and its own optimizer. A [`Scheduler`] decides in which order stages see
@@ -12,11 +12,21 @@
 //! [`GreedyLayerWise`] trains one stage at a time, each for its budget of epochs, on the
 //! frozen stages below it. [`Greedy`] runs greedy layer-wise pretraining as phases of
 //! their own: the stages one at a time, then a supervised top, then optionally end-to-end
-//! fine-tuning.
+//! fine-tuning. [`ForwardUnlocked`] trains every stage on a synthetic input predicted
+//! from the network's input; [`ForwardForwardTrainer`] turns every batch into positive
+//! and negative data and trains its own [`Readout`]. [`predict`] runs a stack forward,
+//! as the schedulers that train on frozen stages do; the stages' parameters and training
+//! state are saved and read back as `.npy` files ([`save_checkpoint`], the
+//! [`Checkpoints`] observer, [`save_training_state`]), with the helpers the read-out saves
+//! its own state with ([`save_learner`], [`load_learner`]).
 //!
-//! The network builders that turn a configuration into a stack of stages (MLP, LeNet,
-//! Forward-Forward's network, the contrastive encoders) live in the `locus-models` crate,
-//! which builds on this one.
+//! What is about a training run rather than about scheduling stages lives in the
+//! `locus-train` crate, which builds on this one: the epoch loop, the evaluations (test
+//! accuracy, alignment with backpropagation, per-stage accuracies, linear probes on
+//! frozen features, Forward-Forward's evaluation), and the recurrent trainer with its
+//! copy-task curriculum. The network builders that turn a configuration into a stack of
+//! stages (MLP, LeNet, Forward-Forward's network, the contrastive encoders) live in the
+//! `locus-models` crate, which builds on this one too.
 #![warn(missing_docs)]
 
 mod actor;

@@ -4,6 +4,18 @@
 //! stage's figures, the learning curve, and a check for divergence — and hands back a
 //! [`Trained`] from which a run's report is made.
 //!
+//! Besides the loop it holds what a training run measures, for the evaluations or for
+//! any caller: the test accuracy and loss of a stack ([`evaluate`]), each stage's
+//! alignment with backpropagation ([`measure_alignment`]), the accuracy of each stage's
+//! own classifier ([`stage_accuracies`]), every stage's frozen features and a linear probe
+//! on them ([`stage_features`], [`probe_stages`], and pooled over positions
+//! [`pooled_stage_features`], [`probe_stages_pooled`]), and a Forward-Forward stack's
+//! accuracies by goodness and by read-out ([`evaluate_forward_forward`]). It also holds
+//! the one trainer that is not a scheduler of stages: truncated backpropagation through
+//! time with synthetic gradients at the boundaries ([`RecurrentTrainer`]) and the copy
+//! tasks' curriculum ([`run_curriculum`]). These report locus-sched's
+//! [`Error`](locus_sched::Error), which the engine's [`Error::Sched`] carries.
+//!
 //! ```
 //! use locus_core::{Loss, OptimizerConfig, SgdConfig};
 //! use locus_data::mnist1d::{generate, Mnist1dConfig};
