@@ -15,7 +15,7 @@ use locus::data::CorrelatedGaussians;
 use locus::eval::ProbeConfig;
 use locus::objectives::{info_nce_estimate, BilinearCritic, Critic};
 use locus::prelude::*;
-use locus::sched::probe_stages_pooled;
+use locus::train::probe_stages_pooled;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 1. The estimator: 4-d Gaussians sharing 1 nat, a bilinear critic trained by Adam.

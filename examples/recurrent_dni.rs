@@ -9,7 +9,7 @@
 use locus::core::{AdamConfig, OptimizerConfig};
 use locus::data::CopyTask;
 use locus::objectives::SyntheticGradientConfig;
-use locus::sched::{run_curriculum, CurriculumConfig, RecurrentConfig};
+use locus::train::{run_curriculum, CurriculumConfig, RecurrentConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rounds: usize = match std::env::args().nth(1) {

@@ -10,8 +10,9 @@
 //! |---|---|---|
 //! | [`core`] | `locus-core` | `Float`, tensors, the `Module` trait, layers, losses, optimizers |
 //! | [`objectives`] | `locus-objectives` | the `LocalObjective` trait and its implementations |
-//! | [`sched`] | `locus-sched` | stages, schedulers, evaluation |
+//! | [`sched`] | `locus-sched` | stages, schedulers, observers, checkpoints |
 //! | [`models`] | `locus-models` | network builders: MLP, LeNet, Forward-Forward MLP, patch and sequence encoders |
+//! | [`train`] | `locus-train` | the `Trainer`, evaluations, the recurrent trainer and its curriculum |
 //! | [`data`] | `locus-data` | the `Dataset` trait, MNIST/IDX and `.npy` readers, the MNIST-1D generator |
 //! | [`eval`] | `locus-eval` | metrics and run reports |
 //!
@@ -68,13 +69,15 @@ pub mod prelude {
         SyntheticGradientConfig, UpstreamGradient,
     };
     pub use locus_sched::{
-        evaluate, evaluate_forward_forward, measure_alignment, predict, probe_stages,
-        stage_accuracies, stage_features, AsyncConfig, EpochPlan, ForwardForwardTrainer,
-        ForwardUnlocked, Greedy, GreedyConfig, GreedyLayerWise, InputModel, Lockstep, NoObserver,
-        Phase, Pipelined, ReadoutConfig, Scheduler, Simulated, SimulatedConfig, Stage,
-        StageAlignment, StageBudget, StageTime, SyntheticInputConfig,
+        predict, AsyncConfig, EpochPlan, ForwardForwardTrainer, ForwardUnlocked, Greedy,
+        GreedyConfig, GreedyLayerWise, InputModel, Lockstep, NoObserver, Phase, Pipelined,
+        ReadoutConfig, Scheduler, Simulated, SimulatedConfig, Stage, StageBudget, StageTime,
+        SyntheticInputConfig,
     };
-    pub use locus_train::{Classification, Evaluate, Trainer};
+    pub use locus_train::{
+        evaluate, evaluate_forward_forward, measure_alignment, probe_stages, stage_accuracies,
+        stage_features, Classification, Evaluate, StageAlignment, Trainer,
+    };
 }
 
 /// The book's chapters, compiled and run as doctests by `cargo test` so that every code

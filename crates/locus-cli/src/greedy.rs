@@ -15,7 +15,8 @@ use locus_models::MlpConfig;
 use locus_objectives::{
     Corruption, Decoder, LocalObjective, ReconstructionConfig, ReconstructionLoss, SupervisedLoss,
 };
-use locus_sched::{probe_stages, FeatureSource, Greedy, GreedyConfig, Phase, Stage};
+use locus_sched::{FeatureSource, Greedy, GreedyConfig, Phase, Stage};
+use locus_train::probe_stages;
 use locus_train::{Classification, EpochDone, Flow, Trainer};
 use serde_json::json;
 

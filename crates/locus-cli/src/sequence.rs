@@ -10,7 +10,7 @@ use clap::Args;
 use locus_core::Module;
 use locus_data::CopyTask;
 use locus_eval::{EpochRecord, RunReport, StageReport};
-use locus_sched::{
+use locus_train::{
     run_curriculum, CurriculumConfig, CurriculumReport, CurriculumRound, RecurrentConfig,
 };
 use serde::Serialize;
@@ -249,7 +249,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
 /// the read-out as the two stages.
 fn run_report(
     args: &TrainArgs,
-    trainer: &locus_sched::RecurrentTrainer<f32>,
+    trainer: &locus_train::RecurrentTrainer<f32>,
     report: &CurriculumReport,
     last: &CurriculumRound,
     wall_s: f64,

@@ -709,7 +709,7 @@ fn list_and_help_show_every_algorithm_from_the_registry() {
     }
     assert_eq!(
         list.lines().count(),
-        17,
-        "a header and 16 algorithms:\n{list}"
+        18,
+        "a header and 17 algorithms:\n{list}"
     );
 }

@@ -5,7 +5,8 @@ use locus_core::{seeded_rng, FeedbackRule, Loss, OptimizerConfig, SgdConfig, Ten
 use locus_data::{gather, InMemoryDataset};
 use locus_models::LeNetConfig;
 use locus_objectives::{LocalObjective, SupervisedLoss, UpstreamGradient};
-use locus_sched::{evaluate, EpochPlan, Lockstep, NoObserver, Scheduler};
+use locus_sched::{EpochPlan, Lockstep, NoObserver, Scheduler};
+use locus_train::evaluate;
 use rand::Rng;
 
 fn layerwise(i: usize, n: usize) -> Box<dyn LocalObjective<f32>> {
@@ -110,7 +111,7 @@ fn lenet_learns_under_backprop_and_feedback_alignment() {
         // And the alignment measurement runs through the convolutional stages.
         let probe = gather::<f32>(&test, &(0..50).collect::<Vec<_>>()).unwrap();
         let report =
-            locus_sched::measure_alignment(&mut stages, &probe.inputs, &probe.labels).unwrap();
+            locus_train::measure_alignment(&mut stages, &probe.inputs, &probe.labels).unwrap();
         assert_eq!(report.len(), 5);
         if rule == FeedbackRule::Transpose {
             assert!(

@@ -24,8 +24,8 @@ use crate::{BatchReport, EpochPlan, EpochReport, Error, Observer, Result, Schedu
 ///    input gets `x`;
 /// 4. each `Iₖ` takes one regression step towards the true `hₖ₋₁`.
 ///
-/// Evaluation ([`evaluate`](crate::evaluate)) uses the true forward chain: the input models
-/// exist only to unlock training.
+/// Evaluation ([`predict`](crate::predict), on which `locus-train`'s `evaluate` builds)
+/// uses the true forward chain: the input models exist only to unlock training.
 #[derive(Debug)]
 pub struct ForwardUnlocked<F: Float> {
     config: SyntheticInputConfig,

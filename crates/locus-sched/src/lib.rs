@@ -1,4 +1,4 @@
-//! Stages and schedulers.
+//! Stages, the schedulers that train them, and the schedulers' actor protocol.
 //!
 //! A [`Stage`] is a gradient-isolated piece of a network: a module, the local objective it
 //! learns from, and its own optimizer. A [`Scheduler`] decides in which order stages see
@@ -12,22 +12,26 @@
 //! [`GreedyLayerWise`] trains one stage at a time, each for its budget of epochs, on the
 //! frozen stages below it. [`Greedy`] runs greedy layer-wise pretraining as phases of
 //! their own: the stages one at a time, then a supervised top, then optionally end-to-end
-//! fine-tuning.
+//! fine-tuning. [`ForwardUnlocked`] trains every stage on a synthetic input predicted
+//! from the network's input; [`ForwardForwardTrainer`] turns every batch into positive
+//! and negative data and trains its own [`Readout`]. [`predict`] runs a stack forward,
+//! as the schedulers that train on frozen stages do; the stages' parameters and training
+//! state are saved and read back as `.npy` files ([`save_checkpoint`], the
+//! [`Checkpoints`] observer, [`save_training_state`]), with the helpers the read-out saves
+//! its own state with ([`save_learner`], [`load_learner`]).
 //!
-//! The network builders that turn a configuration into a stack of stages (MLP, LeNet,
-//! Forward-Forward's network, the contrastive encoders) live in the `locus-models` crate,
-//! which builds on this one.
+//! What is about a training run rather than about scheduling stages lives in the
+//! `locus-train` crate, which builds on this one: the epoch loop, the evaluations (test
+//! accuracy, alignment with backpropagation, per-stage accuracies, linear probes on
+//! frozen features, Forward-Forward's evaluation), and the recurrent trainer with its
+//! copy-task curriculum. The network builders that turn a configuration into a stack of
+//! stages (MLP, LeNet, Forward-Forward's network, the contrastive encoders) live in the
+//! `locus-models` crate, which builds on this one too.
 #![warn(missing_docs)]
 
 mod actor;
-mod alignment;
 mod async_config;
-mod bit_loss;
 mod checkpoint;
-mod curriculum;
-mod evaluate;
-mod features;
-mod ff_evaluate;
 mod ff_readout;
 mod ff_trainer;
 mod forward_unlocked;
@@ -38,28 +42,20 @@ mod lockstep;
 mod observe;
 mod observers;
 mod pipelined;
-mod pooled_features;
+mod predict;
 mod readout_last;
-mod recurrent;
 mod replay;
 mod schedule;
 mod scheduler;
 mod simulated;
 mod stack_params;
 mod stage;
-mod stage_accuracy;
 mod stats;
 mod synthetic_input;
 mod training_state;
 
-pub use alignment::{measure_alignment, StageAlignment};
 pub use async_config::{AsyncConfig, ReplayConfig};
-pub use bit_loss::{masked_bit_loss, BitLoss};
 pub use checkpoint::{load_checkpoint, save_checkpoint, Checkpoints};
-pub use curriculum::{run_curriculum, CurriculumConfig, CurriculumReport, CurriculumRound};
-pub use evaluate::{evaluate, predict, Evaluation};
-pub use features::{probe_stages, stage_features};
-pub use ff_evaluate::{evaluate_forward_forward, ForwardForwardEvaluation};
 pub use ff_readout::{Readout, ReadoutConfig, ReadoutScores};
 pub use ff_trainer::ForwardForwardTrainer;
 pub use forward_unlocked::ForwardUnlocked;
@@ -70,19 +66,14 @@ pub use lockstep::Lockstep;
 pub use observe::{EpochEnd, NoObserver, Observer, StageStep, StepInfo, StepKind};
 pub use observers::{Every, StatsLog, StepLog};
 pub use pipelined::Pipelined;
-pub use pooled_features::{pooled_stage_features, probe_stages_pooled};
+pub use predict::predict;
 pub use readout_last::ReadoutLast;
-pub use recurrent::{
-    BoundaryAlignment, BoundaryGradient, RecurrentBatchReport, RecurrentConfig,
-    RecurrentEvaluation, RecurrentTrainer,
-};
 pub use replay::ReplayBuffer;
 pub use schedule::LrSchedule;
 pub use scheduler::{BatchReport, EpochPlan, EpochReport, Scheduler};
 pub use simulated::{Simulated, SimulatedConfig, StageTime};
 pub use stack_params::{ParamRecord, StackParams};
 pub use stage::{Signals, Stage, StageUpdate};
-pub use stage_accuracy::stage_accuracies;
 pub use stats::StageStats;
 pub(crate) use stats::StatsRecorder;
 pub use synthetic_input::{InputModel, SyntheticInput, SyntheticInputConfig};

@@ -128,14 +128,18 @@ impl<F: Float> Stage<F> {
         std::mem::replace(&mut self.optimizer, optimizer)
     }
 
-    pub(crate) fn wrap(&self, source: locus_core::Error) -> Error {
+    /// `source`, a failure of this stage's module, objective or optimizer, as
+    /// [`Error::Stage`] naming the stage: how code that runs a stack (a scheduler, an
+    /// evaluation) reports which stage failed.
+    pub fn wrap(&self, source: locus_core::Error) -> Error {
         Error::Stage {
             stage: self.name.clone(),
             source,
         }
     }
 
-    /// What the objective gets of the network input a scheduler `supplied`: all of it
+    /// What the objective gets of the network input a scheduler (or an evaluation)
+    /// `supplied`: all of it
     /// when it [needs it](LocalObjective::needs_network_input), nothing otherwise, so an
     /// objective that uses it without saying so fails under every scheduler alike.
     ///
@@ -143,7 +147,7 @@ impl<F: Float> Stage<F> {
     /// [`Error::Config`] naming the stage, its objective and its need, when the objective
     /// needs the network input and none was supplied: the one place where a scheduler
     /// that cannot supply it is refused.
-    pub(crate) fn network_input_for<'a>(
+    pub fn network_input_for<'a>(
         &self,
         supplied: Option<&'a Tensor<F>>,
     ) -> Result<Option<&'a Tensor<F>>> {

@@ -6,7 +6,8 @@ use locus_core::{seeded_rng, Activation, AdamConfig, Loss, OptimizerConfig, SgdC
 use locus_data::InMemoryDataset;
 use locus_models::{MlpConfig, StageLayout};
 use locus_objectives::{LocalObjective, SupervisedLoss, UpstreamGradient};
-use locus_sched::{evaluate, EpochPlan, Error, Lockstep, NoObserver, Scheduler, Stage};
+use locus_sched::{EpochPlan, Error, Lockstep, NoObserver, Scheduler, Stage};
+use locus_train::evaluate;
 use rand_distr::{Distribution, StandardNormal};
 
 fn backprop(i: usize, n: usize) -> Box<dyn LocalObjective<f64>> {

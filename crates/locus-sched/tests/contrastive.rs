@@ -1,5 +1,6 @@
-//! The contrastive building blocks of locus-sched: pooled probes, and training one stage at
-//! a time on cached or recomputed inputs (on a small locus-models sequence encoder).
+//! The contrastive building blocks: training one stage at a time on cached or recomputed
+//! inputs (locus-sched), and the pooled probes that judge it (locus-train), on a small
+//! locus-models sequence encoder.
 
 use locus_core::{AdamConfig, OptimizerConfig};
 use locus_data::mnist1d::{generate, Mnist1dConfig};
@@ -8,9 +9,10 @@ use locus_eval::{FeaturePooling, ProbeConfig};
 use locus_models::{Conv1dStage, SequenceEncoderConfig};
 use locus_objectives::{InfoNceConfig, LocalObjective};
 use locus_sched::{
-    cache_stage_inputs, pooled_stage_features, predict, probe_stages_pooled, stage_features,
-    train_epoch_on_frozen, EpochPlan, Lockstep, NoObserver, Scheduler, Stage,
+    cache_stage_inputs, predict, train_epoch_on_frozen, EpochPlan, Lockstep, NoObserver, Scheduler,
+    Stage,
 };
+use locus_train::{pooled_stage_features, probe_stages_pooled, stage_features};
 
 fn adam() -> OptimizerConfig {
     OptimizerConfig::Adam(AdamConfig::new(1e-3))

@@ -7,7 +7,8 @@ use locus_core::{seeded_rng, Activation, FeedbackRule, Loss, OptimizerConfig, Sg
 use locus_data::{gather, InMemoryDataset};
 use locus_models::MlpConfig;
 use locus_objectives::{DirectFeedback, LocalObjective, SupervisedLoss, UpstreamGradient};
-use locus_sched::{evaluate, measure_alignment, EpochPlan, Lockstep, NoObserver, Scheduler, Stage};
+use locus_sched::{EpochPlan, Lockstep, NoObserver, Scheduler, Stage};
+use locus_train::{evaluate, measure_alignment};
 use rand_distr::{Distribution, StandardNormal};
 
 /// Gaussian features whose label is which of three directions they point along most.
@@ -130,7 +131,7 @@ fn random_feedback_is_misaligned_at_first_and_aligns_with_training() {
     // its first-layer weight is unrelated to its feedback matrix.
     assert!(first[2].update_angle_deg < 1e-4, "{:?}", first[2]);
     assert!(first[1].update_angle_deg > 60.0, "{:?}", first[1]);
-    let weight_angle = |a: &locus_sched::StageAlignment| {
+    let weight_angle = |a: &locus_train::StageAlignment| {
         a.module_diagnostics
             .iter()
             .find(|(k, _)| k == "weight_alignment_deg")

@@ -8,11 +8,9 @@ use locus_data::mnist1d::{generate, Mnist1dConfig};
 use locus_data::{idx, Dataset, InMemoryDataset, Split};
 use locus_models::ForwardForwardMlp;
 use locus_objectives::{ForwardForwardConfig, Goodness, LocalObjective};
-use locus_sched::{
-    evaluate_forward_forward, EpochPlan, ForwardForwardEvaluation, ForwardForwardTrainer,
-    NoObserver, ReadoutConfig, Scheduler, Stage,
-};
+use locus_sched::{EpochPlan, ForwardForwardTrainer, NoObserver, ReadoutConfig, Scheduler, Stage};
 use locus_testing::shared_data::shared_data_dir;
+use locus_train::{evaluate_forward_forward, ForwardForwardEvaluation};
 
 /// The first `train` and `test` samples of MNIST, when the data is there.
 fn mnist_slice(train: usize, test: usize) -> Option<Split> {

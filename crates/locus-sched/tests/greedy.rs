@@ -16,9 +16,10 @@ use locus_objectives::{
     SupervisedLoss, UpstreamGradient,
 };
 use locus_sched::{
-    evaluate, probe_stages, EpochPlan, FeatureSource, Greedy, GreedyConfig, GreedyEpoch,
-    NoObserver, Phase, Scheduler, Signals, Stage,
+    EpochPlan, FeatureSource, Greedy, GreedyConfig, GreedyEpoch, NoObserver, Phase, Scheduler,
+    Signals, Stage,
 };
+use locus_train::{evaluate, probe_stages};
 
 fn data() -> Split {
     generate(&Mnist1dConfig {

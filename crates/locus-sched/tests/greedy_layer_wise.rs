@@ -11,9 +11,10 @@ use locus_data::Dataset;
 use locus_models::MlpConfig;
 use locus_objectives::{LocalClassifierConfig, LocalObjective, SupervisedLoss};
 use locus_sched::{
-    evaluate, stage_accuracies, EpochPlan, EpochReport, GreedyLayerWise, NoObserver, Scheduler,
-    Stage, StageBudget, StatsLog, StepLog,
+    EpochPlan, EpochReport, GreedyLayerWise, NoObserver, Scheduler, Stage, StageBudget, StatsLog,
+    StepLog,
 };
+use locus_train::{evaluate, stage_accuracies};
 use support::{product_data, stack, weights, Rule};
 
 /// A `sizes` ReLU MLP whose hidden stages learn from linear classifier heads (DGL) under

@@ -11,7 +11,8 @@ use locus_data::{gather, Split};
 use locus_eval::{LinearProbe, ProbeConfig};
 use locus_models::MlpConfig;
 use locus_objectives::{hsic_with_grad, HsicBottleneckConfig, LocalObjective};
-use locus_sched::{stage_features, EpochPlan, Lockstep, NoObserver, Scheduler, Stage};
+use locus_sched::{EpochPlan, Lockstep, NoObserver, Scheduler, Stage};
+use locus_train::stage_features;
 
 const CLASSES: usize = 10;
 

@@ -6,7 +6,8 @@ use locus_data::mnist1d::{generate, Mnist1dConfig};
 use locus_data::{gather, Dataset};
 use locus_models::MlpConfig;
 use locus_objectives::{LocalClassifierConfig, LocalObjective, SupervisedLoss, UpstreamGradient};
-use locus_sched::{evaluate, stage_accuracies, EpochPlan, Lockstep, NoObserver, Scheduler, Stage};
+use locus_sched::{EpochPlan, Lockstep, NoObserver, Scheduler, Stage};
+use locus_train::{evaluate, stage_accuracies};
 
 fn adam() -> OptimizerConfig {
     OptimizerConfig::Adam(AdamConfig::new(1e-3))

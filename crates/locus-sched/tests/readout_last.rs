@@ -36,7 +36,11 @@ fn the_hidden_stages_learn_first_then_the_read_out_alone() {
     let hidden_done = weights(&stages);
     assert_eq!(per_stage(&hidden_done, top), per_stage(&start, top));
     for s in 0..top {
-        assert_ne!(per_stage(&hidden_done, s), per_stage(&start, s), "stage {s}");
+        assert_ne!(
+            per_stage(&hidden_done, s),
+            per_stage(&start, s),
+            "stage {s}"
+        );
     }
     for epoch in 2..4 {
         let report = scheduler
@@ -47,7 +51,11 @@ fn the_hidden_stages_learn_first_then_the_read_out_alone() {
     }
     let end = weights(&stages);
     for s in 0..top {
-        assert_eq!(per_stage(&end, s), per_stage(&hidden_done, s), "stage {s} is frozen");
+        assert_eq!(
+            per_stage(&end, s),
+            per_stage(&hidden_done, s),
+            "stage {s} is frozen"
+        );
     }
     assert_ne!(per_stage(&end, top), per_stage(&hidden_done, top));
 }
@@ -60,7 +68,10 @@ fn stacks_that_need_a_signal_from_above_and_no_hidden_epochs_are_refused() {
         .unwrap()
         .train_epoch(&mut bp, &data, plan(0), &mut NoObserver)
         .unwrap_err();
-    assert!(e.to_string().contains("stage1") && e.to_string().contains("signal from above"), "{e}");
+    assert!(
+        e.to_string().contains("stage1") && e.to_string().contains("signal from above"),
+        "{e}"
+    );
     let e = ReadoutLast::new(0).unwrap_err();
     assert!(e.to_string().contains(">= 1 epoch"), "{e}");
 }

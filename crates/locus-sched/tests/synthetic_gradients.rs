@@ -17,9 +17,10 @@ use locus_objectives::{
     SyntheticGradientConfig, UpstreamGradient,
 };
 use locus_sched::{
-    evaluate, measure_alignment, EpochPlan, Error, ForwardUnlocked, InputModel, Lockstep,
-    NoObserver, Pipelined, Scheduler, Signals, Stage, SyntheticInputConfig,
+    EpochPlan, Error, ForwardUnlocked, InputModel, Lockstep, NoObserver, Pipelined, Scheduler,
+    Signals, Stage, SyntheticInputConfig,
 };
+use locus_train::{evaluate, measure_alignment};
 
 mod support;
 use support::{product_data, weights};

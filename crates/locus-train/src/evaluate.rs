@@ -2,9 +2,9 @@
 
 use locus_core::{Float, Tensor};
 use locus_data::{gather, Dataset};
-use locus_sched::{evaluate, measure_alignment, predict, stage_accuracies, Scheduler, Stage};
+use locus_sched::{predict, Scheduler, Stage};
 
-use crate::Result;
+use crate::{evaluate, measure_alignment, stage_accuracies, Result};
 
 /// What an [`Evaluate`] measured after an epoch.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +44,7 @@ pub const ALIGNMENT_SAMPLES: usize = 256;
 pub const EVAL_BATCH: usize = 1000;
 
 /// The evaluation of a classifier stack: the top stage's test accuracy and loss
-/// ([`locus_sched::evaluate`]); optionally, on a fixed batch of training samples, the
+/// ([`evaluate`](crate::evaluate())); optionally, on a fixed batch of training samples, the
 /// angle between each stage's update and the true gradient (`alignment_deg`, with the
 /// modules' own diagnostics such as `weight_alignment_deg`, [`measure_alignment`]); and
 /// optionally each stage's own test accuracy through its classifier head

@@ -3,11 +3,11 @@
 use locus_core::Float;
 use locus_data::Dataset;
 use locus_objectives::Goodness;
-use locus_sched::{
-    evaluate_forward_forward, ForwardForwardEvaluation, ForwardForwardTrainer, Stage,
-};
+use locus_sched::{ForwardForwardTrainer, Stage};
 
-use crate::{Evaluate, Evaluated, Result, EVAL_BATCH};
+use crate::{
+    evaluate_forward_forward, Evaluate, Evaluated, ForwardForwardEvaluation, Result, EVAL_BATCH,
+};
 
 /// Evaluates a Forward-Forward stack (Hinton 2022) on a test set with
 /// [`evaluate_forward_forward`]: the network's accuracy is by goodness over every label

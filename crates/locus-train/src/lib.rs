@@ -4,6 +4,18 @@
 //! stage's figures, the learning curve, and a check for divergence — and hands back a
 //! [`Trained`] from which a run's report is made.
 //!
+//! Besides the loop it holds what a training run measures, for the evaluations or for
+//! any caller: the test accuracy and loss of a stack ([`evaluate`]), each stage's
+//! alignment with backpropagation ([`measure_alignment`]), the accuracy of each stage's
+//! own classifier ([`stage_accuracies`]), every stage's frozen features and a linear probe
+//! on them ([`stage_features`], [`probe_stages`], and pooled over positions
+//! [`pooled_stage_features`], [`probe_stages_pooled`]), and a Forward-Forward stack's
+//! accuracies by goodness and by read-out ([`evaluate_forward_forward`]). It also holds
+//! the one trainer that is not a scheduler of stages: truncated backpropagation through
+//! time with synthetic gradients at the boundaries ([`RecurrentTrainer`]) and the copy
+//! tasks' curriculum ([`run_curriculum`]). These report locus-sched's
+//! [`Error`](locus_sched::Error), which the engine's [`Error::Sched`] carries.
+//!
 //! ```
 //! use locus_core::{Loss, OptimizerConfig, SgdConfig};
 //! use locus_data::mnist1d::{generate, Mnist1dConfig};
@@ -39,19 +51,40 @@
 //! ```
 #![warn(missing_docs)]
 
+mod alignment;
+mod bit_loss;
+mod curriculum;
 mod error;
 mod evaluate;
+mod evaluation;
+mod features;
+mod ff_evaluate;
 mod forward_forward;
+mod pooled_features;
 mod probes;
+mod recurrent;
+mod stage_accuracy;
 mod stage_figures;
 mod trainer;
 
+pub use alignment::{measure_alignment, StageAlignment};
+pub use bit_loss::{masked_bit_loss, BitLoss};
+pub use curriculum::{run_curriculum, CurriculumConfig, CurriculumReport, CurriculumRound};
 pub use error::{Error, Result};
 pub use evaluate::{
     output_spread, Classification, Evaluate, Evaluated, ALIGNMENT_SAMPLES, EVAL_BATCH,
 };
+pub use evaluation::{evaluate, Evaluation};
+pub use features::{probe_stages, stage_features};
+pub use ff_evaluate::{evaluate_forward_forward, ForwardForwardEvaluation};
 pub use forward_forward::ForwardForwardTest;
+pub use pooled_features::{pooled_stage_features, probe_stages_pooled};
 pub use probes::LinearProbes;
+pub use recurrent::{
+    BoundaryAlignment, BoundaryGradient, RecurrentBatchReport, RecurrentConfig,
+    RecurrentEvaluation, RecurrentTrainer,
+};
+pub use stage_accuracy::stage_accuracies;
 pub use stage_figures::stage_metrics;
 pub use trainer::{
     keep_going, keep_losses_of_learners, EpochDone, Flow, Progress, Trained, Trainer,

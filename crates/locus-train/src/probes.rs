@@ -4,11 +4,11 @@ use locus_core::{Float, Tensor};
 use locus_data::{gather, Dataset};
 use locus_eval::{FeaturePooling, LinearProbe, ProbeConfig};
 use locus_objectives::{Mode, StageContext};
-use locus_sched::{
-    evaluate, pooled_stage_features, predict, probe_stages_pooled, Stage, StageBudget,
-};
+use locus_sched::{predict, Stage, StageBudget};
 
-use crate::{Error, Evaluate, Evaluated, Result};
+use crate::{
+    evaluate, pooled_stage_features, probe_stages_pooled, Error, Evaluate, Evaluated, Result,
+};
 
 /// Samples per batch when computing features and losses.
 const FEATURE_BATCH: usize = 500;

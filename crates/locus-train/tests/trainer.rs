@@ -6,7 +6,8 @@ use locus_data::mnist1d::{generate, Mnist1dConfig};
 use locus_data::Split;
 use locus_models::MlpConfig;
 use locus_objectives::{LocalObjective, SupervisedLoss, UpstreamGradient};
-use locus_sched::{evaluate, EpochPlan, Lockstep, NoObserver, Scheduler, Stage};
+use locus_sched::{EpochPlan, Lockstep, NoObserver, Scheduler, Stage};
+use locus_train::evaluate;
 use locus_train::{keep_going, Classification, Error, Flow, Trained, Trainer};
 
 fn data() -> Split {

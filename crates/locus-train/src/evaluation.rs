@@ -1,10 +1,9 @@
 use locus_core::loss::argmax_rows;
-use locus_core::{as_matrix, Float, Tensor};
+use locus_core::{as_matrix, Float};
 use locus_data::{gather, Dataset};
 use locus_objectives::{Mode, StageContext};
+use locus_sched::{predict, Error, Result, Stage};
 use serde::Serialize;
-
-use crate::{Error, Result, Stage};
 
 /// Test-set figures of a trained stack.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -15,18 +14,6 @@ pub struct Evaluation {
     pub loss: f64,
     /// Samples evaluated.
     pub samples: usize,
-}
-
-/// The network's output for a batch: every stage's module in inference mode, bottom first.
-///
-/// # Errors
-/// [`Error::Stage`] naming the stage whose module rejected its input.
-pub fn predict<F: Float>(stages: &[Stage<F>], inputs: &Tensor<F>) -> Result<Tensor<F>> {
-    let mut x = inputs.clone();
-    for stage in stages {
-        x = stage.module().infer(&x).map_err(|e| stage.wrap(e))?;
-    }
-    Ok(x)
 }
 
 /// Classification accuracy and mean top-stage loss on a whole data set, in batches of

@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use locus_core::{seeded_rng, Error as CoreError, Float};
 use locus_data::CopyTask;
+use locus_sched::{Error, Result};
 use serde::Serialize;
 
-use crate::{Error, RecurrentTrainer, Result};
+use crate::RecurrentTrainer;
 
 /// Stream of the training batches' generator (the evaluation batches use another).
 const TRAIN_STREAM: u64 = 1;

@@ -4,9 +4,9 @@
 use locus_core::{Float, Tensor};
 use locus_data::Dataset;
 use locus_eval::{FeaturePooling, ProbeConfig};
+use locus_sched::{Result, Stage};
 
 use crate::features::{collect_features, probe_each_stage};
-use crate::{Result, Stage};
 
 /// Like [`stage_features`](crate::stage_features), but each stage's output is pooled by
 /// `pooling` batch by batch, so only `[data.len(), d]` per stage is ever held (a patch
@@ -14,9 +14,9 @@ use crate::{Result, Stage};
 /// `k`'s pooled output.
 ///
 /// # Errors
-/// [`Error::Config`](crate::Error::Config) for an empty stack, a zero batch size or an empty data set;
-/// [`Error::Stage`](crate::Error::Stage) naming the stage whose module or pooling failed;
-/// [`Error::Data`](crate::Error::Data).
+/// [`Error::Config`](locus_sched::Error::Config) for an empty stack, a zero batch size or an empty data set;
+/// [`Error::Stage`](locus_sched::Error::Stage) naming the stage whose module or pooling failed;
+/// [`Error::Data`](locus_sched::Error::Data).
 pub fn pooled_stage_features<F: Float>(
     stages: &[Stage<F>],
     data: &dyn Dataset,
@@ -32,7 +32,7 @@ pub fn pooled_stage_features<F: Float>(
 /// features, bottom first: GIM's per-module `probe_accuracy`. Stages are not changed.
 ///
 /// # Errors
-/// As [`pooled_stage_features`]; [`Error::Stage`](crate::Error::Stage) naming the stage whose probe cannot be
+/// As [`pooled_stage_features`]; [`Error::Stage`](locus_sched::Error::Stage) naming the stage whose probe cannot be
 /// fit.
 pub fn probe_stages_pooled<F: Float>(
     stages: &[Stage<F>],

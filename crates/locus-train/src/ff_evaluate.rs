@@ -3,9 +3,8 @@ use locus_core::{Float, Tensor};
 use locus_data::forward_forward::{positive_negative_batch, NegativeData};
 use locus_data::{gather, Dataset};
 use locus_objectives::{Goodness, Mode, StageContext};
+use locus_sched::{Error, ForwardForwardTrainer, Readout, Result, Stage};
 use serde::Serialize;
-
-use crate::{Error, ForwardForwardTrainer, Readout, Result, Stage};
 
 /// Seed of the negatives the test loss is measured on (the same every evaluation).
 const TEST_NEGATIVES_SEED: u64 = 0x7e57;

@@ -1,8 +1,7 @@
 use locus_core::loss::argmax_rows;
 use locus_core::{as_matrix, Float};
 use locus_data::{gather, Dataset};
-
-use crate::{predict, Error, Result, Stage};
+use locus_sched::{predict, Error, Result, Stage};
 
 /// The accuracy in `[0, 1]` of every stage whose objective has its own classifier
 /// ([`LocalObjective::class_scores`](locus_objectives::LocalObjective::class_scores), such

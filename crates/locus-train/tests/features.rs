@@ -5,7 +5,8 @@ use locus_data::mnist1d::{generate, Mnist1dConfig};
 use locus_data::{Dataset, Split};
 use locus_eval::ProbeConfig;
 use locus_models::MlpConfig;
-use locus_sched::{probe_stages, stage_features, EpochPlan, Lockstep, NoObserver, Scheduler};
+use locus_sched::{EpochPlan, Lockstep, NoObserver, Scheduler};
+use locus_train::{probe_stages, stage_features};
 
 fn small_split() -> Split {
     generate(&Mnist1dConfig {

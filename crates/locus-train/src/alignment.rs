@@ -5,15 +5,14 @@
 //! below 90° the rule still descends the loss. [`measure_alignment`] computes, on one
 //! batch and without changing any weight:
 //! - the gradients each stage's rule would apply (the same top-down pass as
-//!   [`Lockstep`](crate::Lockstep), with objectives in [`Mode::Evaluate`]);
+//!   [`Lockstep`](locus_sched::Lockstep), with objectives in [`Mode::Evaluate`]);
 //! - the true gradients of the top stage's loss, by exact backpropagation through every
 //!   stage ([`Module::backward_exact`]);
 //! - their angle per stage, over all of the stage's parameters.
 
 use locus_core::{angle_deg_concat, Float, Tensor};
 use locus_objectives::{Mode, StageContext};
-
-use crate::{Error, Result, Stage};
+use locus_sched::{Error, Result, Stage};
 
 /// One stage's alignment on a batch.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +30,7 @@ pub struct StageAlignment {
 
 /// Measures every stage's alignment with backpropagation on one batch: the angle between
 /// the parameter gradients each stage's rule would apply (the same top-down pass as
-/// [`Lockstep`](crate::Lockstep), objectives in [`Mode::Evaluate`]) and the true
+/// [`Lockstep`](locus_sched::Lockstep), objectives in [`Mode::Evaluate`]) and the true
 /// gradients of the top stage's loss ([`Module::backward_exact`](locus_core::Module) through
 /// every stage). No parameter is updated and no step is counted; an objective with a
 /// lazily drawn state (such as a feedback matrix) may draw it, and a

@@ -10,11 +10,11 @@ use locus_data::SequenceBatch;
 use locus_objectives::{
     LocalObjective, Mode, StageContext, SyntheticGradient, SyntheticGradientConfig,
 };
+use locus_sched::{Error, Result};
 use ndarray::{Array2, Array3, ArrayView3, Axis, Slice};
 use serde::Serialize;
 
 use crate::bit_loss::{accumulate, masked_bit_loss, BitTotals};
-use crate::{Error, Result};
 
 /// What the LSTM's state receives at the end of a chunk, from the future it does not
 /// backpropagate into.

@@ -4,9 +4,8 @@
 use locus_core::{Float, Tensor};
 use locus_data::{gather, Dataset};
 use locus_eval::{LinearProbe, ProbeConfig};
+use locus_sched::{Error, Result, Stage};
 use ndarray::{concatenate, Axis};
-
-use crate::{Error, Result, Stage};
 
 /// Every stage's output on the whole data set (inference mode, nothing learned), bottom
 /// first, with the data set's labels. Entry `k` has shape `[data.len(), ...]`: what stage

@@ -3,7 +3,8 @@
 use locus_core::{seeded_rng, AdamConfig, Module, OptimizerConfig};
 use locus_data::{CopyTask, SequenceBatch};
 use locus_objectives::SyntheticGradientConfig;
-use locus_sched::{run_curriculum, CurriculumConfig, Error, RecurrentConfig, RecurrentTrainer};
+use locus_sched::Error;
+use locus_train::{run_curriculum, CurriculumConfig, RecurrentConfig, RecurrentTrainer};
 
 fn adam(lr: f64) -> OptimizerConfig {
     OptimizerConfig::Adam(AdamConfig::new(lr))
