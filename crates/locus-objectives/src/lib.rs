@@ -23,7 +23,10 @@
 //! [`InfoNce`] needs neither labels nor a message: a stage learns by predicting its own
 //! representation a few positions ahead against negatives (Greedy InfoMax, CPC). The
 //! same loss is available on its own as a mutual-information estimator: [`info_nce`] on a
-//! score matrix, [`info_nce_estimate`] on two sets of embeddings and a [`Critic`].
+//! score matrix, [`info_nce_estimate`] on two sets of embeddings and a [`Critic`]. Beside
+//! it, on the same critics, the other variational bounds of Poole et al. 2019: NWJ
+//! ([`nwj_estimate`]), Donsker–Varadhan ([`dv_estimate`], with MINE's bias-corrected
+//! gradient in [`MineState`]) and Deep InfoMax's Jensen–Shannon surrogate ([`js_estimate`]).
 //!
 //! HSIC, the Hilbert–Schmidt independence criterion, measures the dependence of two
 //! representations of one batch through their [`Kernel`] matrices, the signal of the HSIC
@@ -51,7 +54,9 @@ mod info_nce;
 mod info_nce_objective;
 mod kernel;
 mod local_classifier;
+mod mi_bounds;
 mod mi_estimate;
+mod mine;
 mod negatives;
 mod objective;
 mod reconstruction;
@@ -77,7 +82,11 @@ pub use info_nce::{info_nce, InfoNceBound, Positives};
 pub use info_nce_objective::{InfoNce, InfoNceConfig};
 pub use kernel::{kernel_grad, kernel_matrix, Kernel};
 pub use local_classifier::{LocalClassifier, LocalClassifierConfig};
+pub use mi_bounds::{
+    dv_bound, dv_estimate, js_bound, js_estimate, nwj_bound, nwj_estimate, CriticBound,
+};
 pub use mi_estimate::{info_nce_estimate, MiEstimate};
+pub use mine::MineState;
 pub use negatives::NegativeSampling;
 pub use objective::{LocalObjective, LocalSignal, Mode, StageContext};
 pub use reconstruction::{Decoder, Reconstruction, ReconstructionConfig};

@@ -5,15 +5,21 @@ use ndarray::{Array2, ArrayView2};
 
 use crate::{info_nce, Critic, Positives};
 
-/// What [`info_nce_estimate`] returns: the bound, the loss and its gradients.
+/// What a critic-based mutual-information estimator returns: the estimate, the loss and
+/// its gradients. [`info_nce_estimate`], [`nwj_estimate`](crate::nwj_estimate),
+/// [`dv_estimate`](crate::dv_estimate), [`js_estimate`](crate::js_estimate) and
+/// [`MineState::update`](crate::MineState::update) all return one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MiEstimate<F> {
-    /// `I_NCE = log n − L` in nats, a lower bound on `I(X; Y)` that never exceeds `log n`
-    /// (Oord et al. 2018, §2.3).
+    /// The estimate in nats. For InfoNCE `I_NCE = log n − L`, a lower bound on `I(X; Y)`
+    /// that never exceeds `log n` (Oord et al. 2018, §2.3); for the others, see each
+    /// function.
     pub bound: f64,
-    /// `log n`, the largest value the bound can take with `n` pairs.
+    /// `log n` for `n` pairs: the largest value InfoNCE's bound can take (the other
+    /// bounds are not limited by it).
     pub log_n: f64,
-    /// The InfoNCE loss `L` (the bound is `log n − L`).
+    /// The loss to descend: the InfoNCE loss `L` (the bound is `log n − L`), the negated
+    /// NWJ or DV bound, or the negated Jensen–Shannon objective.
     pub loss: F,
     /// `∂L/∂x`, `[n, dx]`. Descend `L` (ascend the bound) to train an encoder of `x`.
     pub grad_x: Array2<F>,
