@@ -1,7 +1,7 @@
 //! The properties of the InfoNCE estimator, each as a check that says what broke.
 
 use locus_core::seeded_rng;
-use locus_objectives::{info_nce_estimate, Critic, InfoNceBound};
+use locus_objectives::{info_nce_estimate, Critic, InfoNceBound, MiEstimate};
 use ndarray::{Array2, ArrayView2};
 use proptest::prelude::*;
 use thiserror::Error;
@@ -53,6 +53,18 @@ pub enum EstimatorFailure {
         tolerance: f64,
         /// Which expectation failed.
         reason: String,
+    },
+    /// An estimate that must be at least another was below it.
+    #[error("{higher} estimate {higher_value} is below the {lower} estimate {lower_value} for the same scores")]
+    OutOfOrder {
+        /// The estimator that must be higher.
+        higher: String,
+        /// Its estimate.
+        higher_value: f64,
+        /// The estimator that must be lower.
+        lower: String,
+        /// Its estimate.
+        lower_value: f64,
     },
     /// The estimator or critic returned an error on a valid input.
     #[error("the estimator failed on a valid input: {0}")]
@@ -204,9 +216,31 @@ pub fn check_critic_gradient(
     y: &Array2<f64>,
     opts: &FdOptions,
 ) -> Result<FdReport, FdFailure> {
+    check_estimator_gradient(critic, x, y, opts, info_nce_estimate)
+}
+
+/// Checks the gradients any critic-based `estimator` (`info_nce_estimate`,
+/// `nwj_estimate`, `dv_estimate`, `js_estimate`, or your own) returns for `x`, `y` and the
+/// critic's parameters against central finite differences of its loss (tensors `"x"`,
+/// `"y"`, then the parameters' names).
+///
+/// # Errors
+/// As [`check_score_gradient`]; [`FdFailure::Malformed`] when a gradient has the wrong
+/// shape or count.
+pub fn check_estimator_gradient(
+    critic: &mut dyn Critic<f64>,
+    x: &Array2<f64>,
+    y: &Array2<f64>,
+    opts: &FdOptions,
+    estimator: impl Fn(
+        ArrayView2<'_, f64>,
+        ArrayView2<'_, f64>,
+        &dyn Critic<f64>,
+    ) -> locus_core::Result<MiEstimate<f64>>,
+) -> Result<FdReport, FdFailure> {
     opts.check()?;
-    let estimate = info_nce_estimate(x.view(), y.view(), &*critic)
-        .map_err(FdFailure::call("info_nce_estimate"))?;
+    let estimate =
+        estimator(x.view(), y.view(), &*critic).map_err(FdFailure::call("the estimator"))?;
     if estimate.grad_x.dim() != x.dim() || estimate.grad_y.dim() != y.dim() {
         return Err(FdFailure::Malformed(format!(
             "gradients of shapes {:?} and {:?} for x {:?} and y {:?}",
@@ -226,7 +260,7 @@ pub fn check_critic_gradient(
             } else {
                 (x.view(), p.view())
             };
-            estimate_loss(px, py, &*critic)
+            estimate_loss(&estimator, px, py, &*critic)
         };
         let cols = probe.ncols();
         for flat in coordinates(probe.len(), opts.max_coords_per_tensor, &mut rng) {
@@ -259,7 +293,7 @@ pub fn check_critic_gradient(
             let original = critic.params()[p].value[&index[..]];
             let at = |v: f64, critic: &mut dyn Critic<f64>| {
                 critic.params_mut()[p].value[&index[..]] = v;
-                estimate_loss(x.view(), y.view(), &*critic)
+                estimate_loss(&estimator, x.view(), y.view(), &*critic)
             };
             let up = at(original + opts.eps, critic);
             let down = at(original - opts.eps, critic);
@@ -278,13 +312,18 @@ pub fn check_critic_gradient(
 }
 
 fn estimate_loss(
+    estimator: &dyn Fn(
+        ArrayView2<'_, f64>,
+        ArrayView2<'_, f64>,
+        &dyn Critic<f64>,
+    ) -> locus_core::Result<MiEstimate<f64>>,
     x: ArrayView2<'_, f64>,
     y: ArrayView2<'_, f64>,
     critic: &dyn Critic<f64>,
 ) -> Result<f64, FdFailure> {
-    info_nce_estimate(x, y, critic)
+    estimator(x, y, critic)
         .map(|e| e.loss)
-        .map_err(FdFailure::call("info_nce_estimate on a perturbed input"))
+        .map_err(FdFailure::call("the estimator on a perturbed input"))
 }
 
 /// Checks that an `estimate` of a mutual information `truth` with `N` candidates (`log_n

@@ -12,6 +12,11 @@
 //!   parameters;
 //! - [`check_tracks_truth`]: with a good critic the estimate is close to the true mutual
 //!   information while that is well below `log N`, and close to `log N` well above it;
+//! - [`check_estimator_gradient`]: the same for any critic-based estimator (NWJ, DV, JS,
+//!   MINE's update);
+//! - [`check_dv_at_least_nwj`]: `I_DV ≥ I_NWJ` for the same scores (Poole et al. 2019);
+//! - [`check_lower_bound`]: NWJ and DV, averaged over batches, stay below (and with a good
+//!   critic near) the true mutual information;
 //! - [`GaussianLogRatioCritic`]: the optimal critic `log p(y|x)/p(y)` for
 //!   `locus_data::CorrelatedGaussians`;
 //! - [`score_matrix`]: a proptest strategy of score matrices.
@@ -36,13 +41,16 @@
 //! check_row_shift_invariance(&scores, &[10.0, -7.5], 1e-9, estimator).unwrap();
 //! ```
 
+mod bounds;
 mod checks;
 mod dependence;
 mod gaussian_critic;
 
+pub use bounds::{check_dv_at_least_nwj, check_lower_bound, ScoreBound};
 pub use checks::{
-    check_bound_at_most_log_n, check_critic_gradient, check_row_shift_invariance,
-    check_score_gradient, check_tracks_truth, score_matrix, EstimatorFailure,
+    check_bound_at_most_log_n, check_critic_gradient, check_estimator_gradient,
+    check_row_shift_invariance, check_score_gradient, check_tracks_truth, score_matrix,
+    EstimatorFailure,
 };
 pub use dependence::{
     check_dependence_gradient, check_non_negative, check_symmetric, check_zero_for_constant,
