@@ -311,12 +311,15 @@ pub fn check_estimator_gradient(
     Ok(report)
 }
 
+/// A critic-based estimator, as [`check_estimator_gradient`] takes it.
+type EstimatorFn<'a> = &'a dyn Fn(
+    ArrayView2<'_, f64>,
+    ArrayView2<'_, f64>,
+    &dyn Critic<f64>,
+) -> locus_core::Result<MiEstimate<f64>>;
+
 fn estimate_loss(
-    estimator: &dyn Fn(
-        ArrayView2<'_, f64>,
-        ArrayView2<'_, f64>,
-        &dyn Critic<f64>,
-    ) -> locus_core::Result<MiEstimate<f64>>,
+    estimator: EstimatorFn<'_>,
     x: ArrayView2<'_, f64>,
     y: ArrayView2<'_, f64>,
     critic: &dyn Critic<f64>,
