@@ -1,12 +1,14 @@
 use locus_core::init::{child_seed, Init};
 use locus_core::{
-    seeded_rng, Activation, Conv2dConfig, FeedbackRule, Flatten, Float, LinearConfig, Module,
+    seeded_rng, Activation, Conv2dConfig, FeedbackRule, Flatten, Float, LinearConfig,
     OptimizerConfig, Pool2dConfig, Reshape, Sequential,
 };
 use locus_objectives::LocalObjective;
 use serde::{Deserialize, Serialize};
 
 use locus_sched::{Error, Result, Stage};
+
+use crate::build_stages::stages_from_modules;
 
 /// A LeNet-5-style convolutional network (LeCun et al. 1998), split into five stages:
 ///
@@ -100,7 +102,7 @@ impl LeNetConfig {
         &self,
         seed: u64,
         optimizer: &OptimizerConfig,
-        mut objective_for: impl FnMut(usize, usize) -> Box<dyn LocalObjective<F>>,
+        objective_for: impl FnMut(usize, usize) -> Box<dyn LocalObjective<F>>,
     ) -> Result<Vec<Stage<F>>> {
         let (c, h, w) = self.input;
         if c == 0 || self.classes == 0 {
@@ -172,19 +174,6 @@ impl LeNetConfig {
             Sequential::new().push(fc2).push(act),
             Sequential::new().push(fc3),
         ];
-        let count = modules.len();
-        modules
-            .into_iter()
-            .enumerate()
-            .map(|(i, module)| {
-                let name = format!("stage{}", i + 1);
-                let optimizer = optimizer.build::<F>().map_err(|e| Error::Stage {
-                    stage: name.clone(),
-                    source: e,
-                })?;
-                let module: Box<dyn Module<F>> = Box::new(module);
-                Ok(Stage::new(name, module, objective_for(i, count), optimizer))
-            })
-            .collect()
+        stages_from_modules(modules, optimizer, objective_for)
     }
 }
