@@ -258,8 +258,7 @@ pub struct TrainArgs {
     pub ff_threshold: f64,
     /// Weight of Forward-Forward peer normalisation (ff, ff-unsup), which keeps each
     /// unit's running mean activity near its peers' average; 0.03 in Löwe's public
-    /// reimplementation [default: 0, off]. Its running means are not part of
-    /// --save-state, so it cannot be combined with --save-state or --resume.
+    /// reimplementation [default: 0, off].
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub ff_peer_norm: f64,
     /// Where ff writes the label into a sample [default: first-pixels for image data
@@ -282,14 +281,20 @@ pub struct TrainArgs {
     /// [default: 5 for hsic under lockstep, the reference's format step; 0 otherwise].
     #[arg(long, value_name = "N")]
     pub format_epochs: Option<u64>,
-    /// Save the training state (weights, optimizer state, the learning curve so far) into
-    /// DIR after every epoch, replacing the previous one (ff, ff-unsup; an error with the
-    /// other algorithms). `--resume DIR` goes on from it.
+    /// Save the full training state into DIR/checkpoint.safetensors (every stage's
+    /// weights in PyTorch's layout, optimizer moments, auxiliary models, running
+    /// statistics, step counters, the scheduler's own state, and the run's settings and
+    /// learning curve in its manifest) every --save-every epochs and after the last,
+    /// replacing the previous checkpoint atomically. `--resume DIR` goes on from it.
+    /// Every algorithm but the recurrent copy tasks.
     #[arg(long, value_name = "DIR")]
     pub save_state: Option<PathBuf>,
-    /// Go on with a run from the training state `--save-state` wrote into DIR (ff,
-    /// ff-unsup), with the same options otherwise (checked); the run ends as the
-    /// uninterrupted run would have.
+    /// With --save-state: save every N epochs (and after the last) [default: 1].
+    #[arg(long, value_name = "N")]
+    pub save_every: Option<u64>,
+    /// Go on with a run from the checkpoint in DIR (written by --save-state), with the
+    /// same options otherwise (checked: a difference is an error naming it); the run ends
+    /// with the figures of the uninterrupted run of the same seed.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
     /// With --save-state: stop after N epochs of this process, the state saved, to go on

@@ -7,14 +7,13 @@
 //! in nats for gim and cpc, cross-entropy for bp-encoder).
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use anyhow::Context;
 use locus_core::OptimizerConfig;
 use locus_data::{gather, Dataset, Split};
 use locus_eval::{FeaturePooling, ProbeConfig, RunReport};
 use locus_sched::{GreedyLayerWise, LrSchedule, Scheduler, Stage, StageBudget};
-use locus_train::{EpochDone, Evaluate, Evaluated, Flow, LinearProbes, Trainer};
+use locus_train::{EpochDone, Evaluate, Evaluated, LinearProbes, Trainer};
 use serde_json::json;
 
 use crate::args::{ModelKind, ScheduleKind, TrainArgs};
@@ -22,6 +21,7 @@ use crate::contrastive_args::GimSchedule;
 use crate::contrastive_model::{build_stages, infonce_config, Encoder, Family};
 use crate::memory::{peak_rss_kib, reset_peak_rss, StepBytes};
 use crate::progress::ProgressBar;
+use crate::run_state::Checkpointing;
 use crate::scheduler::SchedulerKind;
 use crate::{data, train};
 
@@ -111,7 +111,6 @@ pub fn run(given: &TrainArgs, family: Family) -> anyhow::Result<()> {
         encoder.kind(),
         run.pooling.short_name()
     );
-    let start = Instant::now();
     let schedule = run.schedule;
     // --gim-schedule cached|recompute is greedy layer-wise training with each stage
     // learning for --epochs epochs, its inputs cached once per turn or recomputed on every
@@ -177,9 +176,11 @@ pub fn run(given: &TrainArgs, family: Family) -> anyhow::Result<()> {
         peak_rss: None,
     };
     let mut bar = ProgressBar::new(epochs);
+    let (checkpoints, progress) = Checkpointing::start(args, epochs, &mut stages, scheduler)?;
     let trained = Trainer::new(epochs, args.batch_size, args.seed)
         .with_learning_rates(rates)
         .evaluate_every(c.probe_every)
+        .resume(progress)
         .run(
             &mut stages,
             scheduler,
@@ -188,9 +189,13 @@ pub fn run(given: &TrainArgs, family: Family) -> anyhow::Result<()> {
             &mut bar,
             &mut |done| {
                 log_epoch(done);
-                Ok(Flow::Continue)
+                checkpoints.after_epoch(done)
             },
         )?;
+    if !trained.finished {
+        checkpoints.report_stop(trained.epochs_done);
+        return Ok(());
+    }
     let peak_rss = evaluation.peak_rss;
     let cache_bytes = greedy
         .as_ref()
@@ -248,7 +253,7 @@ pub fn run(given: &TrainArgs, family: Family) -> anyhow::Result<()> {
         test_accuracy: trained.test_accuracy,
         test_loss: trained.test_loss,
         train_loss: trained.train_loss,
-        wall_s: start.elapsed().as_secs_f64(),
+        wall_s: checkpoints.wall_s(),
         samples_per_s: trained.samples_per_s(run.split.train.len()),
         stages: stage_reports,
         config,

@@ -10,22 +10,21 @@
 //! evaluated epochs only.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use anyhow::Context;
 use locus_core::{AdamConfig, Module, OptimizerConfig};
 use locus_data::forward_forward::{LabelEmbedding, LabelPlacement, MaskConfig, NegativeData};
-use locus_data::{gather, Dataset, Split};
+use locus_data::{Dataset, Split};
 use locus_eval::RunReport;
 use locus_models::ForwardForwardMlp;
 use locus_sched::{ForwardForwardTrainer, LrSchedule, ReadoutConfig, Scheduler, Stage};
-use locus_train::{EpochDone, Flow, ForwardForwardTest, Progress, Trainer};
+use locus_train::{EpochDone, ForwardForwardTest, Trainer};
 use serde_json::json;
 
 use crate::algo::{self, ObjectiveSettings};
 use crate::args::{DatasetKind, LabelPlacementKind, ModelKind, ScheduleKind, TrainArgs};
 use crate::progress::ProgressBar;
-use crate::saved_run::{self, SavedRun};
+use crate::run_state::Checkpointing;
 use crate::scheduler::SchedulerKind;
 use crate::train::{activation, finish, init, DEFAULT_HIDDEN};
 
@@ -116,7 +115,6 @@ pub fn run(
         negatives.name(),
         Module::<f32>::name(stages[0].module()),
     );
-    let start = Instant::now();
     let mut bar = ProgressBar::new(args.epochs);
     let schedule = match args.schedule_kind() {
         ScheduleKind::Constant => LrSchedule::Constant,
@@ -152,40 +150,8 @@ pub fn run(
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    // What must stay the same when a saved run is resumed.
-    let run_settings = json!({
-        "algo": algorithm.name,
-        "dataset": args.dataset.name(),
-        "epochs": args.epochs,
-        "seed": args.seed,
-        "config": config,
-    });
-    let mut saved = match &args.resume {
-        Some(dir) => {
-            let sample = gather::<f32>(&split.train, &[0])?;
-            let sample = trainer.negatives().neutral(&sample.inputs)?;
-            let classes = split.train.num_classes();
-            let readout = trainer.readout_mut().map(|r| (r, &sample, classes));
-            let mut run = saved_run::resume(dir, &run_settings, args.epochs, &mut stages, readout)?;
-            eprintln!(
-                "locus train: resuming {} after epoch {} of {}",
-                dir.display(),
-                run.epochs_done,
-                args.epochs
-            );
-            run.resumed_after.push(run.epochs_done);
-            run
-        }
-        None => SavedRun::new(run_settings),
-    };
-    // Time spent before this process (by the parts of a resumed run).
-    let wall_before = saved.wall_s;
-    let resumed_at = saved.epochs_done;
-    let progress = Progress {
-        epochs_done: saved.epochs_done,
-        history: std::mem::take(&mut saved.history),
-        train_s: saved.train_s,
-    };
+    let (checkpoints, progress) =
+        Checkpointing::start(args, args.epochs, &mut stages, &mut trainer)?;
     let rates = (0..args.epochs)
         .map(|epoch| schedule.rate(optimizer.learning_rate(), epoch, args.epochs))
         .collect();
@@ -205,38 +171,11 @@ pub fn run(
             &mut bar,
             &mut |done| {
                 log_epoch(done);
-                let Some(dir) = &args.save_state else {
-                    return Ok(Flow::Continue);
-                };
-                saved.epochs_done = done.epoch;
-                saved.train_s = done.progress.train_s;
-                saved.wall_s = wall_before + start.elapsed().as_secs_f64();
-                saved.history.clone_from(&done.progress.history);
-                saved_run::save(dir, &saved, done.stages, done.scheduler.readout())
-                    .with_context(|| format!("--save-state {}", dir.display()))
-                    .map_err(|e| locus_train::Error::AfterEpoch {
-                        epoch: done.epoch,
-                        source: e.into(),
-                    })?;
-                let done_here = done.epoch - resumed_at;
-                Ok(if args.stop_after.is_some_and(|n| done_here >= n) {
-                    Flow::Stop
-                } else {
-                    Flow::Continue
-                })
+                checkpoints.after_epoch(done)
             },
         )?;
     if !trained.finished {
-        if let Some(dir) = &args.save_state {
-            eprintln!(
-                "locus train: stopped after epoch {} of {}, the state saved in {}; go on with \
-                 the same command and --resume {}",
-                trained.epochs_done,
-                args.epochs,
-                dir.display(),
-                dir.display()
-            );
-        }
+        checkpoints.report_stop(trained.epochs_done);
         return Ok(());
     }
     // The last epoch is always evaluated, so these are its figures.
@@ -249,7 +188,7 @@ pub fn run(
     );
     config.insert("test_readout_accuracy".into(), json!(test.readout_accuracy));
     // The epochs after which this run was resumed from --save-state (empty: one process).
-    config.insert("resumed_after".into(), json!(saved.resumed_after));
+    config.insert("resumed_after".into(), json!(checkpoints.resumed_after()));
     let run = RunReport {
         algo: algorithm.name.to_string(),
         dataset: args.dataset.name().to_string(),
@@ -258,7 +197,7 @@ pub fn run(
         test_accuracy: trained.test_accuracy,
         test_loss: trained.test_loss,
         train_loss: trained.train_loss,
-        wall_s: wall_before + start.elapsed().as_secs_f64(),
+        wall_s: checkpoints.wall_s(),
         samples_per_s: trained.samples_per_s(split.train.len()),
         stages: trained.stage_reports(&stages),
         config,

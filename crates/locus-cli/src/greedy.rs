@@ -2,7 +2,6 @@
 //! then a supervised top, optionally end-to-end fine-tuning; linear probes on every stage.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use anyhow::Context;
 use locus_core::{
@@ -17,12 +16,13 @@ use locus_objectives::{
 };
 use locus_sched::{FeatureSource, Greedy, GreedyConfig, Phase, Stage};
 use locus_train::probe_stages;
-use locus_train::{Classification, EpochDone, Flow, Trainer};
+use locus_train::{Classification, EpochDone, Trainer};
 use serde_json::json;
 
 use crate::args::TrainArgs;
 use crate::greedy_args::{DecoderKind, FeatureKind, NoiseKind, ReconLossKind, RidgeRefitKind};
 use crate::progress::ProgressBar;
+use crate::run_state::Checkpointing;
 use crate::train;
 
 /// Whether `--algo` names a greedy algorithm (sae, sarm).
@@ -213,14 +213,15 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             .join(" | "),
     );
 
-    let start = Instant::now();
     // The phases are the greedy scheduler's epochs: pretraining (not evaluated: there is
     // no classifier yet), then the supervised top and fine-tuning, evaluated after each.
     let epochs = greedy.epochs(stages.len());
     let pretrain_epochs = epochs - top_epochs - greedy.config().finetune_epochs;
     let mut bar = ProgressBar::new(epochs);
+    let (checkpoints, progress) = Checkpointing::start(args, epochs, &mut stages, &mut greedy)?;
     let trained = Trainer::new(epochs, args.batch_size, args.seed)
         .evaluate_after(pretrain_epochs)
+        .resume(progress)
         .run(
             &mut stages,
             &mut greedy,
@@ -229,9 +230,13 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             &mut bar,
             &mut |done| {
                 log_epoch(done);
-                Ok(Flow::Continue)
+                checkpoints.after_epoch(done)
             },
         )?;
+    if !trained.finished {
+        checkpoints.report_stop(trained.epochs_done);
+        return Ok(());
+    }
     let log = greedy.log().to_vec();
     let pretrain_loss: BTreeMap<usize, f64> = log
         .iter()
@@ -337,7 +342,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         test_accuracy,
         test_loss,
         train_loss,
-        wall_s: start.elapsed().as_secs_f64(),
+        wall_s: checkpoints.wall_s(),
         samples_per_s: samples as f64 / train_s.max(1e-9),
         stages: stage_reports,
         config: run_config,

@@ -17,7 +17,7 @@ mod memory;
 mod plot;
 mod plot_points;
 mod progress;
-mod saved_run;
+mod run_state;
 mod scheduler;
 mod sequence;
 mod train;

@@ -15,6 +15,7 @@ mod matmul;
 mod module;
 pub mod optim;
 mod rng;
+pub mod state;
 mod tensor;
 
 pub use error::{Error, Result};
@@ -30,4 +31,5 @@ pub use matmul::{matmul, matmul_threads};
 pub use module::{Cache, Gradients, Module, Param, ParamMut};
 pub use optim::{Adam, AdamConfig, Optimizer, OptimizerConfig, OptimizerState, Sgd, SgdConfig};
 pub use rng::{seeded_rng, SeededRng};
+pub use state::{load_optimizer, save_optimizer, StateDict, StateValue};
 pub use tensor::{angle_deg, angle_deg_concat, as_matrix, check_finite, matrix_to_tensor, Tensor};

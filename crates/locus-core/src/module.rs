@@ -1,4 +1,4 @@
-use crate::{Error, Float, Result, Tensor};
+use crate::{Error, Float, Result, StateDict, Tensor};
 
 /// What a module's forward pass keeps for its backward pass.
 ///
@@ -208,6 +208,32 @@ pub trait Module<F: Float>: Send + Sync {
     fn num_params(&self) -> usize {
         self.params().iter().map(|p| p.value.len()).sum()
     }
+
+    /// Writes everything the module needs to go on training exactly where it stopped
+    /// into `state`, each name prefixed by `prefix`: its parameters and any state that
+    /// is not a parameter (running statistics, feedback matrices, random draws made).
+    /// Weight matrices are written in PyTorch's layout (`[out, in]` for a linear layer).
+    /// The default writes [`Module::params`] as they are; containers and layers with
+    /// other state override it, and [`Module::load_state`] with it.
+    fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
+        for p in self.params() {
+            state.put_tensor(format!("{prefix}{}", p.name), p.value.clone());
+        }
+    }
+
+    /// Reads what [`Module::save_state`] wrote under `prefix`, taking the entries out of
+    /// `state`.
+    ///
+    /// # Errors
+    /// A missing entry, one of another shape, or a non-finite value, named. The module
+    /// may then be partly loaded: build it again before using it.
+    fn load_state(&mut self, prefix: &str, state: &mut StateDict<F>) -> Result<()> {
+        for p in self.params_mut() {
+            let name = format!("{prefix}{}", p.name);
+            *p.value = state.take_tensor(&name, Some(p.value.shape()))?;
+        }
+        Ok(())
+    }
 }
 
 impl<F: Float> Module<F> for Box<dyn Module<F>> {
@@ -244,5 +270,11 @@ impl<F: Float> Module<F> for Box<dyn Module<F>> {
     }
     fn infer(&self, input: &Tensor<F>) -> Result<Tensor<F>> {
         (**self).infer(input)
+    }
+    fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
+        (**self).save_state(prefix, state)
+    }
+    fn load_state(&mut self, prefix: &str, state: &mut StateDict<F>) -> Result<()> {
+        (**self).load_state(prefix, state)
     }
 }

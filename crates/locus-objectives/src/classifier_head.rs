@@ -1,6 +1,6 @@
 use locus_core::{
-    seeded_rng, Activation, Error, Flatten, Float, LinearConfig, Loss, Module, Optimizer,
-    OptimizerConfig, Result, Sequential, Tensor,
+    load_optimizer, save_optimizer, seeded_rng, Activation, Error, Flatten, Float, LinearConfig,
+    Loss, Module, Optimizer, OptimizerConfig, Result, Sequential, StateDict, Tensor,
 };
 use serde::{Deserialize, Serialize};
 
@@ -196,6 +196,30 @@ impl<F: Float> ClassifierHead<F> {
     /// [`Error::InvalidParameter`] for a rate that is not finite and > 0.
     pub fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
         self.optimizer.set_learning_rate(lr)
+    }
+
+    /// Writes the head's layers under `prefix` and its optimizer under
+    /// `<prefix>optimizer.`.
+    pub fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
+        self.module.save_state(prefix, state);
+        save_optimizer(
+            self.optimizer.as_ref(),
+            &format!("{prefix}optimizer."),
+            state,
+        );
+    }
+
+    /// Reads what [`ClassifierHead::save_state`] wrote under `prefix`.
+    ///
+    /// # Errors
+    /// A missing, mis-shaped or non-finite entry, named.
+    pub fn load_state(&mut self, prefix: &str, state: &mut StateDict<F>) -> Result<()> {
+        self.module.load_state(prefix, state)?;
+        load_optimizer(
+            self.optimizer.as_mut(),
+            &format!("{prefix}optimizer."),
+            state,
+        )
     }
 }
 

@@ -1,5 +1,7 @@
 use locus_core::init::Init;
-use locus_core::{as_matrix, check_finite, seeded_rng, Error, Float, Result, Tensor};
+use locus_core::{
+    as_matrix, check_finite, seeded_rng, Error, Float, Result, StateDict, StateValue, Tensor,
+};
 use ndarray::Array2;
 
 use crate::{LocalObjective, LocalSignal, Mode, StageContext};
@@ -120,6 +122,31 @@ impl<F: Float> LocalObjective<F> for DirectFeedback<F> {
 
     fn needs_global_error(&self) -> bool {
         true
+    }
+
+    /// The feedback matrix `B` (`[classes, width]`), once drawn, as `feedback`.
+    fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
+        if let Some(b) = &self.feedback {
+            state.put_tensor(format!("{prefix}feedback"), b.clone().into_dyn());
+        }
+    }
+
+    fn load_state(&mut self, prefix: &str, state: &mut StateDict<F>) -> Result<()> {
+        let name = format!("{prefix}feedback");
+        if let Some(StateValue::Tensor(b)) = state.get(&name) {
+            if b.ndim() != 2 {
+                return Err(Error::shape(
+                    format!("state entry '{name}'"),
+                    "[classes, width]",
+                    b.shape(),
+                ));
+            }
+            let b = state.take_tensor(&name, None)?;
+            self.feedback = Some(b.into_dimensionality().expect("2-D, checked above"));
+        } else if state.contains(&name) {
+            state.take_tensor(&name, None)?;
+        }
+        Ok(())
     }
 }
 

@@ -1,4 +1,4 @@
-use locus_core::{check_finite, Error, Float, Result, Tensor};
+use locus_core::{check_finite, Error, Float, Result, StateDict, StateValue, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::{Goodness, LocalObjective, LocalSignal, Mode, StageContext};
@@ -331,6 +331,43 @@ impl<F: Float> LocalObjective<F> for ForwardForward {
                 ]
             })
             .unwrap_or_default()
+    }
+
+    /// Peer normalisation's running mean activities, once started, as `peer_means`
+    /// (the bits of each `f64`, so they come back exactly).
+    fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
+        if let Some(v) = self.last {
+            let v: Vec<f64> = vec![v.0, v.1, v.2];
+            state.put_floats(format!("{prefix}last"), &v);
+        }
+        if let Some(means) = &self.running_means {
+            let bits = means.iter().map(|m| m.to_bits()).collect();
+            state.put_counters(format!("{prefix}peer_means"), bits);
+        }
+    }
+
+    fn load_state(&mut self, prefix: &str, state: &mut StateDict<F>) -> Result<()> {
+        if let Some(v) = state.take_floats_if_present(&format!("{prefix}last"), 3)? {
+            self.last = Some((v[0], v[1], v[2]));
+        }
+        let name = format!("{prefix}peer_means");
+        if let Some(StateValue::Counters(c)) = state.get(&name) {
+            let n = c.len();
+            let means: Vec<f64> = state
+                .take_counters(&name, n)?
+                .into_iter()
+                .map(f64::from_bits)
+                .collect();
+            if means.iter().any(|m| !m.is_finite()) {
+                return Err(Error::NonFinite {
+                    context: format!("state entry '{name}'"),
+                });
+            }
+            self.running_means = Some(means);
+        } else if state.contains(&name) {
+            state.take_counters(&name, 0)?;
+        }
+        Ok(())
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use locus_core::{Error, Float, Result, Tensor};
+use locus_core::{Error, Float, Result, StateDict, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -345,6 +345,22 @@ impl<F: Float> LocalObjective<F> for HsicBottleneck {
         self.last
             .map(|(zx, zy)| vec![("hsic_zx".into(), zx), ("hsic_zy".into(), zy)])
             .unwrap_or_default()
+    }
+
+    /// The figures of the last batch it learned from (`last`, exact bits), which it
+    /// reports until it learns again.
+    fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
+        if let Some(v) = self.last {
+            let v: Vec<f64> = vec![v.0, v.1];
+            state.put_floats(format!("{prefix}last"), &v);
+        }
+    }
+
+    fn load_state(&mut self, prefix: &str, state: &mut StateDict<F>) -> Result<()> {
+        if let Some(v) = state.take_floats_if_present(&format!("{prefix}last"), 2)? {
+            self.last = Some((v[0], v[1]));
+        }
+        Ok(())
     }
 }
 

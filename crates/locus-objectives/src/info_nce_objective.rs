@@ -3,8 +3,8 @@
 
 use locus_core::init::Init;
 use locus_core::{
-    check_finite, seeded_rng, AdamConfig, Error, Float, Optimizer, OptimizerConfig, ParamMut,
-    Result, Tensor,
+    check_finite, load_optimizer, save_optimizer, seeded_rng, AdamConfig, Error, Float, Optimizer,
+    OptimizerConfig, ParamMut, Result, StateDict, StateValue, Tensor,
 };
 use ndarray::{Array2, Array3, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
@@ -492,6 +492,49 @@ impl<F: Float> LocalObjective<F> for InfoNce<F> {
         self.last_bound
             .map(|b| vec![("infonce_bound".to_string(), b)])
             .unwrap_or_default()
+    }
+
+    /// The predictors `W_k`, once drawn, as `predictor.<k>` (`[channels, channels]`),
+    /// and their optimizer under `optimizer.`.
+    fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
+        if let Some(v) = self.last_bound {
+            let v: Vec<f64> = vec![v];
+            state.put_floats(format!("{prefix}last"), &v);
+        }
+        if let Some((w, _)) = &self.predictors {
+            for (k, wk) in w.iter().enumerate() {
+                state.put_tensor(format!("{prefix}predictor.{k}"), wk.clone());
+            }
+        }
+        save_optimizer(
+            self.optimizer.as_ref(),
+            &format!("{prefix}optimizer."),
+            state,
+        );
+    }
+
+    fn load_state(&mut self, prefix: &str, state: &mut StateDict<F>) -> Result<()> {
+        if let Some(v) = state.take_floats_if_present(&format!("{prefix}last"), 1)? {
+            self.last_bound = Some(v[0]);
+        }
+        let first = format!("{prefix}predictor.0");
+        if let Some(StateValue::Tensor(w0)) = state.get(&first) {
+            let channels = w0.shape().first().copied().unwrap_or(0);
+            self.predictors = None;
+            self.predictors_for(channels)?;
+            let (w, _) = self.predictors.as_mut().expect("drawn above");
+            for (k, wk) in w.iter_mut().enumerate() {
+                *wk = state.take_tensor(
+                    &format!("{prefix}predictor.{k}"),
+                    Some(&[channels, channels]),
+                )?;
+            }
+        }
+        load_optimizer(
+            self.optimizer.as_mut(),
+            &format!("{prefix}optimizer."),
+            state,
+        )
     }
 }
 

@@ -1,4 +1,6 @@
-use locus_core::{check_finite, AdamConfig, Error, Float, OptimizerConfig, Result, Tensor};
+use locus_core::{
+    check_finite, AdamConfig, Error, Float, OptimizerConfig, Result, StateDict, Tensor,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::{ClassifierHead, HeadKind, LocalObjective, LocalSignal, Mode, StageContext};
@@ -217,6 +219,31 @@ impl<F: Float> LocalObjective<F> for LocalClassifier<F> {
                 "a head that has not seen a batch",
             )),
         })
+    }
+
+    /// The head, once built, under `head.`, and the width it was built for (`width`).
+    fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
+        if let Some(v) = self.last_loss {
+            let v: Vec<f64> = vec![v];
+            state.put_floats(format!("{prefix}last"), &v);
+        }
+        if let Some(head) = &self.head {
+            state.put_counter(format!("{prefix}width"), head.width() as u64);
+            head.save_state(&format!("{prefix}head."), state);
+        }
+    }
+
+    fn load_state(&mut self, prefix: &str, state: &mut StateDict<F>) -> Result<()> {
+        if let Some(v) = state.take_floats_if_present(&format!("{prefix}last"), 1)? {
+            self.last_loss = Some(v[0]);
+        }
+        if state.contains(&format!("{prefix}width")) {
+            let width = state.take_size(&format!("{prefix}width"))?;
+            self.head = None;
+            self.head_for(width)?
+                .load_state(&format!("{prefix}head."), state)?;
+        }
+        Ok(())
     }
 }
 

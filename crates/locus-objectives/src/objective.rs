@@ -1,4 +1,4 @@
-use locus_core::{Float, Module, Result, Tensor};
+use locus_core::{Float, Module, Result, StateDict, Tensor};
 
 /// Everything a stage can see when it computes its learning signal.
 #[derive(Debug, Clone, Copy)]
@@ -269,6 +269,27 @@ pub trait LocalObjective<F: Float>: Send {
     fn passes_message_down(&self) -> bool {
         false
     }
+
+    /// Writes the objective's own learned state under `prefix` (auxiliary models and
+    /// their optimizers, running statistics), so that a run resumed from a checkpoint
+    /// goes on exactly where it stopped. Auxiliary models built lazily on the first batch
+    /// are written only once built. Objectives whose randomness comes from their seed and
+    /// the stage's step count keep no random stream. The default, for objectives without
+    /// state, writes nothing.
+    fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
+        let _ = (prefix, state);
+    }
+
+    /// Reads what [`LocalObjective::save_state`] wrote under `prefix`, taking the entries
+    /// out of `state`, building lazily built models from the saved shapes. The default
+    /// reads nothing.
+    ///
+    /// # Errors
+    /// A missing, mis-shaped or non-finite entry, named.
+    fn load_state(&mut self, prefix: &str, state: &mut StateDict<F>) -> Result<()> {
+        let _ = (prefix, state);
+        Ok(())
+    }
 }
 
 impl<F: Float> LocalObjective<F> for Box<dyn LocalObjective<F>> {
@@ -316,5 +337,11 @@ impl<F: Float> LocalObjective<F> for Box<dyn LocalObjective<F>> {
     }
     fn passes_message_down(&self) -> bool {
         (**self).passes_message_down()
+    }
+    fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
+        (**self).save_state(prefix, state)
+    }
+    fn load_state(&mut self, prefix: &str, state: &mut StateDict<F>) -> Result<()> {
+        (**self).load_state(prefix, state)
     }
 }

@@ -1,7 +1,8 @@
 use locus_core::init::Init;
 use locus_core::{
-    as_matrix, check_finite, seeded_rng, AdamConfig, Error, Float, Linear, LinearConfig, Module,
-    Optimizer, OptimizerConfig, ParamMut, Result, Tensor,
+    as_matrix, check_finite, load_optimizer, save_optimizer, seeded_rng, AdamConfig, Error, Float,
+    Linear, LinearConfig, Module, Optimizer, OptimizerConfig, ParamMut, Result, StateDict,
+    StateValue, Tensor,
 };
 use ndarray::{Array2, Axis, Ix2};
 use serde::{Deserialize, Serialize};
@@ -502,5 +503,98 @@ impl<F: Float> LocalObjective<F> for Reconstruction<F> {
 
     fn take_module_gradients(&mut self) -> Option<Vec<Tensor<F>>> {
         self.pending.take()
+    }
+
+    /// Once the decoder is built: its widths (`dims`: stage width, input features), a
+    /// linear decoder under `decoder.`, a tied decoder's own bias as `decoder.bias`, a
+    /// ridge decoder's running statistics as `ridge_stats` (exact bits) and its fitted
+    /// decoder under `decoder.`; and the optimizer under `optimizer.`.
+    fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
+        if let Some(v) = self.last_loss {
+            let v: Vec<f64> = vec![v];
+            state.put_floats(format!("{prefix}last"), &v);
+        }
+        let dims = match &self.state {
+            DecoderState::Unbuilt => None,
+            DecoderState::Linear(l) => {
+                l.save_state(&format!("{prefix}decoder."), state);
+                Some((l.inputs(), l.outputs()))
+            }
+            DecoderState::TiedBias(c) => {
+                state.put_tensor(format!("{prefix}decoder.bias"), c.clone());
+                self.tied
+                    .as_ref()
+                    .map(|t| (t.weight.ncols(), c.len()))
+                    .or(Some((0, c.len())))
+            }
+            DecoderState::Ridge { stats, fitted } => {
+                state.put_counters(format!("{prefix}ridge_stats"), stats.to_counters());
+                if let Some(f) = fitted {
+                    f.save_state(&format!("{prefix}decoder."), state);
+                }
+                Some(stats.dims())
+            }
+        };
+        if let Some((width, features)) = dims {
+            state.put_counters(format!("{prefix}dims"), vec![width as u64, features as u64]);
+        }
+        save_optimizer(
+            self.optimizer.as_ref(),
+            &format!("{prefix}optimizer."),
+            state,
+        );
+    }
+
+    fn load_state(&mut self, prefix: &str, state: &mut StateDict<F>) -> Result<()> {
+        if let Some(v) = state.take_floats_if_present(&format!("{prefix}last"), 1)? {
+            self.last_loss = Some(v[0]);
+        }
+        let dims_name = format!("{prefix}dims");
+        if state.contains(&dims_name) {
+            let dims = state.take_counters(&dims_name, 2)?;
+            let size = |v: u64| usize::try_from(v).ok().filter(|&n| n <= 1 << 32);
+            let (Some(width), Some(features)) = (size(dims[0]), size(dims[1])) else {
+                return Err(Error::invalid(
+                    &format!("state entry '{dims_name}'"),
+                    "should hold two widths",
+                    format!("{dims:?}"),
+                ));
+            };
+            self.state = DecoderState::Unbuilt;
+            self.build_state(width, features)?;
+            match &mut self.state {
+                DecoderState::Unbuilt => unreachable!("built above"),
+                DecoderState::Linear(l) => l.load_state(&format!("{prefix}decoder."), state)?,
+                DecoderState::TiedBias(c) => {
+                    *c = state.take_tensor(&format!("{prefix}decoder.bias"), Some(&[features]))?;
+                }
+                DecoderState::Ridge { stats, fitted } => {
+                    let name = format!("{prefix}ridge_stats");
+                    let n = match state.get(&name) {
+                        Some(StateValue::Counters(c)) => c.len(),
+                        _ => 0,
+                    };
+                    let counters = state.take_counters(&name, n)?;
+                    *stats = RidgeStats::from_counters(width, features, &counters).ok_or_else(|| {
+                        Error::invalid(
+                            &format!("state entry '{name}'"),
+                            &format!("should hold finite ridge statistics for widths {width} and {features}"),
+                            format!("{n} counters"),
+                        )
+                    })?;
+                    let decoder = format!("{prefix}decoder.");
+                    if state.has_prefix(&decoder) {
+                        let mut f = LinearConfig::new(width, features).init(&mut seeded_rng(0))?;
+                        f.load_state(&decoder, state)?;
+                        *fitted = Some(f);
+                    }
+                }
+            }
+        }
+        load_optimizer(
+            self.optimizer.as_mut(),
+            &format!("{prefix}optimizer."),
+            state,
+        )
     }
 }

@@ -76,6 +76,39 @@ impl RidgeStats {
         let bias = rhs.row(w).mapv(F::cast);
         Ok((weight, bias))
     }
+
+    /// The statistics as counters, exactly: the bits of every entry of the Gram and
+    /// cross-product matrices (row-major), then the sample and batch counts.
+    pub(crate) fn to_counters(&self) -> Vec<u64> {
+        let mut c: Vec<u64> = self
+            .gram
+            .iter()
+            .chain(self.cross.iter())
+            .map(|v| v.to_bits())
+            .collect();
+        c.push(self.samples as u64);
+        c.push(self.batches as u64);
+        c
+    }
+
+    /// Statistics for `width` and `features` from [`RidgeStats::to_counters`]; `None`
+    /// when there are not as many counters as those widths need or a value is not finite.
+    pub(crate) fn from_counters(width: usize, features: usize, c: &[u64]) -> Option<Self> {
+        let mut stats = RidgeStats::new(width, features);
+        let (g, x) = (stats.gram.len(), stats.cross.len());
+        if c.len() != g + x + 2 {
+            return None;
+        }
+        for (v, bits) in stats.gram.iter_mut().chain(stats.cross.iter_mut()).zip(c) {
+            *v = f64::from_bits(*bits);
+            if !v.is_finite() {
+                return None;
+            }
+        }
+        stats.samples = usize::try_from(c[g + x]).ok()?;
+        stats.batches = usize::try_from(c[g + x + 1]).ok()?;
+        Some(stats)
+    }
 }
 
 /// Overwrites the lower triangle of the symmetric positive definite `a` with its

@@ -1,7 +1,8 @@
 use locus_core::init::Init;
 use locus_core::{
-    check_finite, seeded_rng, Activation, AdamConfig, Error, Float, LayerNormConfig, LinearConfig,
-    Module, Optimizer, OptimizerConfig, Result, Sequential, Tensor,
+    check_finite, load_optimizer, save_optimizer, seeded_rng, Activation, AdamConfig, Error, Float,
+    LayerNormConfig, LinearConfig, Module, Optimizer, OptimizerConfig, Result, Sequential,
+    StateDict, Tensor,
 };
 use ndarray::{concatenate, Array2, Axis};
 use serde::{Deserialize, Serialize};
@@ -536,6 +537,42 @@ impl<F: Float> LocalObjective<F> for SyntheticGradient<F> {
             ));
         }
         Ok(self.signal(ctx, Mode::Learn)?.loss)
+    }
+
+    /// The gradient model `M` under `model.` once built, the output width it was built
+    /// for (`width`), and its optimizer under `optimizer.`.
+    fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
+        if let Some(v) = self.last_loss {
+            let v: Vec<f64> = vec![v];
+            state.put_floats(format!("{prefix}last"), &v);
+        }
+        if let Some((model, width)) = &self.model {
+            state.put_counter(format!("{prefix}width"), *width as u64);
+            model.save_state(&format!("{prefix}model."), state);
+        }
+        save_optimizer(
+            self.optimizer.as_ref(),
+            &format!("{prefix}optimizer."),
+            state,
+        );
+    }
+
+    fn load_state(&mut self, prefix: &str, state: &mut StateDict<F>) -> Result<()> {
+        if let Some(v) = state.take_floats_if_present(&format!("{prefix}last"), 1)? {
+            self.last_loss = Some(v[0]);
+        }
+        if state.contains(&format!("{prefix}width")) {
+            let width = state.take_size(&format!("{prefix}width"))?;
+            self.model = None;
+            self.model_for(width)?;
+            let (model, _) = self.model.as_mut().expect("built above");
+            model.load_state(&format!("{prefix}model."), state)?;
+        }
+        load_optimizer(
+            self.optimizer.as_mut(),
+            &format!("{prefix}optimizer."),
+            state,
+        )
     }
 }
 

@@ -1,13 +1,12 @@
 use locus_core::{
-    AdamConfig, Float, LayerNormConfig, Module, OptimizerConfig, Result as CoreResult, Tensor,
+    AdamConfig, Float, LayerNormConfig, Module, OptimizerConfig, Result as CoreResult, StateDict,
+    Tensor,
 };
 use locus_objectives::{ClassifierHead, HeadKind};
 use ndarray::{concatenate, Axis};
 use serde::{Deserialize, Serialize};
 
-use std::path::{Path, PathBuf};
-
-use crate::{load_learner, save_learner, Error, Result, Stage};
+use crate::{Error, Result, Stage};
 
 /// Configuration of a [`Readout`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -157,6 +156,14 @@ impl<F: Float> Readout<F> {
         combined: &Tensor<F>,
         classes: usize,
     ) -> Result<()> {
+        let per_sample = |t: &Tensor<F>| t.len() / t.shape()[0].max(1);
+        let widths: Vec<usize> = activities.iter().map(per_sample).collect();
+        self.build_for(&widths, per_sample(combined), classes)
+    }
+
+    /// Builds the softmaxes for stages of `widths` values per sample and their joined
+    /// input of `combined` values.
+    fn build_for(&mut self, widths: &[usize], combined: usize, classes: usize) -> Result<()> {
         let wrap = |e| Error::Stage {
             stage: "read-out".into(),
             source: e,
@@ -170,85 +177,79 @@ impl<F: Float> Readout<F> {
                 self.config.seed.wrapping_add(k),
             )
         };
-        let per_stage = activities
+        let per_stage = widths
             .iter()
             .enumerate()
-            .map(|(i, a)| make(a.len() / a.shape()[0].max(1), i as u64))
+            .map(|(i, &w)| make(w, i as u64))
             .collect::<CoreResult<Vec<_>>>()
             .map_err(wrap)?;
-        let width = combined.len() / combined.shape()[0].max(1);
-        let all = make(width, activities.len() as u64).map_err(wrap)?;
+        let all = make(combined, widths.len() as u64).map_err(wrap)?;
         self.heads = Some((per_stage, all));
         Ok(())
     }
 
-    /// The directory of each softmax's state under `dir`: the stage's name, and
-    /// `combined` for the softmax on all of them.
-    fn head_dirs(stages: &[Stage<F>], dir: &Path) -> Vec<(PathBuf, String)> {
-        stages
-            .iter()
-            .map(|s| {
-                (
-                    dir.join(s.name()),
-                    format!("the read-out of stage '{}'", s.name()),
-                )
-            })
-            .chain([(dir.join("combined"), "the combined read-out".to_string())])
-            .collect()
-    }
-
-    /// Writes every softmax's weights and optimizer state into `dir/<stage name>/` and
-    /// `dir/combined/` ([`save_learner`]); [`Readout::load_state`] reads them back.
-    ///
-    /// # Errors
-    /// [`Error::Config`] before the first [`Readout::learn`] or for another number of
-    /// stages; [`Error::Checkpoint`] naming a file that could not be written.
-    pub fn save_state(&self, stages: &[Stage<F>], dir: &Path) -> Result<()> {
-        let (per_stage, all) = self.heads_for(stages)?;
-        for (head, (path, _)) in per_stage
-            .iter()
-            .chain([all])
-            .zip(Self::head_dirs(stages, dir))
-        {
-            save_learner(&path, head.module(), head.optimizer(), 0)?;
+    /// Writes the softmaxes, once trained, under `prefix`: their widths (`widths`: each
+    /// stage's, the joined input's, the classes), each stage's softmax under
+    /// `<prefix><stage name>.` and the combined one under `<prefix>combined.` (weights
+    /// and optimizer state, [`ClassifierHead::save_state`]).
+    pub fn save_state(&self, stages: &[Stage<F>], prefix: &str, state: &mut StateDict<F>) {
+        let Some((per_stage, all)) = &self.heads else {
+            return;
+        };
+        let mut widths: Vec<u64> = per_stage.iter().map(|h| h.width() as u64).collect();
+        widths.push(all.width() as u64);
+        widths.push(all.classes() as u64);
+        state.put_counters(format!("{prefix}widths"), widths);
+        for (head, stage) in per_stage.iter().zip(stages) {
+            head.save_state(&format!("{prefix}{}.", stage.name()), state);
         }
-        Ok(())
+        all.save_state(&format!("{prefix}combined."), state);
     }
 
-    /// Builds the softmaxes for `stages` (reading their widths from one batch of network
-    /// `inputs`, with the neutral label for supervised data) and reads their state written
-    /// by [`Readout::save_state`] from `dir`. The read-out is left unbuilt when a file is
-    /// missing or does not fit.
+    /// Reads what [`Readout::save_state`] wrote under `prefix` (nothing, when the
+    /// read-out had not been trained), building the softmaxes from the saved widths.
     ///
     /// # Errors
-    /// [`Error::Stage`] when a stage rejects `inputs`; as [`load_learner`] for the files.
+    /// [`Error::Checkpoint`]-like errors of [`Error::Stage`] `read-out` naming the entry
+    /// that is missing, of another shape, or not finite.
     pub fn load_state(
         &mut self,
         stages: &[Stage<F>],
-        inputs: &Tensor<F>,
-        classes: usize,
-        dir: &Path,
+        prefix: &str,
+        state: &mut StateDict<F>,
     ) -> Result<()> {
-        let activities = Self::activities(stages, inputs)?;
-        let combined = Self::combined_input(&activities)?;
-        self.build(&activities, &combined, classes)?;
-        let (per_stage, all) = self.heads.as_mut().expect("built above");
-        let mut loaded = Ok(());
-        for (head, (path, owner)) in per_stage
-            .iter_mut()
-            .chain([all])
-            .zip(Self::head_dirs(stages, dir))
-        {
-            let (module, optimizer) = head.learner_mut();
-            loaded = load_learner(&path, module, optimizer, &owner).map(|_| ());
-            if loaded.is_err() {
-                break;
-            }
-        }
-        if loaded.is_err() {
+        let name = format!("{prefix}widths");
+        if !state.contains(&name) {
             self.heads = None;
+            return Ok(());
         }
-        loaded
+        let wrap = |e| Error::Stage {
+            stage: "read-out".into(),
+            source: e,
+        };
+        let widths = state.take_counters(&name, stages.len() + 2).map_err(wrap)?;
+        let size = |w: u64| {
+            usize::try_from(w)
+                .ok()
+                .filter(|w| (1..=1 << 32).contains(w))
+                .ok_or_else(|| {
+                    wrap(locus_core::Error::invalid(
+                        &format!("state entry '{name}'"),
+                        "should hold widths from 1 to 2^32",
+                        w,
+                    ))
+                })
+        };
+        let sizes = widths.into_iter().map(size).collect::<Result<Vec<_>>>()?;
+        let n = stages.len();
+        self.build_for(&sizes[..n], sizes[n], sizes[n + 1])?;
+        let (per_stage, all) = self.heads.as_mut().expect("built above");
+        for (head, stage) in per_stage.iter_mut().zip(stages) {
+            head.load_state(&format!("{prefix}{}.", stage.name()), state)
+                .map_err(wrap)?;
+        }
+        all.load_state(&format!("{prefix}combined."), state)
+            .map_err(wrap)
     }
 
     /// The per-stage softmaxes and the combined one, when built for `stages`.

@@ -1,6 +1,6 @@
 use std::time::Instant;
 
-use locus_core::{seeded_rng, Float, SeededRng};
+use locus_core::{seeded_rng, Float, SeededRng, StateDict};
 use locus_data::forward_forward::{positive_negative_batch, NegativeData};
 use locus_data::{epoch_batches, gather, Dataset};
 
@@ -188,6 +188,26 @@ impl<F: Float> Scheduler<F> for ForwardForwardTrainer<F> {
             report.wall_s += started.elapsed().as_secs_f64();
         }
         Ok(report)
+    }
+
+    /// The read-out's softmaxes under `<prefix>readout.` ([`Readout::save_state`]).
+    fn save_state(&self, stages: &[Stage<F>], prefix: &str, state: &mut StateDict<F>) {
+        if let Some(readout) = &self.readout {
+            readout.save_state(stages, &format!("{prefix}readout."), state);
+        }
+    }
+
+    fn load_state(
+        &mut self,
+        stages: &mut [Stage<F>],
+        _epochs_done: u64,
+        prefix: &str,
+        state: &mut StateDict<F>,
+    ) -> Result<()> {
+        match &mut self.readout {
+            Some(readout) => readout.load_state(stages, &format!("{prefix}readout."), state),
+            None => Ok(()),
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 use std::time::Instant;
 
-use locus_core::{Float, Tensor};
+use locus_core::{Float, StateDict, Tensor};
 use locus_data::Dataset;
 
 use crate::lockstep::{check_stack, learn_top_down, run_epoch, Turn};
@@ -83,13 +83,7 @@ impl<F: Float> ForwardUnlocked<F> {
     ) -> Result<BatchReport> {
         let top = check_stack(stages)?;
         if self.models.is_empty() {
-            for k in 1..stages.len() {
-                let mut config = self.config;
-                config.seed = config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ k as u64;
-                let model = SyntheticInput::new(config)
-                    .map_err(|e| Error::Config(format!("synthetic input settings: {e}")))?;
-                self.models.push(model);
-            }
+            self.make_models(stages.len())?;
         } else if self.models.len() + 1 != stages.len() {
             return Err(Error::Config(format!(
                 "the scheduler has input models for {} stages but was given {}",
@@ -146,6 +140,19 @@ impl<F: Float> ForwardUnlocked<F> {
             stage_losses,
         })
     }
+
+    /// One input model for every stage above the first of a stack of `stages`, each with
+    /// its own seed.
+    fn make_models(&mut self, stages: usize) -> Result<()> {
+        for k in 1..stages {
+            let mut config = self.config;
+            config.seed = config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ k as u64;
+            let model = SyntheticInput::new(config)
+                .map_err(|e| Error::Config(format!("synthetic input settings: {e}")))?;
+            self.models.push(model);
+        }
+        Ok(())
+    }
 }
 
 impl<F: Float> Scheduler<F> for ForwardUnlocked<F> {
@@ -169,5 +176,34 @@ impl<F: Float> Scheduler<F> for ForwardUnlocked<F> {
             turn,
             |stages, inputs, labels, busy| self.timed_batch(stages, inputs, labels, busy),
         )
+    }
+
+    /// Each stage's input model under `<prefix>input<k>.` (stages 2 and up have one).
+    fn save_state(&self, _stages: &[Stage<F>], prefix: &str, state: &mut StateDict<F>) {
+        for (k, model) in self.models.iter().enumerate() {
+            model.save_state(&format!("{prefix}input{k}."), state);
+        }
+    }
+
+    fn load_state(
+        &mut self,
+        stages: &mut [Stage<F>],
+        _epochs_done: u64,
+        prefix: &str,
+        state: &mut StateDict<F>,
+    ) -> Result<()> {
+        // The models are made on the first epoch, one per stage above the first.
+        if self.models.is_empty() && state.has_prefix(&format!("{prefix}input")) {
+            self.make_models(stages.len())?;
+        }
+        for (k, model) in self.models.iter_mut().enumerate() {
+            model
+                .load_state(&format!("{prefix}input{k}."), state)
+                .map_err(|source| Error::Stage {
+                    stage: format!("synthetic input {}", k + 1),
+                    source,
+                })?;
+        }
+        Ok(())
     }
 }

@@ -5,7 +5,7 @@
 use std::any::Any;
 use std::time::Instant;
 
-use locus_core::{seeded_rng, Float, OptimizerConfig, Tensor};
+use locus_core::{seeded_rng, Float, OptimizerConfig, StateDict, Tensor};
 use locus_data::{epoch_batches, gather, Dataset};
 use locus_objectives::{Corruption, LocalObjective, UpstreamGradient};
 use ndarray::Axis;
@@ -738,5 +738,126 @@ impl<F: Float> Scheduler<F> for Greedy {
         }
         self.held.log.push(e);
         Ok(report)
+    }
+
+    /// The log (`log`: seven counters per epoch: phase, stage index, epoch and epochs of
+    /// the phase, the bits of the loss, samples, the bits of the seconds) and, while
+    /// fine-tuning, the objectives the stages below the top lent (`lent<k>.`).
+    fn save_state(&self, _stages: &[Stage<F>], prefix: &str, state: &mut StateDict<F>) {
+        let log = self
+            .held
+            .log
+            .iter()
+            .flat_map(|e| {
+                let (code, index) = match e.phase {
+                    Phase::Pretrain { index } => (0, index as u64),
+                    Phase::Top => (1, 0),
+                    Phase::FineTune => (2, 0),
+                };
+                [
+                    code,
+                    index,
+                    e.epoch,
+                    e.epochs,
+                    e.loss.to_bits(),
+                    e.samples as u64,
+                    e.wall_s.to_bits(),
+                ]
+            })
+            .collect();
+        state.put_counters(format!("{prefix}log"), log);
+        if let Some(own) = self
+            .held
+            .own
+            .as_ref()
+            .and_then(|o| o.downcast_ref::<Vec<Box<dyn LocalObjective<F>>>>())
+        {
+            for (k, objective) in own.iter().enumerate() {
+                objective.save_state(&format!("{prefix}lent{k}."), state);
+            }
+        }
+    }
+
+    /// Puts fresh stages in the shape the phases left them in after `epochs_done`
+    /// epochs (each stage with the optimizer of the last phase it learned in; while
+    /// fine-tuning, the objectives below the top lent to the scheduler), then reads the
+    /// log and the lent objectives.
+    fn load_state(
+        &mut self,
+        stages: &mut [Stage<F>],
+        epochs_done: u64,
+        prefix: &str,
+        state: &mut StateDict<F>,
+    ) -> Result<()> {
+        let top = stages.len().saturating_sub(1);
+        let mut optimizers: Vec<Option<OptimizerConfig>> = vec![None; stages.len()];
+        let mut lending = false;
+        for global in 0..epochs_done {
+            let (phase, epoch, epochs) = self.phase_of(stages.len(), global)?;
+            match phase {
+                Phase::Pretrain { index } => {
+                    optimizers[index] = Some(self.config.pretrain_optimizer)
+                }
+                Phase::Top => optimizers[top] = Some(self.config.top_optimizer),
+                Phase::FineTune => optimizers.fill(Some(self.config.finetune_optimizer)),
+            }
+            lending = phase == Phase::FineTune && epoch + 1 < epochs;
+        }
+        for (stage, config) in stages.iter_mut().zip(optimizers) {
+            if let Some(config) = config {
+                let fresh = config.build::<F>().map_err(|e| stage.wrap(e))?;
+                stage.replace_optimizer(fresh);
+            }
+        }
+        self.held = Held::default();
+        let name = format!("{prefix}log");
+        let n = match state.get(&name) {
+            Some(locus_core::StateValue::Counters(c)) => c.len(),
+            _ => 0,
+        };
+        let counters = state.take_counters(&name, n).map_err(|e| Error::Stage {
+            stage: "greedy scheduler".into(),
+            source: e,
+        })?;
+        if n % 7 != 0 {
+            return Err(Error::Config(format!(
+                "state entry '{name}' should hold 7 counters per epoch, not {n}"
+            )));
+        }
+        for e in counters.chunks_exact(7) {
+            let phase = match e[0] {
+                0 => Phase::Pretrain {
+                    index: e[1] as usize,
+                },
+                1 => Phase::Top,
+                2 => Phase::FineTune,
+                code => {
+                    return Err(Error::Config(format!(
+                        "state entry '{name}' has an unknown phase {code}"
+                    )))
+                }
+            };
+            self.held.log.push(GreedyEpoch {
+                phase,
+                epoch: e[2],
+                epochs: e[3],
+                loss: f64::from_bits(e[4]),
+                samples: e[5] as usize,
+                wall_s: f64::from_bits(e[6]),
+            });
+        }
+        if lending {
+            let mut own: Vec<Box<dyn LocalObjective<F>>> = stages[..top]
+                .iter_mut()
+                .map(|stage| stage.replace_objective(Box::new(UpstreamGradient)))
+                .collect();
+            for (k, (objective, stage)) in own.iter_mut().zip(stages.iter()).enumerate() {
+                objective
+                    .load_state(&format!("{prefix}lent{k}."), state)
+                    .map_err(|e| stage.wrap(e))?;
+            }
+            self.held.own = Some(Box::new(own));
+        }
+        Ok(())
     }
 }

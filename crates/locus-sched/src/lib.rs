@@ -50,6 +50,7 @@ mod scheduler;
 mod simulated;
 mod stack_params;
 mod stage;
+mod state_file;
 mod stats;
 mod synthetic_input;
 mod training_state;
@@ -74,6 +75,10 @@ pub use scheduler::{BatchReport, EpochPlan, EpochReport, Scheduler};
 pub use simulated::{Simulated, SimulatedConfig, StageTime};
 pub use stack_params::{ParamRecord, StackParams};
 pub use stage::{Signals, Stage, StageUpdate};
+pub use state_file::{
+    read_state_file, state_from_bytes, state_to_bytes, write_atomically, write_state_file,
+    STATE_FORMAT,
+};
 pub use stats::StageStats;
 pub(crate) use stats::StatsRecorder;
 pub use synthetic_input::{InputModel, SyntheticInput, SyntheticInputConfig};

@@ -1,4 +1,4 @@
-use locus_core::Float;
+use locus_core::{Float, StateDict};
 use locus_data::Dataset;
 use serde::Serialize;
 
@@ -61,6 +61,35 @@ pub trait Scheduler<F: Float> {
         plan: EpochPlan,
         observer: &mut dyn Observer,
     ) -> Result<EpochReport>;
+
+    /// Writes the scheduler's own state at the end of an epoch under `prefix`: what it
+    /// keeps between epochs beyond the stages (synthetic-input models, a trained
+    /// read-out, objectives it holds for the stages, its log). The default, for
+    /// schedulers whose epochs depend only on the stages, the seed and the epoch number,
+    /// writes nothing. Caches the scheduler can rebuild are not state.
+    fn save_state(&self, stages: &[Stage<F>], prefix: &str, state: &mut StateDict<F>) {
+        let _ = (stages, prefix, state);
+    }
+
+    /// Reads what [`Scheduler::save_state`] wrote under `prefix` after `epochs_done`
+    /// epochs, into a scheduler and `stages` freshly built for the same run, *before*
+    /// the stages read their own state: a scheduler that swaps the stages' optimizers or
+    /// objectives between phases puts the stages in the shape they had after
+    /// `epochs_done` epochs, so that what the stages read fits. The default reads
+    /// nothing.
+    ///
+    /// # Errors
+    /// A missing, mis-shaped or non-finite entry, named.
+    fn load_state(
+        &mut self,
+        stages: &mut [Stage<F>],
+        epochs_done: u64,
+        prefix: &str,
+        state: &mut StateDict<F>,
+    ) -> Result<()> {
+        let _ = (stages, epochs_done, prefix, state);
+        Ok(())
+    }
 }
 
 /// Makes the batch the first stage sees from its number in the epoch and its samples'

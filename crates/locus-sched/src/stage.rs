@@ -1,4 +1,6 @@
-use locus_core::{Cache, Float, Module, Optimizer, Tensor};
+use locus_core::{
+    load_optimizer, save_optimizer, Cache, Float, Module, Optimizer, StateDict, Tensor,
+};
 use locus_objectives::{LocalObjective, Mode, StageContext};
 
 use crate::{Error, Result};
@@ -109,6 +111,45 @@ impl<F: Float> Stage<F> {
     /// How many batches this stage has learned from.
     pub fn steps(&self) -> u64 {
         self.steps
+    }
+
+    /// Writes everything the stage needs to go on learning exactly where it stopped
+    /// under `prefix`: the module (`module.`, see [`Module::save_state`]), the
+    /// optimizer's moments and step count (`optimizer.`), the objective's own learned
+    /// state (`objective.`, see [`LocalObjective::save_state`]) and the stage's step
+    /// count (`steps`).
+    pub fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
+        self.module.save_state(&format!("{prefix}module."), state);
+        save_optimizer(
+            self.optimizer.as_ref(),
+            &format!("{prefix}optimizer."),
+            state,
+        );
+        self.objective
+            .save_state(&format!("{prefix}objective."), state);
+        state.put_counter(format!("{prefix}steps"), self.steps);
+    }
+
+    /// Reads what [`Stage::save_state`] wrote under `prefix`, taking the entries out of
+    /// `state`.
+    ///
+    /// # Errors
+    /// [`Error::Stage`] naming the stage and the entry that is missing, of another shape
+    /// or not finite, or optimizer buffers that cannot belong to the stage's optimizer.
+    pub fn load_state(&mut self, prefix: &str, state: &mut StateDict<F>) -> Result<()> {
+        let result = (|| -> locus_core::Result<u64> {
+            self.module.load_state(&format!("{prefix}module."), state)?;
+            load_optimizer(
+                self.optimizer.as_mut(),
+                &format!("{prefix}optimizer."),
+                state,
+            )?;
+            self.objective
+                .load_state(&format!("{prefix}objective."), state)?;
+            state.take_counter(&format!("{prefix}steps"))
+        })();
+        self.steps = result.map_err(|e| self.wrap(e))?;
+        Ok(())
     }
 
     /// Swaps in another objective and returns the old one; e.g. greedy layer-wise

@@ -5,8 +5,9 @@
 
 use locus_core::init::Init;
 use locus_core::{
-    as_matrix, check_finite, seeded_rng, Activation, AdamConfig, Error, Float, LinearConfig,
-    Module, Optimizer, OptimizerConfig, Result, Sequential, Tensor,
+    as_matrix, check_finite, load_optimizer, save_optimizer, seeded_rng, Activation, AdamConfig,
+    Error, Float, LinearConfig, Module, Optimizer, OptimizerConfig, Result, Sequential, StateDict,
+    StateValue, Tensor,
 };
 use serde::{Deserialize, Serialize};
 
@@ -168,7 +169,6 @@ impl<F: Float> SyntheticInput<F> {
         }
         check_finite(h, "synthetic input: true stage input")?;
         let target_shape = h.shape()[1..].to_vec();
-        let target_width: usize = target_shape.iter().product();
         if let Some(BuiltModel {
             target_shape: built,
             ..
@@ -182,27 +182,7 @@ impl<F: Float> SyntheticInput<F> {
                 ));
             }
         } else {
-            let width = x.len() / batch;
-            let mut rng = seeded_rng(self.config.seed);
-            let last = |inputs| {
-                LinearConfig::new(inputs, target_width)
-                    .with_init(Init::Zeros)
-                    .with_bias_init(Init::Zeros)
-            };
-            let model: Box<dyn Module<F>> = match self.config.model {
-                InputModel::Linear => Box::new(last(width).init::<F>(&mut rng)?),
-                InputModel::Mlp { hidden } => Box::new(
-                    Sequential::new()
-                        .push(LinearConfig::new(width, hidden).init::<F>(&mut rng)?)
-                        .push(Activation::Relu)
-                        .push(last(hidden).init::<F>(&mut rng)?),
-                ),
-            };
-            self.model = Some(BuiltModel {
-                module: model,
-                input_width: width,
-                target_shape,
-            });
+            self.build(x.len() / batch, target_shape)?;
         }
         let BuiltModel {
             module: model,
@@ -223,6 +203,88 @@ impl<F: Float> SyntheticInput<F> {
         self.optimizer.step(model.params_mut(), &grads.params)?;
         self.last_loss = Some(loss.as_f64());
         Ok(loss.as_f64())
+    }
+
+    /// Builds `I` for network inputs of `width` values per sample and stage inputs of
+    /// `target_shape` per sample.
+    fn build(&mut self, width: usize, target_shape: Vec<usize>) -> Result<()> {
+        let target_width: usize = target_shape.iter().product();
+        let mut rng = seeded_rng(self.config.seed);
+        let last = |inputs| {
+            LinearConfig::new(inputs, target_width)
+                .with_init(Init::Zeros)
+                .with_bias_init(Init::Zeros)
+        };
+        let model: Box<dyn Module<F>> = match self.config.model {
+            InputModel::Linear => Box::new(last(width).init::<F>(&mut rng)?),
+            InputModel::Mlp { hidden } => Box::new(
+                Sequential::new()
+                    .push(LinearConfig::new(width, hidden).init::<F>(&mut rng)?)
+                    .push(Activation::Relu)
+                    .push(last(hidden).init::<F>(&mut rng)?),
+            ),
+        };
+        self.model = Some(BuiltModel {
+            module: model,
+            input_width: width,
+            target_shape,
+        });
+        Ok(())
+    }
+
+    /// Writes `I`, once built, under `prefix`: its input width and the per-sample target
+    /// shape (`shape`: width first), the model under `model.`; and its optimizer under
+    /// `optimizer.`.
+    pub fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
+        if let Some(built) = &self.model {
+            let shape = std::iter::once(built.input_width)
+                .chain(built.target_shape.iter().copied())
+                .map(|n| n as u64)
+                .collect();
+            state.put_counters(format!("{prefix}shape"), shape);
+            built.module.save_state(&format!("{prefix}model."), state);
+        }
+        save_optimizer(
+            self.optimizer.as_ref(),
+            &format!("{prefix}optimizer."),
+            state,
+        );
+    }
+
+    /// Reads what [`SyntheticInput::save_state`] wrote under `prefix`.
+    ///
+    /// # Errors
+    /// A missing, mis-shaped or non-finite entry, named.
+    pub fn load_state(&mut self, prefix: &str, state: &mut StateDict<F>) -> Result<()> {
+        let name = format!("{prefix}shape");
+        self.model = None;
+        if let Some(StateValue::Counters(c)) = state.get(&name) {
+            let n = c.len();
+            let shape = state.take_counters(&name, n)?;
+            let sizes: Option<Vec<usize>> = shape
+                .iter()
+                .map(|&v| {
+                    usize::try_from(v)
+                        .ok()
+                        .filter(|v| (1..=1 << 32).contains(v))
+                })
+                .collect();
+            let Some((&width, target)) = sizes.as_deref().and_then(|s| s.split_first()) else {
+                return Err(Error::invalid(
+                    &format!("state entry '{name}'"),
+                    "should hold the input width and the target shape",
+                    format!("{shape:?}"),
+                ));
+            };
+            self.build(width, target.to_vec())?;
+            let built = self.model.as_mut().expect("built above");
+            built.module.load_state(&format!("{prefix}model."), state)?;
+        }
+        load_optimizer(
+            self.optimizer.as_mut(),
+            &format!("{prefix}optimizer."),
+            state,
+        )
     }
 }
 

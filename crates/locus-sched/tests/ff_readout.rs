@@ -1,7 +1,7 @@
 //! The Forward-Forward read-out: softmaxes on a trained stack's frozen activities, learned,
 //! scored, saved and loaded back.
 
-use locus_core::{OptimizerConfig, SgdConfig, Tensor};
+use locus_core::{OptimizerConfig, SgdConfig, StateDict, Tensor};
 use locus_models::ForwardForwardMlp;
 use locus_objectives::ForwardForwardConfig;
 use locus_sched::{Readout, ReadoutConfig};
@@ -39,8 +39,6 @@ fn read_outs_learn_a_separable_problem_on_fixed_features() {
 /// the saved ones and learn on as they do (Adam's moments and step count come along).
 #[test]
 fn a_saved_read_out_loads_back_and_learns_on_alike() {
-    let dir = std::env::temp_dir().join(format!("locus-readout-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
     let opt = OptimizerConfig::Sgd(SgdConfig::new(0.1));
     let stages = ForwardForwardMlp::new(vec![4, 6, 5])
         .build::<f64>(1, &opt, |_, _| {
@@ -50,16 +48,17 @@ fn a_saved_read_out_loads_back_and_learns_on_alike() {
     let x = Tensor::from_shape_fn(vec![8, 4], |i| (i[0] * 4 + i[1]) as f64 / 10.0);
     let labels: Vec<usize> = (0..8).map(|i| i % 3).collect();
     let mut saved = Readout::new(ReadoutConfig::new(0));
-    assert!(
-        saved.save_state(&stages, &dir).is_err(),
-        "nothing to save yet"
-    );
+    let mut state = StateDict::new();
+    saved.save_state(&stages, "readout.", &mut state);
+    assert!(state.is_empty(), "nothing to save yet");
     for _ in 0..3 {
         saved.learn(&stages, &x, &labels, 3).unwrap();
     }
-    saved.save_state(&stages, &dir).unwrap();
+    saved.save_state(&stages, "readout.", &mut state);
     let mut loaded = Readout::new(ReadoutConfig::new(7));
-    loaded.load_state(&stages, &x, 3, &dir).unwrap();
+    let mut taken = state.clone();
+    loaded.load_state(&stages, "readout.", &mut taken).unwrap();
+    taken.finish().unwrap();
     let scores = |r: &Readout<f64>| {
         let s = r.scores(&stages, &x).unwrap();
         (s.per_stage, s.combined)
@@ -69,11 +68,16 @@ fn a_saved_read_out_loads_back_and_learns_on_alike() {
     loaded.learn(&stages, &x, &labels, 3).unwrap();
     assert_eq!(scores(&loaded), scores(&saved));
 
-    // A missing softmax leaves the read-out unbuilt, with the file named.
-    std::fs::remove_dir_all(dir.join("combined")).unwrap();
+    // A missing softmax weight is named.
+    let mut broken = StateDict::new();
+    for (name, value) in state.iter() {
+        if name != "readout.combined.1.weight" {
+            broken.put(name.clone(), value.clone());
+        }
+    }
     let mut fresh = Readout::new(ReadoutConfig::new(0));
-    let e = fresh.load_state(&stages, &x, 3, &dir).unwrap_err();
-    assert!(e.to_string().contains("combined"), "{e}");
-    assert!(fresh.scores(&stages, &x).is_err());
-    std::fs::remove_dir_all(&dir).unwrap();
+    let e = fresh
+        .load_state(&stages, "readout.", &mut broken)
+        .unwrap_err();
+    assert!(e.to_string().contains("readout.combined.1.weight"), "{e}");
 }

@@ -63,6 +63,7 @@ mod forward_forward;
 mod pooled_features;
 mod probes;
 mod recurrent;
+mod run_state;
 mod stage_accuracy;
 mod stage_figures;
 mod trainer;
@@ -83,6 +84,10 @@ pub use probes::LinearProbes;
 pub use recurrent::{
     BoundaryAlignment, BoundaryGradient, RecurrentBatchReport, RecurrentConfig,
     RecurrentEvaluation, RecurrentTrainer,
+};
+pub use run_state::{
+    load_run_state, read_manifest, save_run_state, Manifest, CHECKPOINT_FILE, MANIFEST_FILE,
+    MANIFEST_FORMAT,
 };
 pub use stage_accuracy::stage_accuracies;
 pub use stage_figures::stage_metrics;

@@ -42,6 +42,8 @@ pub struct Progress {
     pub history: Vec<EpochRecord>,
     /// Seconds spent in training epochs (evaluation excluded).
     pub train_s: f64,
+    /// Each stage's loss in the last epoch it learned in (empty before the first epoch).
+    pub final_losses: Vec<f64>,
 }
 
 /// What the trainer hands to the caller after every epoch, evaluated or not.
@@ -250,7 +252,11 @@ impl Trainer {
         self.check()?;
         let mut stats_log = StatsLog::default();
         let mut progress = self.resumed.clone();
-        let mut final_losses = vec![0.0; stages.len()];
+        let mut final_losses = if self.resumed.final_losses.len() == stages.len() {
+            self.resumed.final_losses.clone()
+        } else {
+            vec![0.0; stages.len()]
+        };
         let mut last_evaluated: Option<(Evaluated, Vec<BTreeMap<String, f64>>)> = None;
         let mut train_loss = f64::NAN;
         let mut finished = true;
@@ -283,6 +289,7 @@ impl Trainer {
             progress.epochs_done = epoch + 1;
             train_loss = report.loss;
             keep_losses_of_learners(&mut final_losses, &report.stage_losses, stats.as_deref());
+            progress.final_losses.clone_from(&final_losses);
             let number = epoch + 1;
             let diverged = !report.loss.is_finite();
             let evaluated = if self.evaluates(number) && !diverged {

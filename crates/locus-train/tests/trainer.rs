@@ -268,6 +268,7 @@ fn a_run_stopped_and_resumed_is_one_run() {
         epochs_done: first.epochs_done,
         history: first.history,
         train_s: first.train_s,
+        final_losses: first.final_losses.clone(),
     };
     let second = run(&trainer.clone().resume(progress), &mut parts, &data).unwrap();
     assert!(second.finished);

@@ -4,7 +4,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis, Ix1, Ix2, Zip};
 use serde::{Deserialize, Serialize};
 
 use super::params::{scale_and_shift, scale_and_shift_mut};
-use crate::{Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, Tensor};
+use crate::{Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, StateDict, Tensor};
 
 /// Configuration of a [`BatchNorm1d`], checked by [`BatchNormConfig::init`].
 ///
@@ -369,6 +369,40 @@ impl<F: Float> Module<F> for BatchNorm1d<F> {
 
     fn params_mut(&mut self) -> Vec<ParamMut<'_, F>> {
         scale_and_shift_mut(&mut self.affine)
+    }
+
+    /// `weight` and `bias` when affine, and `running_mean` and `running_var` (PyTorch's
+    /// names) when the layer tracks running statistics.
+    fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
+        for p in self.params() {
+            state.put_tensor(format!("{prefix}{}", p.name), p.value.clone());
+        }
+        if self.config.track_running_stats {
+            let stats = self.running_stats();
+            state.put_tensor(format!("{prefix}running_mean"), stats.mean.into_dyn());
+            state.put_tensor(format!("{prefix}running_var"), stats.var.into_dyn());
+        }
+    }
+
+    fn load_state(&mut self, prefix: &str, state: &mut StateDict<F>) -> Result<()> {
+        let features = [self.config.features];
+        for p in self.params_mut() {
+            let name = format!("{prefix}{}", p.name);
+            *p.value = state.take_tensor(&name, Some(p.value.shape()))?;
+        }
+        if self.config.track_running_stats {
+            let vector = |t: Tensor<F>| {
+                t.into_dimensionality::<Ix1>()
+                    .expect("shape checked by take_tensor")
+            };
+            let mean = state.take_tensor(&format!("{prefix}running_mean"), Some(&features))?;
+            let var = state.take_tensor(&format!("{prefix}running_var"), Some(&features))?;
+            *self.running.get_mut().unwrap_or_else(|p| p.into_inner()) = RunningStats {
+                mean: vector(mean),
+                var: vector(var),
+            };
+        }
+        Ok(())
     }
 }
 

@@ -7,7 +7,7 @@ use ndarray::{ArrayD, Zip};
 use serde::{Deserialize, Serialize};
 
 use crate::init::{child_seed, Init};
-use crate::{angle_deg, seeded_rng, Float, Result, SeededRng, Tensor};
+use crate::{angle_deg, seeded_rng, Float, Result, SeededRng, StateDict, Tensor};
 
 /// The backward rule of a weight layer: which matrix it sends its output gradient down
 /// through.
@@ -184,6 +184,49 @@ impl<F: Float> Feedback<F> {
             Ok(b) => vec![("weight_alignment_deg".into(), angle_deg(weight, &b))],
             Err(_) => Vec::new(),
         }
+    }
+
+    /// Writes the rule's state under `prefix`: the fixed matrix (`fixed`, FA's `B` or
+    /// frSF's `|M|`, in PyTorch's `[out, in]` layout like the weight it stands for), the
+    /// seed of brSF's draws (`seed`) and how many it made (`draws`). Backpropagation and
+    /// uSF have none.
+    pub fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
+        if let Some(fixed) = &self.fixed {
+            state.put_tensor(
+                format!("{prefix}fixed"),
+                fixed.t().as_standard_layout().into_owned(),
+            );
+        }
+        if self.rule == FeedbackRule::BatchRandomSign {
+            state.put_counters(
+                format!("{prefix}draws"),
+                vec![self.seed, self.draws.load(Ordering::Relaxed)],
+            );
+        }
+    }
+
+    /// Reads what [`Feedback::save_state`] wrote under `prefix` for a weight of `shape`
+    /// (`[inputs, outputs]`).
+    ///
+    /// # Errors
+    /// A missing or mis-shaped entry, named.
+    pub fn load_state(
+        &mut self,
+        prefix: &str,
+        shape: &[usize],
+        state: &mut StateDict<F>,
+    ) -> Result<()> {
+        if self.fixed.is_some() {
+            let torch: Vec<usize> = shape.iter().rev().copied().collect();
+            let fixed = state.take_tensor(&format!("{prefix}fixed"), Some(&torch))?;
+            self.fixed = Some(fixed.t().as_standard_layout().into_owned());
+        }
+        if self.rule == FeedbackRule::BatchRandomSign {
+            let c = state.take_counters(&format!("{prefix}draws"), 2)?;
+            self.seed = c[0];
+            self.draws.store(c[1], Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     fn fixed_matrix(&self) -> &Tensor<F> {

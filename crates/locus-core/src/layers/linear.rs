@@ -6,7 +6,7 @@ use super::params::{weight_and_bias, weight_and_bias_mut};
 use crate::init::Init;
 use crate::{
     as_matrix, matmul, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng,
-    Tensor,
+    StateDict, Tensor,
 };
 
 /// Configuration of a [`Linear`] layer, checked before any weight is drawn.
@@ -295,5 +295,34 @@ impl<F: Float> Module<F> for Linear<F> {
 
     fn params_mut(&mut self) -> Vec<ParamMut<'_, F>> {
         weight_and_bias_mut(&mut self.weight, self.bias.as_mut())
+    }
+
+    /// `weight` in PyTorch's `[out, in]` layout (the transpose of how the layer keeps
+    /// it), `bias`, and the feedback rule's state under `feedback.` (see
+    /// [`Feedback::save_state`]).
+    fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
+        state.put_tensor(
+            format!("{prefix}weight"),
+            self.weight.t().as_standard_layout().into_owned(),
+        );
+        if let Some(b) = &self.bias {
+            state.put_tensor(format!("{prefix}bias"), b.clone());
+        }
+        self.feedback
+            .save_state(&format!("{prefix}feedback."), state);
+    }
+
+    fn load_state(&mut self, prefix: &str, state: &mut StateDict<F>) -> Result<()> {
+        let (inputs, outputs) = (self.inputs(), self.outputs());
+        let weight = state.take_tensor(&format!("{prefix}weight"), Some(&[outputs, inputs]))?;
+        let bias = match &self.bias {
+            Some(b) => Some(state.take_tensor(&format!("{prefix}bias"), Some(b.shape()))?),
+            None => None,
+        };
+        self.feedback
+            .load_state(&format!("{prefix}feedback."), &[inputs, outputs], state)?;
+        self.weight = weight.t().as_standard_layout().into_owned();
+        self.bias = bias;
+        Ok(())
     }
 }

@@ -1,4 +1,4 @@
-use crate::{Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, Tensor};
+use crate::{Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, StateDict, Tensor};
 
 /// A chain of modules applied one after the other; itself a [`Module`].
 ///
@@ -173,6 +173,19 @@ impl<F: Float> Module<F> for Sequential<F> {
                 })
             })
             .collect()
+    }
+
+    fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
+        for (i, layer) in self.layers.iter().enumerate() {
+            layer.save_state(&format!("{prefix}{i}."), state);
+        }
+    }
+
+    fn load_state(&mut self, prefix: &str, state: &mut StateDict<F>) -> Result<()> {
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            layer.load_state(&format!("{prefix}{i}."), state)?;
+        }
+        Ok(())
     }
 
     fn params_mut(&mut self) -> Vec<ParamMut<'_, F>> {

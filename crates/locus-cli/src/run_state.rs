@@ -1,0 +1,270 @@
+//! `--save-state`, `--save-every`, `--resume` and `--stop-after` for every driver that
+//! trains through `locus_train::Trainer`: one checkpoint directory per run
+//! (`locus_train::save_run_state`), the settings that must not change between the parts
+//! of a run, and the flow after each epoch.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use locus_core::Float;
+use locus_sched::{Scheduler, Stage};
+use locus_train::{load_run_state, save_run_state, EpochDone, Flow, Manifest, Progress};
+use serde_json::Value;
+
+use crate::args::TrainArgs;
+
+/// A run's checkpointing: what it resumed from and where it saves.
+pub struct Checkpointing<'a> {
+    args: &'a TrainArgs,
+    /// The epochs of the whole run.
+    epochs: u64,
+    algorithm: String,
+    settings: Value,
+    /// Seconds of the whole run spent by earlier processes.
+    wall_before: f64,
+    /// The epochs done when this process started.
+    resumed_at: u64,
+    resumed_after: Vec<u64>,
+    start: Instant,
+}
+
+/// The settings that must be the same in every part of a run: every option but the ones
+/// that say where this process reads and writes and when it stops.
+pub fn settings_of(args: &TrainArgs) -> Value {
+    let mut same = args.clone();
+    same.save_state = None;
+    same.save_every = None;
+    same.resume = None;
+    same.stop_after = None;
+    same.out = None;
+    same.json = false;
+    Value::Object(
+        debug_fields(&format!("{same:#?}"))
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    )
+}
+
+/// The fields of a struct's pretty `Debug` listing, nested structs' fields dotted
+/// (`greedy.stage_epochs`), each value on one line (`Some(0.002)`): the options listed
+/// one by one, so that a difference names the option.
+fn debug_fields(text: &str) -> BTreeMap<String, String> {
+    let mut fields = BTreeMap::new();
+    // The structs open around the current line: (indent, name).
+    let mut open: Vec<(usize, String)> = Vec::new();
+    // A value spread over several lines: (indent, key, text so far).
+    let mut pending: Option<(usize, String, String)> = None;
+    for line in text.lines().skip(1) {
+        let indent = line.len() - line.trim_start().len();
+        let t = line.trim();
+        if let Some((at, key, mut value)) = pending.take() {
+            if indent > at {
+                value.push_str(t);
+                pending = Some((at, key, value));
+            } else {
+                // The closing bracket: no separator before it, nor after it.
+                let inner = value.strip_suffix(',').unwrap_or(&value).to_string();
+                fields.insert(key, inner + t.trim_end_matches(','));
+            }
+            continue;
+        }
+        open.retain(|(at, _)| *at < indent);
+        let Some((name, value)) = t.split_once(": ") else {
+            continue;
+        };
+        let key = open
+            .iter()
+            .map(|(_, n)| n.as_str())
+            .chain([name])
+            .collect::<Vec<_>>()
+            .join(".");
+        if value.ends_with('{') {
+            open.push((indent, name.to_string()));
+        } else if value.ends_with('(') || value.ends_with('[') {
+            pending = Some((indent, key, value.to_string()));
+        } else {
+            fields.insert(key, value.trim_end_matches(',').to_string());
+        }
+    }
+    fields
+}
+
+impl<'a> Checkpointing<'a> {
+    /// Checks the flags and, with `--resume`, loads the checkpoint into `stages` and
+    /// `scheduler` (freshly built for a run of `epochs` epochs); returns the progress to
+    /// resume from (nothing done without `--resume`).
+    ///
+    /// # Errors
+    /// `--save-every` or `--stop-after` 0 or without `--save-state`; a checkpoint that
+    /// cannot be read or does not belong to this run (named).
+    pub fn start<F: Float, S: Scheduler<F> + ?Sized>(
+        args: &'a TrainArgs,
+        epochs: u64,
+        stages: &mut [Stage<F>],
+        scheduler: &mut S,
+    ) -> anyhow::Result<(Self, Progress)> {
+        for (flag, value) in [
+            ("--save-every", args.save_every),
+            ("--stop-after", args.stop_after),
+        ] {
+            if value.is_some() && args.save_state.is_none() {
+                anyhow::bail!("{flag} needs --save-state DIR, to go on from with --resume");
+            }
+            if value == Some(0) {
+                anyhow::bail!("{flag} should be >= 1 epoch, but it is 0");
+            }
+        }
+        let settings = settings_of(args);
+        let algorithm = args.algo.as_str();
+        let mut me = Checkpointing {
+            args,
+            epochs,
+            algorithm: algorithm.to_string(),
+            settings,
+            wall_before: 0.0,
+            resumed_at: 0,
+            resumed_after: Vec::new(),
+            start: Instant::now(),
+        };
+        let Some(dir) = &args.resume else {
+            return Ok((me, Progress::default()));
+        };
+        let manifest = load_run_state(dir, algorithm, &me.settings, stages, scheduler)
+            .with_context(|| format!("--resume {}", dir.display()))?;
+        if manifest.epochs_done >= epochs {
+            anyhow::bail!(
+                "--resume {}: the run has done all {epochs} epochs already",
+                dir.display()
+            );
+        }
+        eprintln!(
+            "locus train: resuming {} after epoch {} of {epochs}",
+            dir.display(),
+            manifest.epochs_done
+        );
+        me.wall_before = manifest.wall_s;
+        me.resumed_at = manifest.epochs_done;
+        me.resumed_after = manifest.resumed_after.clone();
+        me.resumed_after.push(manifest.epochs_done);
+        Ok((me, manifest.progress()))
+    }
+
+    /// Saves the run after an epoch when it is due (every `--save-every` epochs, the last
+    /// epoch, and the epoch `--stop-after` stops at) and says whether to go on.
+    ///
+    /// # Errors
+    /// A checkpoint that cannot be written, named, as the epoch's error.
+    pub fn after_epoch<F: Float, S: Scheduler<F> + ?Sized>(
+        &self,
+        done: &EpochDone<'_, F, S>,
+    ) -> locus_train::Result<Flow> {
+        let stop = self
+            .args
+            .stop_after
+            .is_some_and(|n| done.epoch - self.resumed_at >= n);
+        let Some(dir) = &self.args.save_state else {
+            return Ok(Flow::Continue);
+        };
+        let every = self.args.save_every.unwrap_or(1);
+        if stop || done.epoch == done.epochs || done.epoch % every == 0 {
+            self.save(dir, done)
+                .map_err(|e| locus_train::Error::AfterEpoch {
+                    epoch: done.epoch,
+                    source: e.into(),
+                })?;
+        }
+        Ok(if stop { Flow::Stop } else { Flow::Continue })
+    }
+
+    fn save<F: Float, S: Scheduler<F> + ?Sized>(
+        &self,
+        dir: &Path,
+        done: &EpochDone<'_, F, S>,
+    ) -> anyhow::Result<()> {
+        let mut manifest = Manifest::new(
+            &self.algorithm,
+            self.settings.clone(),
+            done.stages,
+            done.progress,
+            self.wall_s(),
+        );
+        manifest.resumed_after.clone_from(&self.resumed_after);
+        save_run_state(dir, &manifest, done.stages, done.scheduler)
+            .with_context(|| format!("--save-state {}", dir.display()))
+    }
+
+    /// Seconds of the whole run so far, earlier processes included.
+    pub fn wall_s(&self) -> f64 {
+        self.wall_before + self.start.elapsed().as_secs_f64()
+    }
+
+    /// The epochs after which this run was resumed (empty: one process), for results.json.
+    pub fn resumed_after(&self) -> &[u64] {
+        &self.resumed_after
+    }
+
+    /// After a run `on_epoch` stopped: says where its state is and how to go on.
+    pub fn report_stop(&self, epochs_done: u64) {
+        if let Some(dir) = &self.args.save_state {
+            eprintln!(
+                "locus train: stopped after epoch {epochs_done} of {}, the state saved in {}; \
+                 go on with the same command and --resume {}",
+                self.epochs,
+                dir.display(),
+                dir.display()
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(dead_code)] // the structs are only printed
+    fn debug_listings_become_one_field_per_option() {
+        #[derive(Debug)]
+        struct Inner {
+            epochs: Option<u64>,
+        }
+        #[derive(Debug)]
+        struct Outer {
+            lr: Option<f64>,
+            hidden: Vec<usize>,
+            inner: Inner,
+            seed: u64,
+        }
+        let text = format!(
+            "{:#?}",
+            Outer {
+                lr: Some(0.5),
+                hidden: vec![3, 4],
+                inner: Inner { epochs: None },
+                seed: 7,
+            }
+        );
+        let fields = debug_fields(&text);
+        assert_eq!(fields["lr"], "Some(0.5)");
+        assert_eq!(fields["hidden"], "[3,4]");
+        assert_eq!(fields["inner.epochs"], "None");
+        assert_eq!(fields["seed"], "7");
+        assert_eq!(fields.len(), 4, "{fields:?}");
+    }
+
+    #[test]
+    fn every_option_but_the_process_ones_is_a_setting() {
+        use clap::Parser;
+        let cli = crate::args::Cli::parse_from(["locus", "train", "--lr", "0.2", "--out", "x"]);
+        let crate::args::Command::Train(args) = cli.command else {
+            panic!("parsed as train");
+        };
+        let s = settings_of(&args);
+        assert_eq!(s["lr"], "Some(0.2)");
+        assert_eq!(s["out"], "None");
+        assert!(s.as_object().unwrap().len() > 60, "{s}");
+    }
+}
