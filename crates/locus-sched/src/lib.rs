@@ -15,10 +15,10 @@
 //! fine-tuning. [`ForwardUnlocked`] trains every stage on a synthetic input predicted
 //! from the network's input; [`ForwardForwardTrainer`] turns every batch into positive
 //! and negative data and trains its own [`Readout`]. [`predict`] runs a stack forward,
-//! as the schedulers that train on frozen stages do; the stages' parameters and training
-//! state are saved and read back as `.npy` files ([`save_checkpoint`], the
-//! [`Checkpoints`] observer, [`save_training_state`]), with the helpers the read-out saves
-//! its own state with ([`save_learner`], [`load_learner`]).
+//! as the schedulers that train on frozen stages do. A stack's whole training state
+//! ([`Stage::save_state`], [`Scheduler::save_state`]) goes into one safetensors file
+//! ([`write_state_file`], [`read_state_file`]); snapshots of the weights alone can be
+//! written as `.npy` files ([`save_checkpoint`], the [`Checkpoints`] observer).
 //!
 //! What is about a training run rather than about scheduling stages lives in the
 //! `locus-train` crate, which builds on this one: the epoch loop, the evaluations (test
@@ -53,7 +53,6 @@ mod stage;
 mod state_file;
 mod stats;
 mod synthetic_input;
-mod training_state;
 
 pub use async_config::{AsyncConfig, ReplayConfig};
 pub use checkpoint::{load_checkpoint, save_checkpoint, Checkpoints};
@@ -82,7 +81,6 @@ pub use state_file::{
 pub use stats::StageStats;
 pub(crate) use stats::StatsRecorder;
 pub use synthetic_input::{InputModel, SyntheticInput, SyntheticInputConfig};
-pub use training_state::{load_learner, load_training_state, save_learner, save_training_state};
 
 /// Errors of the schedulers: the core error, or a data error while loading a batch.
 #[derive(Debug)]
