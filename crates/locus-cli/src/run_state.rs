@@ -92,6 +92,26 @@ fn debug_fields(text: &str) -> BTreeMap<String, String> {
     fields
 }
 
+/// Checks `--save-every` and `--stop-after`: each needs `--save-state`, and 0 is no
+/// number of epochs.
+///
+/// # Errors
+/// The flag and what is wrong with it.
+pub fn check_flags(args: &TrainArgs) -> anyhow::Result<()> {
+    for (flag, value) in [
+        ("--save-every", args.save_every),
+        ("--stop-after", args.stop_after),
+    ] {
+        if value.is_some() && args.save_state.is_none() {
+            anyhow::bail!("{flag} needs --save-state DIR, to go on from with --resume");
+        }
+        if value == Some(0) {
+            anyhow::bail!("{flag} should be >= 1 epoch, but it is 0");
+        }
+    }
+    Ok(())
+}
+
 impl<'a> Checkpointing<'a> {
     /// Checks the flags and, with `--resume`, loads the checkpoint into `stages` and
     /// `scheduler` (freshly built for a run of `epochs` epochs); returns the progress to
@@ -106,17 +126,7 @@ impl<'a> Checkpointing<'a> {
         stages: &mut [Stage<F>],
         scheduler: &mut S,
     ) -> anyhow::Result<(Self, Progress)> {
-        for (flag, value) in [
-            ("--save-every", args.save_every),
-            ("--stop-after", args.stop_after),
-        ] {
-            if value.is_some() && args.save_state.is_none() {
-                anyhow::bail!("{flag} needs --save-state DIR, to go on from with --resume");
-            }
-            if value == Some(0) {
-                anyhow::bail!("{flag} should be >= 1 epoch, but it is 0");
-            }
-        }
+        check_flags(args)?;
         let settings = settings_of(args);
         let algorithm = args.algo.as_str();
         let mut me = Checkpointing {

@@ -11,7 +11,8 @@ use locus_core::Module;
 use locus_data::CopyTask;
 use locus_eval::{EpochRecord, RunReport, StageReport};
 use locus_train::{
-    run_curriculum, CurriculumConfig, CurriculumReport, CurriculumRound, RecurrentConfig,
+    load_curriculum_state, run_curriculum_from, save_curriculum_state, CurriculumConfig,
+    CurriculumReport, CurriculumRound, Flow, Manifest, RecurrentConfig,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -180,28 +181,87 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     );
     let start = Instant::now();
     let epochs = args.epochs;
-    let report = run_curriculum(&mut trainer, &curriculum, |r| {
+    // Checkpoints: the rounds are the epochs of --save-every, --stop-after and --resume.
+    crate::run_state::check_flags(args)?;
+    let settings = crate::run_state::settings_of(args);
+    let (mut wall_before, mut resumed_after, mut progress) = (0.0, Vec::new(), None);
+    if let Some(dir) = &args.resume {
+        let manifest = load_curriculum_state(dir, &args.algo, &settings, &mut trainer)
+            .with_context(|| format!("--resume {}", dir.display()))?;
+        if manifest.epochs_done >= epochs {
+            anyhow::bail!(
+                "--resume {}: the run has done all {epochs} epochs already",
+                dir.display()
+            );
+        }
         eprintln!(
-            "epoch {:>3}/{epochs}  N={:<3} train {:.4} eval {:.4} bits/step  bit error {:.4}{}{}  {:.1}s",
-            r.round,
-            r.length,
-            r.train_bits,
-            r.eval_bits,
-            r.eval_bit_error,
-            r.alignment_deg
-                .map(|a| format!("  alignment {a:.1}°"))
-                .unwrap_or_default(),
-            if r.solved { "  solved" } else { "" },
-            r.train_s
+            "locus train: resuming {} after epoch {} of {epochs}",
+            dir.display(),
+            manifest.epochs_done
         );
-    })?;
+        wall_before = manifest.wall_s;
+        resumed_after = manifest.resumed_after;
+        resumed_after.push(manifest.epochs_done);
+        progress = manifest.curriculum;
+    }
+    let resumed_at = progress.as_ref().map_or(0, |p| p.rounds_done as u64);
+    let (report, finished) = run_curriculum_from(
+        &mut trainer,
+        &curriculum,
+        progress,
+        |r, now, trainer| {
+            eprintln!(
+                "epoch {:>3}/{epochs}  N={:<3} train {:.4} eval {:.4} bits/step  bit error {:.4}{}{}  {:.1}s",
+                r.round,
+                r.length,
+                r.train_bits,
+                r.eval_bits,
+                r.eval_bit_error,
+                r.alignment_deg
+                    .map(|a| format!("  alignment {a:.1}°"))
+                    .unwrap_or_default(),
+                if r.solved { "  solved" } else { "" },
+                r.train_s
+            );
+            let round = r.round as u64;
+            let stop = args.stop_after.is_some_and(|n| round - resumed_at >= n);
+            if let Some(dir) = &args.save_state {
+                let due = stop || round == epochs || round % args.save_every.unwrap_or(1) == 0;
+                if due {
+                    let wall_s = wall_before + start.elapsed().as_secs_f64();
+                    let mut manifest =
+                        Manifest::for_curriculum::<f32>(&args.algo, settings.clone(), now, wall_s);
+                    manifest.resumed_after.clone_from(&resumed_after);
+                    save_curriculum_state(dir, &manifest, trainer).map_err(|e| {
+                        locus_sched::Error::Checkpoint {
+                            path: dir.clone(),
+                            reason: format!("--save-state: {e}"),
+                        }
+                    })?;
+                }
+            }
+            Ok(if stop { Flow::Stop } else { Flow::Continue })
+        },
+    )?;
+    if !finished {
+        if let Some(dir) = &args.save_state {
+            eprintln!(
+                "locus train: stopped after epoch {} of {epochs}, the state saved in {}; go on \
+                 with the same command and --resume {}",
+                report.rounds.len(),
+                dir.display(),
+                dir.display()
+            );
+        }
+        return Ok(());
+    }
     let last = *report.rounds.last().context("no epoch ran")?;
     let run = run_report(
         args,
         &trainer,
         &report,
         &last,
-        start.elapsed().as_secs_f64(),
+        wall_before + start.elapsed().as_secs_f64(),
     );
     let summary = CurriculumSummary {
         task,

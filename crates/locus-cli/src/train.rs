@@ -266,21 +266,6 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
         );
     }
     if crate::sequence::wants_sequences(args) {
-        for (flag, given) in [
-            ("--save-state", args.save_state.is_some()),
-            ("--save-every", args.save_every.is_some()),
-            ("--resume", args.resume.is_some()),
-            ("--stop-after", args.stop_after.is_some()),
-        ] {
-            if given {
-                anyhow::bail!(
-                    "{flag} is not available for the recurrent copy tasks (--algo {}) yet: \
-                     their curriculum keeps its own loop, outside the trainer that saves \
-                     checkpoints",
-                    args.algo
-                );
-            }
-        }
         return crate::sequence::run(args);
     }
     if crate::greedy::is_greedy(&args.algo) {

@@ -385,3 +385,55 @@ fn python_reads_a_checkpoint() {
     );
     let _ = std::fs::remove_dir_all(&base);
 }
+
+/// The LSTM copy task with synthetic gradients: its curriculum keeps its own loop (rounds
+/// as epochs), and a run killed mid-round resumes to the same report, the batch
+/// generators' positions included.
+#[test]
+fn the_copy_task_curriculum_resumes_exactly() {
+    let copy = [
+        "--model",
+        "lstm",
+        "--dataset",
+        "repeat-copy",
+        "--algo",
+        "dni",
+        "--seed",
+        "3",
+        "--hidden",
+        "32",
+        "--truncation",
+        "2",
+        "--epochs",
+        "6",
+        "--batches-per-epoch",
+        "30",
+        "--batch-size",
+        "8",
+        "--eval-size",
+        "16",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.01",
+        "--start-length",
+        "1",
+    ];
+    killed_and_resumed_ends_as_uninterrupted("dni-copy", &copy);
+    // Split on purpose, round by round.
+    let whole = train(&copy);
+    let base = scratch("copy-steps");
+    let d = base.join("state");
+    let d = d.to_str().unwrap();
+    let mut first = copy.to_vec();
+    first.extend(["--save-state", d, "--stop-after", "2"]);
+    let o = locus(&[&["train"][..], &first].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut rest = copy.to_vec();
+    rest.extend(["--save-state", d, "--resume", d]);
+    let last = train(&rest);
+    for key in ["test_accuracy", "train_loss", "history", "curriculum"] {
+        assert_eq!(untimed(&last[key]), untimed(&whole[key]), "copy: {key}");
+    }
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -4,12 +4,12 @@
 
 use std::time::Instant;
 
-use locus_core::{seeded_rng, Error as CoreError, Float};
+use locus_core::{seeded_rng, Error as CoreError, Float, SeededRng};
 use locus_data::CopyTask;
 use locus_sched::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::RecurrentTrainer;
+use crate::{Flow, RecurrentTrainer};
 
 /// Stream of the training batches' generator (the evaluation batches use another).
 const TRAIN_STREAM: u64 = 1;
@@ -101,7 +101,7 @@ impl CurriculumConfig {
 }
 
 /// One round of the curriculum: training at one length, then an evaluation.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CurriculumRound {
     /// Round number, from 1.
     pub round: usize,
@@ -134,7 +134,7 @@ pub struct CurriculumRound {
 }
 
 /// The outcome of a curriculum.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CurriculumReport {
     /// The longest length solved (0 when even the first was not).
     pub longest_solved: usize,
@@ -168,22 +168,88 @@ pub fn run_curriculum<F: Float>(
     config: &CurriculumConfig,
     mut on_round: impl FnMut(&CurriculumRound),
 ) -> Result<CurriculumReport> {
+    let (report, _) = run_curriculum_from(trainer, config, None, |round, _, _| {
+        on_round(round);
+        Ok(Flow::Continue)
+    })?;
+    Ok(report)
+}
+
+/// How far a curriculum has come, to go on from with [`run_curriculum_from`]: the rounds
+/// done, the length the next round trains on, the report so far and where the generators
+/// of the training and evaluation batches stand (ChaCha word positions, low and high
+/// halves).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurriculumProgress {
+    /// Rounds done.
+    pub rounds_done: usize,
+    /// The length the next round trains on.
+    pub length: usize,
+    /// The report so far.
+    pub report: CurriculumReport,
+    /// Word position of the training batches' generator.
+    pub train_words: [u64; 2],
+    /// Word position of the evaluation batches' generator.
+    pub eval_words: [u64; 2],
+}
+
+fn words(rng: &SeededRng) -> [u64; 2] {
+    let w = rng.get_word_pos();
+    [w as u64, (w >> 64) as u64]
+}
+
+fn at_words(seed: u64, stream: u64, words: [u64; 2]) -> SeededRng {
+    let mut rng = seeded_rng(seed);
+    rng.set_stream(stream);
+    rng.set_word_pos(u128::from(words[0]) | (u128::from(words[1]) << 64));
+    rng
+}
+
+/// [`run_curriculum`] that can go on from `progress` (saved from an earlier part of the
+/// same run, with the trainer's state) and hands `on_round` each round's record, the
+/// progress after it and the trainer, to save them or to stop the run ([`Flow::Stop`]).
+/// Returns the report and whether the curriculum ran to its end. A run done in parts
+/// draws the same batches and ends with the report of one run.
+///
+/// # Errors
+/// As [`run_curriculum`]; `on_round`'s errors; a `progress` with no round left.
+pub fn run_curriculum_from<F: Float>(
+    trainer: &mut RecurrentTrainer<F>,
+    config: &CurriculumConfig,
+    progress: Option<CurriculumProgress>,
+    mut on_round: impl FnMut(
+        &CurriculumRound,
+        &CurriculumProgress,
+        &RecurrentTrainer<F>,
+    ) -> Result<Flow>,
+) -> Result<(CurriculumReport, bool)> {
     config.check()?;
-    let mut train_rng = seeded_rng(config.seed);
-    train_rng.set_stream(TRAIN_STREAM);
-    let mut eval_rng = seeded_rng(config.seed);
-    eval_rng.set_stream(EVAL_STREAM);
-    let mut length = config.start_length;
-    let mut report = CurriculumReport {
-        longest_solved: 0,
-        final_length: length,
-        solved_at: Vec::new(),
-        rounds: Vec::new(),
-        batches: 0,
-        sequences: 0,
-        train_s: 0.0,
-    };
-    for round in 1..=config.rounds {
+    let progress = progress.unwrap_or_else(|| CurriculumProgress {
+        rounds_done: 0,
+        length: config.start_length,
+        report: CurriculumReport {
+            longest_solved: 0,
+            final_length: config.start_length,
+            solved_at: Vec::new(),
+            rounds: Vec::new(),
+            batches: 0,
+            sequences: 0,
+            train_s: 0.0,
+        },
+        train_words: [0, 0],
+        eval_words: [0, 0],
+    });
+    if progress.rounds_done >= config.rounds {
+        return Err(Error::Config(format!(
+            "the curriculum has done {} of its {} rounds: nothing is left to train",
+            progress.rounds_done, config.rounds
+        )));
+    }
+    let mut train_rng = at_words(config.seed, TRAIN_STREAM, progress.train_words);
+    let mut eval_rng = at_words(config.seed, EVAL_STREAM, progress.eval_words);
+    let mut length = progress.length;
+    let mut report = progress.report;
+    for round in progress.rounds_done + 1..=config.rounds {
         let start = Instant::now();
         let (mut bits, mut errors) = (0.0, 0.0);
         let (mut sg_sum, mut sg_count) = (0.0, 0usize);
@@ -225,7 +291,6 @@ pub fn run_curriculum<F: Float>(
             batches: report.batches,
             train_s,
         };
-        on_round(&record);
         report.rounds.push(record);
         if !record.train_bits.is_finite() {
             return Err(Error::Stage {
@@ -235,15 +300,32 @@ pub fn run_curriculum<F: Float>(
                 },
             });
         }
+        let mut done = false;
         if solved {
             report.longest_solved = length;
             report.solved_at.push((length, report.batches));
             if length >= config.max_length {
-                break;
+                done = true;
+            } else {
+                length += 1;
+                report.final_length = length;
             }
-            length += 1;
-            report.final_length = length;
+        }
+        let now = CurriculumProgress {
+            rounds_done: round,
+            length,
+            report,
+            train_words: words(&train_rng),
+            eval_words: words(&eval_rng),
+        };
+        let flow = on_round(&record, &now, trainer)?;
+        report = now.report;
+        if done {
+            break;
+        }
+        if flow == Flow::Stop && round < config.rounds {
+            return Ok((report, false));
         }
     }
-    Ok(report)
+    Ok((report, true))
 }

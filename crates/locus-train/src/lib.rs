@@ -70,7 +70,10 @@ mod trainer;
 
 pub use alignment::{measure_alignment, StageAlignment};
 pub use bit_loss::{masked_bit_loss, BitLoss};
-pub use curriculum::{run_curriculum, CurriculumConfig, CurriculumReport, CurriculumRound};
+pub use curriculum::{
+    run_curriculum, run_curriculum_from, CurriculumConfig, CurriculumProgress, CurriculumReport,
+    CurriculumRound,
+};
 pub use error::{Error, Result};
 pub use evaluate::{
     output_spread, Classification, Evaluate, Evaluated, ALIGNMENT_SAMPLES, EVAL_BATCH,
@@ -86,8 +89,8 @@ pub use recurrent::{
     RecurrentEvaluation, RecurrentTrainer,
 };
 pub use run_state::{
-    load_run_state, read_manifest, save_run_state, Manifest, CHECKPOINT_FILE, MANIFEST_FILE,
-    MANIFEST_FORMAT,
+    load_curriculum_state, load_run_state, read_manifest, save_curriculum_state, save_run_state,
+    Manifest, CHECKPOINT_FILE, MANIFEST_FILE, MANIFEST_FORMAT,
 };
 pub use stage_accuracy::stage_accuracies;
 pub use stage_figures::stage_metrics;

@@ -3,8 +3,9 @@
 //! synthetic gradients", sect. 3.1 and fig. 2).
 
 use locus_core::{
-    angle_deg, seeded_rng, Error as CoreError, Float, Linear, LinearConfig, LstmCell, LstmConfig,
-    LstmState, Module, Optimizer, OptimizerConfig, Tensor,
+    angle_deg, load_optimizer, save_optimizer, seeded_rng, Error as CoreError, Float, Linear,
+    LinearConfig, LstmCell, LstmConfig, LstmState, Module, Optimizer, OptimizerConfig, StateDict,
+    Tensor,
 };
 use locus_data::SequenceBatch;
 use locus_objectives::{
@@ -290,6 +291,65 @@ impl<F: Float> RecurrentTrainer<F> {
     /// Batches trained on so far.
     pub fn batches(&self) -> u64 {
         self.batches
+    }
+
+    /// Writes everything the trainer needs to go on exactly where it stopped under
+    /// `prefix`: the cell (`cell.`, its weight `[inputs + hidden, 4 · hidden]` as the cell
+    /// keeps it), the read-out (`readout.`, PyTorch's `[out, in]`), both optimizers
+    /// (`cell_optimizer.`, `readout_optimizer.`), the synthetic-gradient objective
+    /// (`synthetic.`, DNI only) and the batch count (`batches`).
+    pub fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
+        self.cell.save_state(&format!("{prefix}cell."), state);
+        self.readout.save_state(&format!("{prefix}readout."), state);
+        save_optimizer(
+            self.cell_optimizer.as_ref(),
+            &format!("{prefix}cell_optimizer."),
+            state,
+        );
+        save_optimizer(
+            self.readout_optimizer.as_ref(),
+            &format!("{prefix}readout_optimizer."),
+            state,
+        );
+        if let Some(sg) = &self.synthetic {
+            sg.save_state(&format!("{prefix}synthetic."), state);
+        }
+        state.put_counter(format!("{prefix}batches"), self.batches);
+    }
+
+    /// Reads what [`RecurrentTrainer::save_state`] wrote under `prefix` into a trainer
+    /// built from the same configuration.
+    ///
+    /// # Errors
+    /// [`Error::Stage`] naming the entry that is missing, of another shape or not finite.
+    pub fn load_state(&mut self, prefix: &str, state: &mut StateDict<F>) -> Result<()> {
+        let wrap = stage_error("recurrent trainer");
+        self.cell
+            .load_state(&format!("{prefix}cell."), state)
+            .map_err(&wrap)?;
+        self.readout
+            .load_state(&format!("{prefix}readout."), state)
+            .map_err(&wrap)?;
+        load_optimizer(
+            self.cell_optimizer.as_mut(),
+            &format!("{prefix}cell_optimizer."),
+            state,
+        )
+        .map_err(&wrap)?;
+        load_optimizer(
+            self.readout_optimizer.as_mut(),
+            &format!("{prefix}readout_optimizer."),
+            state,
+        )
+        .map_err(&wrap)?;
+        if let Some(sg) = &mut self.synthetic {
+            sg.load_state(&format!("{prefix}synthetic."), state)
+                .map_err(&wrap)?;
+        }
+        self.batches = state
+            .take_counter(&format!("{prefix}batches"))
+            .map_err(&wrap)?;
+        Ok(())
     }
 
     /// Checks that a batch fits the trainer's widths.

@@ -26,7 +26,7 @@ use locus_sched::{read_state_file, write_atomically, write_state_file, Scheduler
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{Progress, Result};
+use crate::{CurriculumProgress, Progress, RecurrentTrainer, Result};
 
 /// The checkpoint file in a checkpoint directory.
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
@@ -63,6 +63,9 @@ pub struct Manifest {
     pub history: Vec<EpochRecord>,
     /// The epochs after which the run was resumed, in order.
     pub resumed_after: Vec<u64>,
+    /// For a copy-task curriculum: where it stands (its rounds are the epochs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curriculum: Option<CurriculumProgress>,
 }
 
 impl Manifest {
@@ -88,6 +91,32 @@ impl Manifest {
             final_losses: progress.final_losses.clone(),
             history: progress.history.clone(),
             resumed_after: Vec::new(),
+            curriculum: None,
+        }
+    }
+
+    /// The manifest of a copy-task curriculum of `algorithm` with `settings` at
+    /// `progress`, `wall_s` seconds in (its rounds count as epochs).
+    pub fn for_curriculum<F: Float>(
+        algorithm: &str,
+        settings: Value,
+        progress: &CurriculumProgress,
+        wall_s: f64,
+    ) -> Self {
+        Manifest {
+            format: MANIFEST_FORMAT.into(),
+            locus_version: env!("CARGO_PKG_VERSION").into(),
+            algorithm: algorithm.into(),
+            float: F::NAME.into(),
+            stages: vec!["lstm".into(), "readout".into()],
+            settings,
+            epochs_done: progress.rounds_done as u64,
+            train_s: progress.report.train_s,
+            wall_s,
+            final_losses: Vec::new(),
+            history: Vec::new(),
+            resumed_after: Vec::new(),
+            curriculum: Some(progress.clone()),
         }
     }
 
@@ -126,11 +155,84 @@ pub fn save_run_state<F: Float, S: Scheduler<F> + ?Sized>(
         stage.save_state(&format!("{}.", stage.name()), &mut state);
     }
     scheduler.save_state(stages, "scheduler.", &mut state);
+    write_checkpoint(dir, manifest, &state)
+}
+
+/// Saves a copy-task curriculum's `trainer` with `manifest` (whose `curriculum` says
+/// where it stands) into the checkpoint directory `dir`, as [`save_run_state`] does for
+/// stages: the trainer's state under `recurrent.` ([`RecurrentTrainer::save_state`]).
+///
+/// # Errors
+/// [`locus_sched::Error::Checkpoint`] naming the file that could not be written.
+pub fn save_curriculum_state<F: Float>(
+    dir: &Path,
+    manifest: &Manifest,
+    trainer: &RecurrentTrainer<F>,
+) -> Result<()> {
+    let mut state = StateDict::new();
+    trainer.save_state("recurrent.", &mut state);
+    write_checkpoint(dir, manifest, &state)
+}
+
+/// Loads the curriculum checkpoint in `dir` into `trainer` (built from the same
+/// configuration) for a run of `algorithm` with `settings`; returns its manifest, whose
+/// `curriculum` says where to go on from.
+///
+/// # Errors
+/// As [`load_run_state`]; a checkpoint of stages rather than of a curriculum.
+pub fn load_curriculum_state<F: Float>(
+    dir: &Path,
+    algorithm: &str,
+    settings: &Value,
+    trainer: &mut RecurrentTrainer<F>,
+) -> Result<Manifest> {
+    let file: PathBuf = dir.join(CHECKPOINT_FILE);
+    let (mut state, metadata) = read_state_file::<F>(&file)?;
+    let manifest = manifest_of(&file, &metadata)?;
+    check_run(&file, &manifest, algorithm, settings)?;
+    if manifest.curriculum.is_none() {
+        return Err(refuse(
+            &file,
+            "is a checkpoint of stages, not of a copy-task curriculum",
+        ));
+    }
+    trainer
+        .load_state("recurrent.", &mut state)
+        .map_err(|e| refuse(&file, e.to_string()))?;
+    state.finish().map_err(|e| refuse(&file, e.to_string()))?;
+    Ok(manifest)
+}
+
+/// Writes `state` with `manifest` into `dir`: the checkpoint file, then the readable
+/// copy of the manifest.
+fn write_checkpoint<F: Float>(dir: &Path, manifest: &Manifest, state: &StateDict<F>) -> Result<()> {
     let json = serde_json::to_string_pretty(manifest)
         .map_err(|e| refuse(dir, format!("cannot encode the manifest: {e}")))?;
     let metadata = BTreeMap::from([("manifest".to_string(), json.clone())]);
-    write_state_file(&dir.join(CHECKPOINT_FILE), &state, &metadata)?;
+    write_state_file(&dir.join(CHECKPOINT_FILE), state, &metadata)?;
     write_atomically(&dir.join(MANIFEST_FILE), json.as_bytes())?;
+    Ok(())
+}
+
+/// Checks that the checkpoint `file` with `manifest` belongs to a run of `algorithm` with
+/// `settings`.
+fn check_run(file: &Path, manifest: &Manifest, algorithm: &str, settings: &Value) -> Result<()> {
+    if manifest.algorithm != algorithm {
+        return Err(refuse(
+            file,
+            format!(
+                "is a checkpoint of --algo {}, not of --algo {algorithm}",
+                manifest.algorithm
+            ),
+        ));
+    }
+    let differences = differences("", &manifest.settings, settings);
+    if !differences.is_empty() {
+        return Err(refuse(
+            file,
+            format!("was saved with other settings: {}", differences.join("; ")),
+        ));
+    }
     Ok(())
 }
 
@@ -183,13 +285,11 @@ pub fn load_run_state<F: Float, S: Scheduler<F> + ?Sized>(
     let file: PathBuf = dir.join(CHECKPOINT_FILE);
     let (mut state, metadata) = read_state_file::<F>(&file)?;
     let manifest = manifest_of(&file, &metadata)?;
-    if manifest.algorithm != algorithm {
+    check_run(&file, &manifest, algorithm, settings)?;
+    if manifest.curriculum.is_some() {
         return Err(refuse(
             &file,
-            format!(
-                "is a checkpoint of --algo {}, not of --algo {algorithm}",
-                manifest.algorithm
-            ),
+            "is a checkpoint of a copy-task curriculum, not of stages",
         ));
     }
     let names: Vec<String> = stages.iter().map(|s| s.name().to_string()).collect();
@@ -200,13 +300,6 @@ pub fn load_run_state<F: Float, S: Scheduler<F> + ?Sized>(
                 "holds the stages {:?}; this network has {:?}",
                 manifest.stages, names
             ),
-        ));
-    }
-    let differences = differences("", &manifest.settings, settings);
-    if !differences.is_empty() {
-        return Err(refuse(
-            &file,
-            format!("was saved with other settings: {}", differences.join("; ")),
         ));
     }
     let loaded = (|| -> Result<()> {
