@@ -142,6 +142,11 @@ pub enum ActivationKind {
 
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
+    /// Read the run's flags from a TOML file, one key per flag with the flag's long name
+    /// (`algo = "dfa"`, `batch-size = 64`, `hidden = [256, 256]`, `layer-norm = true`).
+    /// Flags given beside --config override the file's.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Learning algorithm (`locus list` shows each with its paper and defaults).
     #[arg(long, default_value = "bp", value_parser = crate::algo::names())]
     pub algo: String,
