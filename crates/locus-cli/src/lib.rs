@@ -5,6 +5,7 @@
 //! ([`HiddenSignal::Custom`]). The `locus` binary is `main_with(Vec::new())`.
 mod algo;
 mod args;
+mod config_toml;
 mod contrastive;
 mod contrastive_args;
 mod contrastive_model;

@@ -275,7 +275,7 @@ fn flag_tokens(arg: &Arg, value: &toml::Value) -> Result<Vec<OsString>, String> 
     })
 }
 
-/// What the tests of run files share.
+/// What the tests of run files and of config.toml share.
 #[cfg(test)]
 pub(crate) mod testing {
     use std::ffi::OsString;

@@ -1,5 +1,6 @@
-//! Runs described by files: `--config` reads a run's flags from a TOML file, and every
-//! mistake in a file is an error that names the file and the key.
+//! Runs described by files: `--out` writes config.toml, `--config` reads it (or a file a
+//! user wrote) back, flags beside it override it, and every mistake in a file is an error
+//! that names the file and the key.
 
 use std::path::Path;
 
@@ -8,13 +9,121 @@ use serde_json::Value;
 mod common;
 use common::{locus, scratch, stderr};
 
+/// A small, quick run on the generated MNIST-1D data.
+const SMALL: &[&str] = &[
+    "--hidden",
+    "32,16",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "100",
+    "--train-limit",
+    "500",
+    "--seed",
+    "3",
+];
+
+fn run_ok(args: &[&str]) {
+    let o = locus(args);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+}
+
 fn results(dir: &Path) -> Value {
     let text = std::fs::read_to_string(dir.join("results.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
+/// `value` without what the clock measures (durations, throughput, busy fractions), which
+/// differs from run to run.
+fn figures(mut value: Value) -> Value {
+    fn strip(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                map.retain(|key, _| {
+                    !(key.ends_with("_s") || key.ends_with("busy_fraction") || key == "memory")
+                });
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut value);
+    value
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+#[test]
+fn config_toml_reruns_the_run_exactly() {
+    let dir = scratch("run-file-rerun");
+    // dfa, and dni with the options its algorithm resolves (batch norm, true targets,
+    // cosine schedule) written out explicitly.
+    for algo in ["dfa", "dni"] {
+        let (first, again) = (dir.join(format!("{algo}-1")), dir.join(format!("{algo}-2")));
+        let mut args = vec!["train", "--algo", algo, "--out", path(&first)];
+        args.extend(SMALL);
+        run_ok(&args);
+        let config = first.join("config.toml");
+        run_ok(&["train", "--config", path(&config), "--out", path(&again)]);
+        let (a, b) = (figures(results(&first)), figures(results(&again)));
+        assert_eq!(a, b, "{algo}: the rerun's results differ");
+        assert_eq!(a["history"].as_array().unwrap().len(), 2);
+        assert!(a["history"][1]["test_accuracy"].as_f64().is_some());
+        let written = |d: &Path| std::fs::read_to_string(d.join("config.toml")).unwrap();
+        assert_eq!(written(&first), written(&again), "{algo}");
+    }
+    let text = std::fs::read_to_string(dir.join("dni-1/config.toml")).unwrap();
+    for line in [
+        "algo = \"dni\"",
+        "hidden = [32, 16]",
+        "batch-norm = true",
+        "sg-target = \"true\"",
+        "lr-schedule = \"cosine\"",
+        "momentum = 0.9",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line:?} not in:\n{text}");
+    }
+    for left_out in ["out", "config", "save-state", "resume", "stop-after"] {
+        let key = format!("{left_out} =");
+        assert!(!text.lines().any(|l| l.starts_with(&key)), "{left_out}");
+    }
+}
+
+#[test]
+fn flags_beside_config_override_the_file() {
+    let dir = scratch("run-file-override");
+    let first = dir.join("first");
+    let mut args = vec!["train", "--out", path(&first)];
+    args.extend(SMALL);
+    run_ok(&args);
+    let config = first.join("config.toml");
+    let second = dir.join("second");
+    run_ok(&[
+        "train",
+        "--config",
+        path(&config),
+        "--epochs",
+        "1",
+        "--hidden",
+        "8",
+        "--out",
+        path(&second),
+    ]);
+    let r = results(&second);
+    assert_eq!(r["epochs"], 1);
+    assert_eq!(r["history"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        r["config"]["network"]["sizes"],
+        serde_json::json!([40, 8, 10])
+    );
+    let text = std::fs::read_to_string(second.join("config.toml")).unwrap();
+    assert!(text.contains("\nepochs = 1\n"), "{text}");
+    // The command line's list replaces the file's; it is not appended to it.
+    assert!(text.contains("\nhidden = [8]\n"), "{text}");
+    assert!(text.contains("\nseed = 3\n"), "{text}");
 }
 
 #[test]
