@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
 
 /// Train deep networks with local learning rules and compare them with backpropagation.
 #[derive(Debug, Parser)]
@@ -140,13 +141,25 @@ pub enum ActivationKind {
     ReluFullGrad,
 }
 
-#[derive(Debug, Clone, Args)]
+/// The flags of `locus train`. Serialized (kebab-case, as the flags are spelled) it is the
+/// run's `config.toml` ([`crate::config_toml`]); the fields marked `skip` say where and
+/// how the process runs, not what it trains.
+#[derive(Debug, Clone, Args, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct TrainArgs {
+    /// Read the run's flags from a TOML file, one key per flag with the flag's long name
+    /// (`algo = "dfa"`, `batch-size = 64`, `hidden = [256, 256]`, `layer-norm = true`), as
+    /// in the config.toml that --out writes. Flags given beside --config override the
+    /// file's.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
     /// Learning algorithm (`locus list` shows each with its paper and defaults).
     #[arg(long, default_value = "bp", value_parser = crate::algo::names())]
     pub algo: String,
     /// Data set.
     #[arg(long, value_enum, default_value_t = DatasetKind::Mnist1d)]
+    #[serde(serialize_with = "crate::config_toml::value_name")]
     pub dataset: DatasetKind,
     /// Directory of the data files (for mnist, idx and npy). For mnist, defaults to
     /// $LOCUS_DATA/mnist.
@@ -166,10 +179,12 @@ pub struct TrainArgs {
     /// a learned gradient model that SGD at the default rate drives to overflow, and for
     /// gim, cpc and bp-encoder, whose upper InfoNCE stages collapse under SGD].
     #[arg(long, value_enum)]
+    #[serde(serialize_with = "crate::config_toml::optional_value_name")]
     pub optimizer: Option<OptimizerKind>,
     /// Learning-rate schedule over the epochs [default: cosine for dni and cdni, as on
     /// their results page; constant for the others].
     #[arg(long, value_enum)]
+    #[serde(serialize_with = "crate::config_toml::optional_value_name")]
     pub lr_schedule: Option<ScheduleKind>,
     /// SGD momentum, in [0, 1).
     #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
@@ -185,6 +200,7 @@ pub struct TrainArgs {
     pub adam_eps: Option<f64>,
     /// Network: an MLP (widths from --hidden) or a LeNet-5-style CNN (image data only).
     #[arg(long, value_enum, default_value_t = ModelKind::Mlp)]
+    #[serde(serialize_with = "crate::config_toml::value_name")]
     pub model: ModelKind,
     /// Hidden layer widths of the MLP, comma-separated [default: 1000,1000].
     #[arg(long, value_delimiter = ',')]
@@ -192,12 +208,15 @@ pub struct TrainArgs {
     /// Weight initialisation of every layer (zeros: all weights 0, which DFA can train
     /// from; biases keep PyTorch's default).
     #[arg(long, value_enum, default_value_t = InitKind::Torch)]
+    #[serde(serialize_with = "crate::config_toml::value_name")]
     pub init: InitKind,
     /// Hidden activation.
     #[arg(long, value_enum, default_value_t = ActivationKind::Relu)]
+    #[serde(serialize_with = "crate::config_toml::value_name")]
     pub activation: ActivationKind,
     /// Gradient model of the synthetic-gradient stages (dni, cdni).
     #[arg(long, value_enum, default_value_t = SgModelKind::Linear)]
+    #[serde(serialize_with = "crate::config_toml::value_name")]
     pub sg_model: SgModelKind,
     /// Hidden width of --sg-model mlp and norm-mlp.
     #[arg(long, default_value_t = 256)]
@@ -213,6 +232,7 @@ pub struct TrainArgs {
     /// results page; bootstrapped for cdni, and under pipelined and simulated, where a
     /// true target would make the stage below wait on the whole backward pass].
     #[arg(long, value_enum)]
+    #[serde(serialize_with = "crate::config_toml::optional_value_name")]
     pub sg_target: Option<SgTargetKind>,
     /// Adam learning rate of the gradient models.
     #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
@@ -242,15 +262,18 @@ pub struct TrainArgs {
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub batch_norm: Option<bool>,
     #[command(flatten)]
+    #[serde(flatten)]
     pub schedule: crate::scheduler::SchedulerArgs,
     /// Auxiliary classifier head of every hidden stage (dgl).
     #[arg(long, value_enum, default_value_t = HeadKindArg::Linear)]
+    #[serde(serialize_with = "crate::config_toml::value_name")]
     pub head: HeadKindArg,
     /// Hidden width of --head mlp.
     #[arg(long, default_value_t = 256)]
     pub head_hidden: usize,
     /// Goodness of a Forward-Forward layer (ff, ff-unsup).
     #[arg(long, value_enum, default_value_t = GoodnessKind::Sum)]
+    #[serde(serialize_with = "crate::config_toml::value_name")]
     pub ff_goodness: GoodnessKind,
     /// Forward-Forward threshold, as the mean squared activity per unit at which a sample
     /// is judged positive with probability 1/2 (θ = this × width for --ff-goodness sum).
@@ -264,6 +287,7 @@ pub struct TrainArgs {
     /// Where ff writes the label into a sample [default: first-pixels for image data
     /// (mnist, idx), prepend otherwise].
     #[arg(long, value_enum)]
+    #[serde(serialize_with = "crate::config_toml::optional_value_name")]
     pub ff_label: Option<LabelPlacementKind>,
     /// Adam learning rate of the Forward-Forward softmax read-outs (ff, ff-unsup).
     #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
@@ -286,32 +310,40 @@ pub struct TrainArgs {
     /// statistics, step counters, the scheduler's own state, and the run's settings and
     /// learning curve in its manifest) every --save-every epochs and after the last,
     /// replacing the previous checkpoint atomically. `--resume DIR` goes on from it.
-    /// Every algorithm but the recurrent copy tasks.
+    /// Every algorithm; for the copy tasks the curriculum's rounds are the epochs.
     #[arg(long, value_name = "DIR")]
+    #[serde(skip)]
     pub save_state: Option<PathBuf>,
     /// With --save-state: save every N epochs (and after the last) [default: 1].
     #[arg(long, value_name = "N")]
+    #[serde(skip)]
     pub save_every: Option<u64>,
     /// Go on with a run from the checkpoint in DIR (written by --save-state), with the
     /// same options otherwise (checked: a difference is an error naming it); the run ends
     /// with the figures of the uninterrupted run of the same seed.
     #[arg(long, value_name = "DIR")]
+    #[serde(skip)]
     pub resume: Option<PathBuf>,
     /// With --save-state: stop after N epochs of this process, the state saved, to go on
     /// later with --resume (a long run split over several sessions).
     #[arg(long, value_name = "N")]
+    #[serde(skip)]
     pub stop_after: Option<u64>,
     /// Seed of the weights and the batch order.
     #[arg(long, default_value_t = 0)]
+    #[serde(serialize_with = "crate::config_toml::large_integer")]
     pub seed: u64,
     /// Seed of the generated MNIST-1D data (42 gives the standard split).
     #[arg(long, default_value_t = 42)]
+    #[serde(serialize_with = "crate::config_toml::large_integer")]
     pub data_seed: u64,
     /// Use only the first N training samples (e.g. for quick runs).
     #[arg(long)]
     pub train_limit: Option<usize>,
-    /// Write results.json and epochs.csv into this directory.
+    /// Write results.json, epochs.csv and config.toml (the run's flags, for --config) into
+    /// this directory.
     #[arg(long)]
+    #[serde(skip)]
     pub out: Option<PathBuf>,
     /// Print the run's summary as one JSON object on the last line of stdout.
     #[arg(long)]
@@ -322,12 +354,15 @@ pub struct TrainArgs {
     #[arg(long)]
     pub probe_epochs: Option<usize>,
     #[command(flatten)]
+    #[serde(flatten)]
     pub greedy: Box<crate::greedy_args::GreedyArgs>,
     /// Settings of gim, cpc and bp-encoder.
     #[command(flatten)]
+    #[serde(flatten)]
     pub contrastive: Box<crate::contrastive_args::ContrastiveArgs>,
     /// Sequence tasks: the options of `--model lstm`.
     #[command(flatten)]
+    #[serde(flatten)]
     pub sequence: crate::sequence::SequenceArgs,
 }
 

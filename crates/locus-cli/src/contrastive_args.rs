@@ -3,6 +3,7 @@
 use clap::{Args, ValueEnum};
 use locus_eval::FeaturePooling;
 use locus_objectives::NegativeSampling;
+use serde::Serialize;
 
 /// How Greedy InfoMax's stages are scheduled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -39,7 +40,8 @@ impl SamplingKind {
 }
 
 /// Flags of `--algo gim`, `cpc` and `bp-encoder` (ignored by the other algorithms).
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct ContrastiveArgs {
     /// Channels of each encoder stage, comma-separated (one stage per entry) [default:
     /// 128,128,128 for image patches, 128,128,256 for sequences].
@@ -79,16 +81,19 @@ pub struct ContrastiveArgs {
     pub negatives: usize,
     /// Where InfoNCE draws its negatives.
     #[arg(long, value_enum, default_value_t = SamplingKind::Batch)]
+    #[serde(serialize_with = "crate::config_toml::value_name")]
     pub negative_sampling: SamplingKind,
     /// Adam learning rate of the InfoNCE predictors W_k.
     #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
     pub predictor_lr: f64,
     /// How GIM's stages are scheduled (with cached/recompute, --epochs is per stage).
     #[arg(long, value_enum, default_value_t = GimSchedule::Lockstep)]
+    #[serde(serialize_with = "crate::config_toml::value_name")]
     pub gim_schedule: GimSchedule,
     /// Pooling of each stage's features before its linear probe: mean (over all positions,
     /// GIM's protocol), flatten, or gridN (average over N cells per position axis).
     #[arg(long, value_parser = parse_pooling, default_value = "mean")]
+    #[serde(serialize_with = "serialize_pooling")]
     pub probe_pool: FeaturePooling,
     /// Adam learning rate of the linear probes.
     #[arg(long, default_value_t = 1e-2, allow_negative_numbers = true)]
@@ -112,5 +117,37 @@ fn parse_pooling(text: &str) -> Result<FeaturePooling, String> {
             .filter(|&n| n >= 1)
             .map(FeaturePooling::Grid)
             .ok_or_else(|| format!("{text:?} is not mean, flatten or gridN with N >= 1")),
+    }
+}
+
+/// `pooling` as `--probe-pool` spells it: the inverse of [`parse_pooling`].
+fn pooling_name(pooling: FeaturePooling) -> String {
+    match pooling {
+        FeaturePooling::Mean => "mean".to_string(),
+        FeaturePooling::Flatten => "flatten".to_string(),
+        FeaturePooling::Grid(n) => format!("grid{n}"),
+    }
+}
+
+fn serialize_pooling<S: serde::Serializer>(
+    pooling: &FeaturePooling,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&pooling_name(*pooling))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooling_names_parse_back() {
+        for pooling in [
+            FeaturePooling::Mean,
+            FeaturePooling::Flatten,
+            FeaturePooling::Grid(3),
+        ] {
+            assert_eq!(parse_pooling(&pooling_name(pooling)), Ok(pooling));
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! `locus train`'s arguments.
 
 use clap::{Args, ValueEnum};
+use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DecoderKind {
@@ -48,7 +49,8 @@ pub enum FeatureKind {
 }
 
 /// Greedy layer-wise training (sae, sarm).
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct GreedyArgs {
     /// Epochs each stage below the top trains alone (its greedy budget). sae, sarm:
     /// [default: 1]; 0 leaves them untrained, the random-features control. --scheduler
@@ -75,9 +77,11 @@ pub struct GreedyArgs {
     pub pretrain_lr: Option<f64>,
     /// sae, sarm: the reconstruction objective's decoder.
     #[arg(long, value_enum, default_value_t = DecoderKind::Tied)]
+    #[serde(serialize_with = "crate::config_toml::value_name")]
     pub decoder: DecoderKind,
     /// sae, sarm: reconstruction loss (bce needs inputs in [0, 1]).
     #[arg(long, value_enum, default_value_t = ReconLossKind::Mse)]
+    #[serde(serialize_with = "crate::config_toml::value_name")]
     pub recon_loss: ReconLossKind,
     /// sae, sarm: Adam learning rate of the decoder's own parameters.
     #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
@@ -87,15 +91,18 @@ pub struct GreedyArgs {
     pub ridge_lambda: f64,
     /// sae, sarm: when --decoder ridge is solved.
     #[arg(long, value_enum, default_value_t = RidgeRefitKind::Epoch)]
+    #[serde(serialize_with = "crate::config_toml::value_name")]
     pub ridge_refit: RidgeRefitKind,
     /// sae, sarm: input corruption while a stage pretrains (denoising autoencoders).
     #[arg(long, value_enum, default_value_t = NoiseKind::None)]
+    #[serde(serialize_with = "crate::config_toml::value_name")]
     pub noise: NoiseKind,
     /// sae, sarm: masking probability or Gaussian standard deviation of --noise.
     #[arg(long, default_value_t = 0.25, allow_negative_numbers = true)]
     pub noise_level: f64,
     /// sae, sarm: how frozen stages feed the stage in training.
     #[arg(long, value_enum, default_value_t = FeatureKind::Cache)]
+    #[serde(serialize_with = "crate::config_toml::value_name")]
     pub features: FeatureKind,
     /// sarm: unrolled ISTA steps of each sparse-coding stage.
     #[arg(long, default_value_t = 3)]

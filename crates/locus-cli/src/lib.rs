@@ -5,6 +5,7 @@
 //! ([`HiddenSignal::Custom`]). The `locus` binary is `main_with(Vec::new())`.
 mod algo;
 mod args;
+mod config_toml;
 mod contrastive;
 mod contrastive_args;
 mod contrastive_model;
@@ -17,12 +18,11 @@ mod memory;
 mod plot;
 mod plot_points;
 mod progress;
+mod run_file;
 mod run_state;
 mod scheduler;
 mod sequence;
 mod train;
-
-use clap::Parser;
 
 pub use algo::{Algorithm, HiddenSignal, ObjectiveFactory, ObjectiveSettings, StageSlot};
 pub use contrastive_model::Family as ContrastiveFamily;
@@ -32,13 +32,14 @@ pub use contrastive_model::Family as ContrastiveFamily;
 ///
 /// # Errors
 /// An algorithm in `extra` whose name is taken or empty, arguments clap refuses (the
-/// error carries clap's message and exit code), and whatever the command fails with.
+/// error carries clap's message and exit code), a `--config` file that cannot be read or
+/// holds a key, type or value `locus train` refuses, and whatever the command fails with.
 pub fn run_with(
     args: impl IntoIterator<Item = String>,
     extra: Vec<Algorithm>,
 ) -> anyhow::Result<()> {
     algo::install(extra)?;
-    let cli = args::Cli::try_parse_from(args)?;
+    let cli = run_file::parse(args.into_iter().map(Into::into).collect())?;
     match cli.command {
         args::Command::Train(a) => train::run(&a),
         args::Command::List(a) => list::run(&a),

@@ -3,7 +3,6 @@
 //! (`locus_train::save_run_state`), the settings that must not change between the parts
 //! of a run, and the flow after each epoch.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -30,66 +29,16 @@ pub struct Checkpointing<'a> {
     start: Instant,
 }
 
-/// The settings that must be the same in every part of a run: every option but the ones
-/// that say where this process reads and writes and when it stops.
+/// The settings that must be the same in every part of a run: every option as
+/// config.toml writes it (the flags by name, defaults included), which leaves out the
+/// ones that say where this process reads and writes and when it stops; and `--json`,
+/// which only says how the report is printed.
 pub fn settings_of(args: &TrainArgs) -> Value {
-    let mut same = args.clone();
-    same.save_state = None;
-    same.save_every = None;
-    same.resume = None;
-    same.stop_after = None;
-    same.out = None;
-    same.json = false;
-    Value::Object(
-        debug_fields(&format!("{same:#?}"))
-            .into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect(),
-    )
-}
-
-/// The fields of a struct's pretty `Debug` listing, nested structs' fields dotted
-/// (`greedy.stage_epochs`), each value on one line (`Some(0.002)`): the options listed
-/// one by one, so that a difference names the option.
-fn debug_fields(text: &str) -> BTreeMap<String, String> {
-    let mut fields = BTreeMap::new();
-    // The structs open around the current line: (indent, name).
-    let mut open: Vec<(usize, String)> = Vec::new();
-    // A value spread over several lines: (indent, key, text so far).
-    let mut pending: Option<(usize, String, String)> = None;
-    for line in text.lines().skip(1) {
-        let indent = line.len() - line.trim_start().len();
-        let t = line.trim();
-        if let Some((at, key, mut value)) = pending.take() {
-            if indent > at {
-                value.push_str(t);
-                pending = Some((at, key, value));
-            } else {
-                // The closing bracket: no separator before it, nor after it.
-                let inner = value.strip_suffix(',').unwrap_or(&value).to_string();
-                fields.insert(key, inner + t.trim_end_matches(','));
-            }
-            continue;
-        }
-        open.retain(|(at, _)| *at < indent);
-        let Some((name, value)) = t.split_once(": ") else {
-            continue;
-        };
-        let key = open
-            .iter()
-            .map(|(_, n)| n.as_str())
-            .chain([name])
-            .collect::<Vec<_>>()
-            .join(".");
-        if value.ends_with('{') {
-            open.push((indent, name.to_string()));
-        } else if value.ends_with('(') || value.ends_with('[') {
-            pending = Some((indent, key, value.to_string()));
-        } else {
-            fields.insert(key, value.trim_end_matches(',').to_string());
-        }
+    let mut settings = serde_json::to_value(args).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut settings {
+        map.remove("json");
     }
-    fields
+    settings
 }
 
 /// Checks `--save-every` and `--stop-after`: each needs `--save-state`, and 0 is no
@@ -235,46 +184,36 @@ mod tests {
     use super::*;
 
     #[test]
-    #[allow(dead_code)] // the structs are only printed
-    fn debug_listings_become_one_field_per_option() {
-        #[derive(Debug)]
-        struct Inner {
-            epochs: Option<u64>,
-        }
-        #[derive(Debug)]
-        struct Outer {
-            lr: Option<f64>,
-            hidden: Vec<usize>,
-            inner: Inner,
-            seed: u64,
-        }
-        let text = format!(
-            "{:#?}",
-            Outer {
-                lr: Some(0.5),
-                hidden: vec![3, 4],
-                inner: Inner { epochs: None },
-                seed: 7,
-            }
-        );
-        let fields = debug_fields(&text);
-        assert_eq!(fields["lr"], "Some(0.5)");
-        assert_eq!(fields["hidden"], "[3,4]");
-        assert_eq!(fields["inner.epochs"], "None");
-        assert_eq!(fields["seed"], "7");
-        assert_eq!(fields.len(), 4, "{fields:?}");
-    }
-
-    #[test]
     fn every_option_but_the_process_ones_is_a_setting() {
         use clap::Parser;
-        let cli = crate::args::Cli::parse_from(["locus", "train", "--lr", "0.2", "--out", "x"]);
+        let cli = crate::args::Cli::parse_from([
+            "locus",
+            "train",
+            "--lr",
+            "0.2",
+            "--out",
+            "x",
+            "--save-state",
+            "s",
+            "--save-every",
+            "2",
+            "--json",
+        ]);
         let crate::args::Command::Train(args) = cli.command else {
             panic!("parsed as train");
         };
         let s = settings_of(&args);
-        assert_eq!(s["lr"], "Some(0.2)");
-        assert_eq!(s["out"], "None");
+        assert_eq!(s["lr"], 0.2);
+        for key in [
+            "out",
+            "save-state",
+            "save-every",
+            "resume",
+            "stop-after",
+            "json",
+        ] {
+            assert!(s.get(key).is_none(), "{key} in {s}");
+        }
         assert!(s.as_object().unwrap().len() > 60, "{s}");
     }
 }

@@ -6,6 +6,7 @@ use locus_sched::{
     AsyncConfig, ForwardUnlocked, GreedyLayerWise, InputModel, Lockstep, LrSchedule, Pipelined,
     Scheduler, Simulated, SimulatedConfig, Stage, StageBudget, StageTime, SyntheticInputConfig,
 };
+use serde::Serialize;
 use serde_json::json;
 
 use crate::args::TrainArgs;
@@ -36,10 +37,12 @@ impl SchedulerKind {
     }
 }
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct SchedulerArgs {
     /// How the stages are run.
     #[arg(long, value_enum, default_value_t = SchedulerKind::Lockstep)]
+    #[serde(serialize_with = "crate::config_toml::value_name")]
     pub scheduler: SchedulerKind,
     /// pipelined, simulated: batches that may wait between two stages [default: 2].
     #[arg(long)]

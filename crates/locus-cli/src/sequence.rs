@@ -23,7 +23,8 @@ use crate::args::{DatasetKind, ModelKind, TrainArgs};
 const DEFAULT_HIDDEN: usize = 256;
 
 /// The options of the sequence tasks (`--model lstm`).
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct SequenceArgs {
     /// Steps per chunk of truncated BPTT, T (--model lstm).
     #[arg(long, default_value_t = 3)]

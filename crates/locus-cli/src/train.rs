@@ -265,6 +265,11 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
             args.algo
         );
     }
+    // Written as the run starts, so a run that stops early can still be run again; with
+    // the resolved options, so the file says what this run used.
+    if let Some(dir) = &args.out {
+        crate::config_toml::write(args, dir)?;
+    }
     if crate::sequence::wants_sequences(args) {
         return crate::sequence::run(args);
     }
@@ -472,7 +477,7 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
 
 /// Adds a warning for every collapsed stage ([`locus_eval::collapse_warnings`]) to the
 /// report and prints each on stderr, then writes `results.json`, `epochs.csv` and the
-/// plots into `--out`, when it is given.
+/// plots into `--out`, when it is given (beside the `config.toml` [`run`] wrote).
 pub(crate) fn write_run(args: &TrainArgs, run: &mut RunReport) -> anyhow::Result<()> {
     run.warnings
         .extend(locus_eval::collapse_warnings(&run.stages));

@@ -271,10 +271,7 @@ fn ff_resumed_from_a_saved_state_ends_as_the_uninterrupted_run() {
         fails_with(&again, &["has done all 3 epochs"]);
         let mut other = again.clone();
         other.extend(["--lr", "0.002"]);
-        fails_with(
-            &other,
-            &["other settings", "lr: None then, Some(0.002) now"],
-        );
+        fails_with(&other, &["other settings", "lr: null then, 0.002 now"]);
     }
     let missing = base.join("none");
     fails_with(
