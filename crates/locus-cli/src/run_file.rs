@@ -387,3 +387,93 @@ mod tests {
         assert_eq!(edit_distance("", "ab"), 2);
     }
 }
+
+/// The run-file reader against arbitrary text and damaged valid files: every input gives
+/// flags or an error naming the file, never a panic.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::testing::{train_command, TempFile};
+    use super::*;
+
+    /// Reads `text` as a run file; an error must name the file.
+    fn judge(text: &str, case: &str) {
+        let file = TempFile::new(case, text);
+        let path = PathBuf::from(&file.config()[1]);
+        if let Err(e) = file_tokens(&path, &train_command(), |_| false) {
+            let message = format!("{e:#}");
+            assert!(message.contains(&path.display().to_string()), "{message}");
+        }
+    }
+
+    /// A valid run file: the config.toml of a default run.
+    fn valid() -> String {
+        let args = super::testing::train_args(&[]);
+        crate::config_toml::render(&args).unwrap()
+    }
+
+    const KEYS: &[&str] = &[
+        "algo",
+        "epochs",
+        "hidden",
+        "lr",
+        "batch-norm",
+        "seed",
+        "layer-norm",
+        "dataset",
+        "batch_size",
+        "config",
+        "epoks",
+        "scheduler",
+        "prediction-skip",
+        "ff-threshold",
+    ];
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<i64>().prop_map(|v| v.to_string()),
+            any::<f64>().prop_map(|v| format!("{v:?}")),
+            Just("true".to_string()),
+            Just("nan".to_string()),
+            Just("-inf".to_string()),
+            "[a-z0-9,]{0,12}".prop_map(|s| format!("\"{s}\"")),
+            prop::collection::vec(any::<i32>(), 0..4).prop_map(|v| format!("{v:?}")),
+            Just("{ a = 1 }".to_string()),
+            Just("1979-05-27T07:32:00Z".to_string()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn arbitrary_text_is_refused_cleanly(text in "\\PC{0,200}") {
+            judge(&text, "arbitrary");
+        }
+
+        #[test]
+        fn random_keys_and_values_are_read_or_named(
+            pairs in prop::collection::vec((prop::sample::select(KEYS), value()), 0..6),
+        ) {
+            let text: String = pairs.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+            judge(&text, "pairs");
+        }
+
+        #[test]
+        fn damaged_valid_files_are_read_or_named(
+            cut in any::<prop::sample::Index>(),
+            at in any::<prop::sample::Index>(),
+            junk in "\\PC{0,8}",
+        ) {
+            let good = valid();
+            let chars: Vec<char> = good.chars().collect();
+            let truncated: String = chars[..cut.index(chars.len() + 1)].iter().collect();
+            judge(&truncated, "truncated");
+            let i = at.index(chars.len());
+            let spliced: String = chars[..i].iter().collect::<String>() + &junk
+                + &chars[i..].iter().collect::<String>();
+            judge(&spliced, "spliced");
+        }
+    }
+}
