@@ -17,6 +17,22 @@ pub(crate) const MAX_DATA_BYTES: u64 = 1 << 32;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
+/// The number of data bytes of an array of `dims` with `item_size`-byte elements, or `None`
+/// when the dimensions overflow. As in NumPy, a dimension of 0 makes the array empty but
+/// does not excuse the others: they must still multiply to at most `isize::MAX` bytes (the
+/// largest any array can have), whatever their order, so that every shape read from a file
+/// fits an `ndarray`.
+pub(crate) fn data_bytes(dims: &[usize], item_size: u64) -> Option<u64> {
+    let extent = dims
+        .iter()
+        .filter(|&&d| d != 0)
+        .try_fold(item_size, |acc, &d| acc.checked_mul(u64::try_from(d).ok()?))?;
+    if extent > isize::MAX as u64 {
+        return None;
+    }
+    Some(if dims.contains(&0) { 0 } else { extent })
+}
+
 /// An open data file whose bytes are read through the checks described above.
 pub(crate) struct Source {
     path: PathBuf,

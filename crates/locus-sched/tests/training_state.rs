@@ -103,3 +103,25 @@ fn bad_states_are_refused_by_file_and_change_nothing() {
     unchanged(&other);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_optimizer_buffer_of_an_impossible_empty_shape_is_refused() {
+    // Optimizer buffers are read without an expected shape. An empty array whose other
+    // dimension exceeds any array's size (found by locus-data's parser fuzzing) passed
+    // read_npy and made the tensor constructor's `expect` panic.
+    let dir = scratch("empty-buffer");
+    let mut saved = stack(Rule::Backprop, &[12, 10], 3);
+    train_epoch(&mut saved, 0);
+    save_training_state(&saved, &dir).unwrap();
+    let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (0, 9223372036854775808), }";
+    let mut file = b"\x93NUMPY\x01\x00".to_vec();
+    file.extend((header.len() as u16).to_le_bytes());
+    file.extend(header.as_bytes());
+    std::fs::write(dir.join("stage1/optimizer/0.npy"), file).unwrap();
+    let e = load_training_state(&mut saved, &dir).unwrap_err();
+    assert!(
+        e.to_string().contains("stage1/optimizer/0.npy") && e.to_string().contains("overflows"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
