@@ -17,6 +17,11 @@ pub(crate) const MAX_DATA_BYTES: u64 = 1 << 32;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
+/// The buffer first reserved for a gzip stream's data, whose size is unknown until it is
+/// read. Small, as the stream may hold far less than its header announces; the buffer
+/// then doubles as data arrives.
+const GZIP_FIRST_CAPACITY: u64 = 64 << 10;
+
 /// The number of data bytes of an array of `dims` with `item_size`-byte elements, or `None`
 /// when the dimensions overflow. As in NumPy, a dimension of 0 makes the array empty but
 /// does not excuse the others: they must still multiply to at most `isize::MAX` bytes (the
@@ -123,11 +128,11 @@ impl Source {
             }
         }
         // For raw files `expected` is now the checked file size; a gzip stream grows the
-        // buffer only as data actually arrives.
+        // buffer only as data actually arrives, from a start small enough for any file.
         let capacity = if self.raw_len.is_some() {
             expected
         } else {
-            expected.min(1 << 20)
+            expected.min(GZIP_FIRST_CAPACITY)
         };
         let mut data = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
         (&mut self.reader)
