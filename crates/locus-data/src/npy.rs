@@ -111,7 +111,8 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyArray> {
     let text = String::from_utf8(text)
         .map_err(|_| DataError::malformed(&path, "the header is not valid text"))?;
     let header = header::parse_header(&text).map_err(|e| {
-        DataError::malformed(&path, format!("bad header {:?}: {e}", text.trim_end()))
+        let quoted = header::quote_start(text.trim_end());
+        DataError::malformed(&path, format!("bad header {quoted}: {e}"))
     })?;
     let dtype = Dtype::parse(&header.descr, &path)?;
     if header.fortran_order && header.shape.len() > 1 {

@@ -142,6 +142,25 @@ fn gzip_is_not_decompressed_past_the_header() {
     );
 }
 
+/// A .npy header of 64 KiB of control characters made an error message of 384 KiB, each
+/// quoted as `\u{7f}`, and the read grow the heap by 11 times the file; the message now
+/// quotes the header's start only.
+fn a_huge_bad_header_makes_a_short_message() {
+    for header in [
+        "\x7f".repeat(65535),
+        format!("{{'{}': 1}}", "\x7f".repeat(65000)),
+    ] {
+        let mut file = b"\x93NUMPY\x01\x00".to_vec();
+        file.extend((header.len() as u16).to_le_bytes());
+        file.extend(header.as_bytes());
+        for file in [file.clone(), gzip(&file)] {
+            let (_, err) = check_fixed(&file, 10 + header.len(), "npy");
+            let err = err.expect("not a header");
+            assert!(err.contains("bad header") && err.len() < 4096, "{err}");
+        }
+    }
+}
+
 /// A valid 1 MiB file, raw and gzip, loads within the bound, and the heap growth measured
 /// is at least its data: the counter sees the reader's allocations.
 fn valid_files_are_measured() {
@@ -217,6 +236,7 @@ fn fuzz_inputs_stay_within_the_bound() {
 fn readers_allocate_no_more_than_the_file_justifies() {
     huge_announcements_are_refused_before_allocating();
     gzip_is_not_decompressed_past_the_header();
+    a_huge_bad_header_makes_a_short_message();
     valid_files_are_measured();
     fuzz_inputs_stay_within_the_bound();
 }
