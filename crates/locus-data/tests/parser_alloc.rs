@@ -5,8 +5,9 @@
 //! The bound: while `read_idx` or `read_npy` reads a file whose content is `n` bytes (after
 //! gzip decompression, of which the readers take no more than the header announces plus
 //! one byte), the heap grows by at most `4 n + 256 KiB`. That is the data, its decoded
-//! copy and the doubling of a gzip stream's buffer, plus a constant for the buffers of the
-//! file and of the decompressor (about 150 KiB) and a .npy header (at most 64 KiB).
+//! copy and the doubling of a gzip stream's buffer, plus a constant for the file's and the
+//! decompressor's buffers and the first 64 KiB of a gzip stream's data buffer (about
+//! 150 KiB together), or a .npy header (at most 64 KiB).
 //! `load_idx_dir` and `load_npy_dir` also convert to `f32` features and `usize` labels, so
 //! for them the bound is `8 n + 256 KiB`, `n` being the content of the four files.
 //!
@@ -36,7 +37,8 @@ use proptest::test_runner::{FileFailurePersistence, TestRunner};
 #[global_allocator]
 static HEAP: PeakAlloc = PeakAlloc;
 
-/// What any read may use whatever the file: file and decompressor buffers, a .npy header.
+/// What any read may use whatever the file: file and decompressor buffers, the first
+/// buffer of gzip data, a .npy header.
 const SLACK: usize = 256 << 10;
 
 /// The most a single-file read may grow the heap for `n` bytes of content.
