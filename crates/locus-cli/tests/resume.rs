@@ -148,7 +148,11 @@ fn feedback_rules_resume_exactly_under_lockstep_and_simulated() {
     // its figures vary from run to run already, resumed or not.
     killed_and_resumed_ends_as_uninterrupted(
         "dgl-pipelined",
-        &with("dgl", MLP, &["--scheduler", "pipelined", "--in-flight", "1"]),
+        &with(
+            "dgl",
+            MLP,
+            &["--scheduler", "pipelined", "--in-flight", "1"],
+        ),
     );
 }
 

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::dataset::class_count;
-use crate::source::Source;
+use crate::source::{data_bytes, Source};
 use crate::{DataError, InMemoryDataset, Result, Split};
 
 /// The most dimensions an IDX header may declare (MNIST uses 1 for labels, 3 for images).
@@ -28,7 +28,8 @@ pub struct IdxArray {
 /// # Errors
 /// [`DataError::Io`] when the file cannot be read; [`DataError::Malformed`] for an empty
 /// or truncated file, a wrong magic number, zero or more than 8 dimensions, dimensions whose
-/// product overflows or exceeds 4 GiB, data shorter or longer than the dimensions say, or
+/// product overflows or exceeds 4 GiB (a dimension of 0 does not excuse the others from
+/// overflowing), data shorter or longer than the dimensions say, or
 /// a corrupt gzip stream; [`DataError::Unsupported`] for type codes other than `0x08`.
 /// Each names the file.
 pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray> {
@@ -68,15 +69,12 @@ pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray> {
         .chunks_exact(4)
         .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
         .collect();
-    let count = dims
-        .iter()
-        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
-        .ok_or_else(|| {
-            DataError::malformed(
-                &path,
-                format!("dimensions {dims:?} overflow when multiplied"),
-            )
-        })?;
+    let count = data_bytes(&dims, 1).ok_or_else(|| {
+        DataError::malformed(
+            &path,
+            format!("dimensions {dims:?} overflow when multiplied"),
+        )
+    })?;
     let data = source.read_to_end_exact(count, &format!("data for dimensions {dims:?}"))?;
     Ok(IdxArray { dims, data })
 }

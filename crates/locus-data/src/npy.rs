@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::dataset::class_count;
 use crate::idx::dir_name;
-use crate::source::Source;
+use crate::source::{data_bytes, Source};
 use crate::{DataError, InMemoryDataset, Result, Split};
 
 /// The longest header accepted (NumPy writes about 128 bytes).
@@ -67,7 +67,8 @@ pub struct NpyArray {
 /// # Errors
 /// [`DataError::Io`] when the file cannot be read; [`DataError::Malformed`] for a bad
 /// magic string, a truncated or unparsable header, a shape whose size overflows or exceeds
-/// 4 GiB, or data shorter or longer than the shape says; [`DataError::Unsupported`] for
+/// 4 GiB (a dimension of 0 does not excuse the others from overflowing), or data shorter
+/// or longer than the shape says; [`DataError::Unsupported`] for
 /// other format versions, unknown or big-endian dtypes, and Fortran order. Each names the
 /// file.
 pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyArray> {
@@ -110,7 +111,8 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyArray> {
     let text = String::from_utf8(text)
         .map_err(|_| DataError::malformed(&path, "the header is not valid text"))?;
     let header = header::parse_header(&text).map_err(|e| {
-        DataError::malformed(&path, format!("bad header {:?}: {e}", text.trim_end()))
+        let quoted = header::quote_start(text.trim_end());
+        DataError::malformed(&path, format!("bad header {quoted}: {e}"))
     })?;
     let dtype = Dtype::parse(&header.descr, &path)?;
     if header.fortran_order && header.shape.len() > 1 {
@@ -120,13 +122,9 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyArray> {
              np.ascontiguousarray",
         ));
     }
-    let bytes = header
-        .shape
-        .iter()
-        .try_fold(dtype.size(), |acc, &d| acc.checked_mul(d as u64))
-        .ok_or_else(|| {
-            DataError::malformed(&path, format!("shape {:?} overflows", header.shape))
-        })?;
+    let bytes = data_bytes(&header.shape, dtype.size()).ok_or_else(|| {
+        DataError::malformed(&path, format!("shape {:?} overflows", header.shape))
+    })?;
     let raw = source.read_to_end_exact(
         bytes,
         &format!("{} data of shape {:?}", header.descr, header.shape),

@@ -17,6 +17,27 @@ pub(crate) const MAX_DATA_BYTES: u64 = 1 << 32;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
+/// The buffer first reserved for a gzip stream's data, whose size is unknown until it is
+/// read. Small, as the stream may hold far less than its header announces; the buffer
+/// then doubles as data arrives.
+const GZIP_FIRST_CAPACITY: u64 = 64 << 10;
+
+/// The number of data bytes of an array of `dims` with `item_size`-byte elements, or `None`
+/// when the dimensions overflow. As in NumPy, a dimension of 0 makes the array empty but
+/// does not excuse the others: they must still multiply to at most `isize::MAX` bytes (the
+/// largest any array can have), whatever their order, so that every shape read from a file
+/// fits an `ndarray`.
+pub(crate) fn data_bytes(dims: &[usize], item_size: u64) -> Option<u64> {
+    let extent = dims
+        .iter()
+        .filter(|&&d| d != 0)
+        .try_fold(item_size, |acc, &d| acc.checked_mul(u64::try_from(d).ok()?))?;
+    if extent > isize::MAX as u64 {
+        return None;
+    }
+    Some(if dims.contains(&0) { 0 } else { extent })
+}
+
 /// An open data file whose bytes are read through the checks described above.
 pub(crate) struct Source {
     path: PathBuf,
@@ -107,11 +128,11 @@ impl Source {
             }
         }
         // For raw files `expected` is now the checked file size; a gzip stream grows the
-        // buffer only as data actually arrives.
+        // buffer only as data actually arrives, from a start small enough for any file.
         let capacity = if self.raw_len.is_some() {
             expected
         } else {
-            expected.min(1 << 20)
+            expected.min(GZIP_FIRST_CAPACITY)
         };
         let mut data = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
         (&mut self.reader)

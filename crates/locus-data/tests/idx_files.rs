@@ -122,6 +122,25 @@ fn huge_or_overflowing_dimensions_fail_before_allocating() {
 }
 
 #[test]
+fn empty_arrays_whose_other_dimensions_overflow_are_refused() {
+    // Found by tests/parser_fuzz.rs: a dimension of 0 hid an overflow of the others, so
+    // read_idx returned dimensions no array can have (more than isize::MAX elements).
+    for dims in [&[65536, 65536, 0, 1 << 31][..], &[0, u32::MAX, u32::MAX]] {
+        assert_malformed(&idx_error(&idx_bytes(8, dims, &[])), "overflow");
+    }
+    // Empty arrays whose other dimensions fit still load, 0 first or last.
+    let dir = TempDir::new("idx-empty");
+    for dims in [[0, 28, 28], [28, 28, 0]] {
+        let path = dir.write("empty-idx", &idx_bytes(8, &dims, &[]));
+        let got = read_idx(&path).unwrap_or_else(|e| panic!("{dims:?}: {e}"));
+        assert_eq!(
+            (got.dims, got.data),
+            (dims.map(|d| d as usize).to_vec(), vec![])
+        );
+    }
+}
+
+#[test]
 fn corrupt_gzip_stream() {
     let good = gzip(&idx_bytes(8, &[64], &[7; 64]));
     let mut garbage = good[..10].to_vec();

@@ -168,6 +168,24 @@ fn data_shorter_or_longer_than_shape() {
     assert_kind(&npy_error(&huge), false, "limit");
 }
 
+#[test]
+fn empty_arrays_whose_other_dimensions_overflow_are_refused() {
+    // Found by tests/parser_fuzz.rs: a dimension of 0 hid an overflow of the others (once
+    // the product reached 0 nothing overflowed), so read_npy returned shapes no array can
+    // have, which ndarray refuses and the checkpoint reader's `expect` panicked on.
+    for shape in [&[1 << 63, 0][..], &[0, 1 << 32, 1 << 32], &[0, 1 << 62, 2]] {
+        let file = npy_bytes(1, "|i1", false, shape, &[]);
+        assert_kind(&npy_error(&file), false, "overflows");
+    }
+    // Empty arrays whose other dimensions fit still load, 0 first or last.
+    let dir = TempDir::new("npy-empty");
+    for shape in [&[0, 3][..], &[3, 0], &[0, 1 << 30, 2]] {
+        let path = dir.write("empty.npy", &npy_bytes(1, "<f4", false, shape, &[]));
+        let a = read_npy(&path).unwrap_or_else(|e| panic!("{shape:?}: {e}"));
+        assert_eq!((a.shape.as_slice(), a.data), (shape, NpyData::F32(vec![])));
+    }
+}
+
 /// Writes the four files of a directory from (x header parts, y header parts).
 fn write_dir(dir: &Path, x: [(&str, &[usize], Vec<u8>); 2], y: [(&str, &[usize], Vec<u8>); 2]) {
     let [xtr, xte] = x;

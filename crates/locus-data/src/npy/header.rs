@@ -33,7 +33,7 @@ pub(crate) fn parse_header(text: &str) -> Result<Header, String> {
         }
         let key = p.string()?;
         if !["descr", "fortran_order", "shape"].contains(&key.as_str()) {
-            return Err(format!("unexpected key {key:?}"));
+            return Err(format!("unexpected key {}", quote_start(&key)));
         }
         p.skip_ws();
         p.expect(':')?;
@@ -67,6 +67,18 @@ pub(crate) fn parse_header(text: &str) -> Result<Header, String> {
         fortran_order: fortran_order.ok_or_else(|| missing("fortran_order"))?,
         shape: shape.ok_or_else(|| missing("shape"))?,
     })
+}
+
+/// The characters of header text quoted in an error message, at most.
+const QUOTED_CHARS: usize = 160;
+
+/// `text` quoted and escaped for an error message, cut after [`QUOTED_CHARS`] characters:
+/// a header may be 64 KiB of control characters, each escaped to up to 10 bytes.
+pub(crate) fn quote_start(text: &str) -> String {
+    match text.char_indices().nth(QUOTED_CHARS) {
+        Some((cut, _)) => format!("{:?}... ({} bytes in all)", &text[..cut], text.len()),
+        None => format!("{text:?}"),
+    }
 }
 
 struct Parser<'a> {
@@ -190,6 +202,17 @@ mod tests {
         let h =
             parse_header("{'descr': '<i8', 'fortran_order': False, 'shape': (3L, 2L), }").unwrap();
         assert_eq!(h.shape, vec![3, 2]);
+    }
+
+    #[test]
+    fn quotes_only_the_start_of_long_text() {
+        assert_eq!(quote_start("{'descr'"), r#""{'descr'""#);
+        let long = quote_start(&"\x7f".repeat(65535));
+        assert!(long.starts_with(r#""\u{7f}"#), "{long}");
+        assert!(long.ends_with("... (65535 bytes in all)"), "{long}");
+        assert_eq!(long.matches(r"\u{7f}").count(), QUOTED_CHARS);
+        let e = parse_header(&format!("{{'{}': 1}}", "x".repeat(1000))).unwrap_err();
+        assert!(e.len() < 300, "{e}");
     }
 
     #[test]

@@ -1,5 +1,10 @@
 //! "Nice" axis ticks: steps of 1, 2 or 5 × 10^k, and labels with just enough decimals.
 
+/// The smallest span an axis divides into steps: a step of 10^k below about 1e-308
+/// underflows to 0 (the span `[-5e-324, 5e-324]` gave a step of 0 and a tick label of
+/// `usize::MAX` decimals), so narrower spans are widened like a single value.
+const TINY: f64 = 1e-290;
+
 /// An axis: the value range it spans and where its ticks go.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Axis {
@@ -18,12 +23,13 @@ impl Axis {
     ///
     /// With `fixed`, the ends are exactly `lo` and `hi`; otherwise they are widened to the
     /// enclosing multiples of the step. `integer` keeps the step at 1 or more (for epochs).
-    /// `lo == hi` is widened around the value. Expects `lo <= hi`, both within ±1e300.
+    /// `lo == hi` is widened around the value, and so is a span below `TINY`. Expects
+    /// `lo <= hi`, both within ±1e300.
     pub fn new(lo: f64, hi: f64, target: usize, fixed: bool, integer: bool) -> Self {
-        let (lo, hi) = if hi > lo {
+        let (lo, hi) = if hi - lo > TINY {
             (lo, hi)
         } else {
-            let pad = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
+            let pad = if lo.abs() < TINY { 1.0 } else { lo.abs() * 0.1 };
             (lo - pad, hi + pad)
         };
         let mut step = nice_step((hi - lo) / target.max(1) as f64);
@@ -167,5 +173,19 @@ mod tests {
         assert_eq!(Axis::new(-1.0, 1.0, 4, false, false).label(-1e-17), "0.0");
         let ulp = Axis::new(1.0, 1.0 + f64::EPSILON, 5, false, false);
         assert!(ulp.min < ulp.max, "{ulp:?}");
+    }
+
+    #[test]
+    fn subnormal_ranges_get_a_positive_step_and_short_enough_labels() {
+        // Found by locus-cli's results_fuzz.rs: a results.json whose stage losses were
+        // ±5e-324 made `locus plot --stage-metric` panic formatting a tick label.
+        for (lo, hi) in [(-5e-324, 5e-324), (0.0, 1e-310), (1e-320, 1e-320)] {
+            for fixed in [false, true] {
+                let a = Axis::new(lo, hi, 5, fixed, false);
+                assert!(a.decimals <= 300, "{a:?}");
+                assert!(a.ticks.iter().all(|t| t.is_finite()), "{a:?}");
+                assert!(!a.label(a.min).is_empty());
+            }
+        }
     }
 }
