@@ -162,6 +162,36 @@ fn synthetic_gradients_and_local_classifiers_resume_exactly() {
     killed_and_resumed_ends_as_uninterrupted("dgl", &with("dgl", MLP, &[]));
 }
 
+/// The other schedulers keep state of their own (synthetic-input models) or swap stages
+/// in turn (greedy layer-wise), and the simulated clock carries late messages.
+#[test]
+fn every_scheduler_resumes_exactly() {
+    killed_and_resumed_ends_as_uninterrupted(
+        "dni-forward-unlocked",
+        &with("dni", MLP, &["--scheduler", "forward-unlocked"]),
+    );
+    killed_and_resumed_ends_as_uninterrupted(
+        "cdni-simulated",
+        &with("cdni", MLP, &["--scheduler", "simulated"]),
+    );
+    killed_and_resumed_ends_as_uninterrupted(
+        "dgl-greedy",
+        &with(
+            "dgl",
+            MLP,
+            &["--scheduler", "greedy", "--stage-epochs", "1"],
+        ),
+    );
+    killed_and_resumed_ends_as_uninterrupted(
+        "ff-simulated",
+        &with(
+            "ff",
+            MLP,
+            &["--train-limit", "1500", "--scheduler", "simulated"],
+        ),
+    );
+}
+
 #[test]
 fn forward_forward_with_peer_normalisation_resumes_exactly() {
     killed_and_resumed_ends_as_uninterrupted(

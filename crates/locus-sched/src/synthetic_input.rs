@@ -233,8 +233,8 @@ impl<F: Float> SyntheticInput<F> {
     }
 
     /// Writes `I`, once built, under `prefix`: its input width and the per-sample target
-    /// shape (`shape`: width first), the model under `model.`; and its optimizer under
-    /// `optimizer.`.
+    /// shape (`shape`: width first), the model under `model.`, the loss of its last step
+    /// (`last`); and its optimizer under `optimizer.`.
     pub fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
         if let Some(built) = &self.model {
             let shape = std::iter::once(built.input_width)
@@ -243,6 +243,11 @@ impl<F: Float> SyntheticInput<F> {
                 .collect();
             state.put_counters(format!("{prefix}shape"), shape);
             built.module.save_state(&format!("{prefix}model."), state);
+        }
+        // Whether the model has learned yet decides whether the scheduler uses its
+        // predictions, so its last loss is state.
+        if let Some(loss) = self.last_loss {
+            state.put_floats(format!("{prefix}last"), &[loss]);
         }
         save_optimizer(
             self.optimizer.as_ref(),
@@ -280,6 +285,9 @@ impl<F: Float> SyntheticInput<F> {
             let built = self.model.as_mut().expect("built above");
             built.module.load_state(&format!("{prefix}model."), state)?;
         }
+        self.last_loss = state
+            .take_floats_if_present(&format!("{prefix}last"), 1)?
+            .map(|v| v[0]);
         load_optimizer(
             self.optimizer.as_mut(),
             &format!("{prefix}optimizer."),
