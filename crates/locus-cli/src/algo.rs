@@ -7,8 +7,9 @@ use crate::args::{OptimizerKind, ScheduleKind, SgTargetKind};
 use crate::contrastive_model::Family;
 use locus_core::{FeedbackRule, Loss};
 use locus_objectives::{
-    DirectFeedback, ForwardForwardConfig, HsicBottleneckConfig, LocalClassifierConfig,
-    LocalObjective, SupervisedLoss, SyntheticGradient, SyntheticGradientConfig, UpstreamGradient,
+    DfaFeedbackInit, DirectFeedback, ForwardForwardConfig, HsicBottleneckConfig,
+    LocalClassifierConfig, LocalObjective, SupervisedLoss, SyntheticGradient,
+    SyntheticGradientConfig, UpstreamGradient,
 };
 
 /// What the hidden stages (all but the top) learn from.
@@ -445,6 +446,7 @@ impl Algorithm {
             synthetic: SyntheticGradientConfig::new(0),
             local_classifier: LocalClassifierConfig::new(10, 0),
             forward_forward: ForwardForwardConfig::default(),
+            dfa_feedback: DfaFeedbackInit::Uniform,
         };
         // A hidden stage with a stand-in module: the greedy scheduler's own check reads
         // only the objective.
@@ -512,6 +514,8 @@ pub struct ObjectiveSettings {
     pub local_classifier: LocalClassifierConfig,
     /// Goodness and threshold (for `ff` and `ff-unsup`).
     pub forward_forward: ForwardForwardConfig,
+    /// How DFA draws its feedback matrices (for `dfa`).
+    pub dfa_feedback: DfaFeedbackInit,
 }
 
 impl Algorithm {
@@ -581,9 +585,10 @@ impl Algorithm {
             ),
             _ if top => Box::new(SupervisedLoss::new(Loss::SoftmaxCrossEntropy)),
             HiddenSignal::Message => Box::new(UpstreamGradient),
-            HiddenSignal::DirectFeedback => {
-                Box::new(DirectFeedback::<f32>::new(stage_seed(settings.seed, index)))
-            }
+            HiddenSignal::DirectFeedback => Box::new(
+                DirectFeedback::<f32>::new(stage_seed(settings.seed, index))
+                    .with_init(settings.dfa_feedback),
+            ),
             HiddenSignal::SyntheticGradient { conditional } => {
                 let objective: SyntheticGradient<f32> = self
                     .synthetic_config(settings, index, conditional)

@@ -131,6 +131,19 @@ pub enum InitKind {
     Xavier,
     /// He normal (suits ReLU).
     He,
+    /// LeCun normal, N(0, 1/fan_in): the standard FA/DFA protocol's (suits tanh). FA's and
+    /// frSF's feedback matrices are drawn like the weights, so they follow it.
+    Lecun,
+}
+
+/// How DFA draws its feedback matrices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DfaFeedbackKind {
+    /// Uniform on ±1/sqrt(width), PyTorch's scale for a width → classes layer.
+    Uniform,
+    /// N(0, 1/classes): the fan-in normal of the map from the error to the layer, as the
+    /// standard FA/DFA protocol draws it (a signal about sqrt(width/classes) times larger).
+    LecunNormal,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -154,6 +167,13 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     #[serde(skip)]
     pub config: Option<PathBuf>,
+    /// Start from a standard protocol's settings (the book's "Standard protocols" lists
+    /// them with their sources); --config and flags given beside it override them.
+    /// nokland2016: the FA/DFA MNIST protocol (784-1000-1000-10 tanh, LeCun-normal weights
+    /// and feedback, SGD momentum 0.9, lr 0.01, batch 128, 20 epochs, standardised inputs).
+    #[arg(long, value_enum)]
+    #[serde(skip)]
+    pub preset: Option<crate::presets::Preset>,
     /// Learning algorithm (`locus list` shows each with its paper and defaults).
     #[arg(long, default_value = "bp", value_parser = crate::algo::names())]
     pub algo: String,
@@ -210,6 +230,15 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = InitKind::Torch)]
     #[serde(serialize_with = "crate::config_toml::value_name")]
     pub init: InitKind,
+    /// How dfa draws each hidden stage's feedback matrix B ([classes, width]).
+    #[arg(long, value_enum, default_value_t = DfaFeedbackKind::Uniform)]
+    #[serde(serialize_with = "crate::config_toml::value_name")]
+    pub dfa_feedback_init: DfaFeedbackKind,
+    /// Standardise the inputs with one mean and standard deviation measured on the
+    /// training split (recorded in results.json as config.input_standardization), as
+    /// the standard MNIST protocols do.
+    #[arg(long)]
+    pub standardize: bool,
     /// Hidden activation.
     #[arg(long, value_enum, default_value_t = ActivationKind::Relu)]
     #[serde(serialize_with = "crate::config_toml::value_name")]

@@ -19,10 +19,11 @@ use crate::args::TrainArgs;
 /// trains. A rerun that kept them would write over the first run's results (`--out`),
 /// over or from its saved training state (`--save-state`, `--save-every`, `--resume`) or
 /// stop where it stopped (`--stop-after`); and a run file cannot name another one
-/// (`--config`).
-pub(crate) const LEFT_OUT: [&str; 6] = [
+/// (`--config`) or a preset (`--preset`, whose settings the file holds already).
+pub(crate) const LEFT_OUT: [&str; 7] = [
     "out",
     "config",
+    "preset",
     "save-state",
     "save-every",
     "resume",

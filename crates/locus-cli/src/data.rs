@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use locus_data::mnist1d::{generate, Mnist1dConfig};
-use locus_data::{idx, npy, resolve_data_dir, Dataset, Split};
+use locus_data::{idx, npy, resolve_data_dir, Dataset, Split, Standardization};
 
 use crate::args::{DatasetKind, TrainArgs};
 
@@ -39,16 +39,30 @@ pub fn load(args: &TrainArgs) -> anyhow::Result<Split> {
             args.dataset.name()
         ),
     };
-    match args.train_limit {
-        None => Ok(split),
+    let mut split = match args.train_limit {
+        None => split,
         Some(0) => anyhow::bail!("--train-limit should be >= 1, but it is 0"),
         Some(n) => {
             let n = n.min(split.train.len());
             let indices: Vec<usize> = (0..n).collect();
-            Ok(Split {
+            Split {
                 train: split.train.subset(&indices)?,
                 test: split.test,
-            })
+            }
         }
+    };
+    if args.standardize {
+        let stats = split.standardize().context("--standardize")?;
+        // One process trains one run: the statistics go into its results.json.
+        let _ = STANDARDIZATION.set(stats);
     }
+    Ok(split)
+}
+
+/// The statistics `--standardize` measured on the training split of this process's run.
+static STANDARDIZATION: std::sync::OnceLock<Standardization> = std::sync::OnceLock::new();
+
+/// The statistics `--standardize` used, for results.json (`None` without it).
+pub fn standardization() -> Option<Standardization> {
+    STANDARDIZATION.get().copied()
 }

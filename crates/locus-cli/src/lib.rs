@@ -17,6 +17,7 @@ mod list;
 mod memory;
 mod plot;
 mod plot_points;
+mod presets;
 mod progress;
 mod run_file;
 mod run_state;

@@ -8,13 +8,14 @@
 use std::any::TypeId;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{anyhow, Context};
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, Command, CommandFactory, FromArgMatches};
 
 use crate::args::Cli;
+use crate::presets::Preset;
 
 /// Parses the command line (the program name first); for `locus train --config FILE`, the
 /// file's flags first, a flag also given on the command line taking the command line's
@@ -28,21 +29,37 @@ use crate::args::Cli;
 pub(crate) fn parse(args: Vec<OsString>) -> anyhow::Result<Cli> {
     let mut command = Cli::command();
     let matches = command.try_get_matches_from_mut(&args)?;
-    let file = match matches.subcommand() {
-        Some(("train", train)) => train.get_one::<PathBuf>("config").map(|file| {
-            let given = |id: &str| train.value_source(id) == Some(ValueSource::CommandLine);
-            (file.clone(), given)
-        }),
-        _ => None,
-    };
-    let Some((file, on_command_line)) = file else {
+    let Some(("train", train_matches)) = matches.subcommand() else {
         return Ok(Cli::from_arg_matches(&matches)?);
     };
+    let file = train_matches.get_one::<PathBuf>("config").cloned();
+    let preset = train_matches.get_one::<Preset>("preset").copied();
+    if file.is_none() && preset.is_none() {
+        return Ok(Cli::from_arg_matches(&matches)?);
+    }
+    let given = |id: &str| train_matches.value_source(id) == Some(ValueSource::CommandLine);
     let train = command
         .find_subcommand("train")
         .context("the locus command has no train subcommand")?;
-    let tokens = file_tokens(&file, train, on_command_line)?;
-    // The file's flags go right after the subcommand, before the command line's own.
+    // The command line wins over the file, and both over the preset.
+    let (file_tokens, file_sets) = match &file {
+        Some(file) => {
+            let name = file.display().to_string();
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read the run file --config {name}"))?;
+            text_tokens(&name, &text, train, &given)?
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    let preset_tokens = match preset {
+        Some(preset) => {
+            let name = format!("--preset {}", preset.name());
+            let set_before = |id: &str| given(id) || file_sets.iter().any(|s| s == id);
+            text_tokens(&name, preset.run_file(), train, &set_before)?.0
+        }
+        None => Vec::new(),
+    };
+    // The files' flags go right after the subcommand, before the command line's own.
     let at = 1
         + args
             .iter()
@@ -51,24 +68,24 @@ pub(crate) fn parse(args: Vec<OsString>) -> anyhow::Result<Cli> {
             .context("--config is read by locus train only")?
         + 1;
     let merged: Vec<OsString> = (args[..at].iter().cloned())
-        .chain(tokens)
+        .chain(preset_tokens)
+        .chain(file_tokens)
         .chain(args[at..].iter().cloned())
         .collect();
     let matches = command.try_get_matches_from_mut(merged)?;
     Ok(Cli::from_arg_matches(&matches)?)
 }
 
-/// The `--flag=value` tokens of the keys of `file` that the command line does not set
-/// (`on_command_line`, by argument id); every key is checked by `train` on its own, so
-/// that an error names its key.
-fn file_tokens(
-    file: &Path,
+/// The `--flag=value` tokens of the keys of the run file `text` (named `name` in errors)
+/// that `set_before` (by argument id: the command line, or a file read after this one)
+/// does not set, and the ids of every flag the file sets; every key is checked by `train`
+/// on its own, so that an error names its key.
+fn text_tokens(
+    name: &str,
+    text: &str,
     train: &Command,
-    on_command_line: impl Fn(&str) -> bool,
-) -> anyhow::Result<Vec<OsString>> {
-    let name = file.display();
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read the run file --config {name}"))?;
+    set_before: &dyn Fn(&str) -> bool,
+) -> anyhow::Result<(Vec<OsString>, Vec<String>)> {
     let table: toml::Table = text.parse().map_err(|e| anyhow!("{name}: {e}"))?;
     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
     let mut tokens = Vec::new();
@@ -93,11 +110,12 @@ fn file_tokens(
         }
         // Checked all the same, so that whether a file is valid does not depend on the
         // command line beside it.
-        if !on_command_line(arg.get_id().as_str()) {
+        if !set_before(arg.get_id().as_str()) {
             tokens.extend(flag);
         }
     }
-    Ok(tokens)
+    let ids = seen.into_keys().map(String::from).collect();
+    Ok((tokens, ids))
 }
 
 /// The flags of `train` a run file may set (all but help and version).
@@ -394,16 +412,15 @@ mod tests {
 mod fuzz {
     use proptest::prelude::*;
 
-    use super::testing::{train_command, TempFile};
+    use super::testing::train_command;
     use super::*;
 
     /// Reads `text` as a run file; an error must name the file.
     fn judge(text: &str, case: &str) {
-        let file = TempFile::new(case, text);
-        let path = PathBuf::from(&file.config()[1]);
-        if let Err(e) = file_tokens(&path, &train_command(), |_| false) {
+        let name = format!("fuzz-{case}.toml");
+        if let Err(e) = text_tokens(&name, text, &train_command(), &|_| false) {
             let message = format!("{e:#}");
-            assert!(message.contains(&path.display().to_string()), "{message}");
+            assert!(message.contains(&name), "{message}");
         }
     }
 

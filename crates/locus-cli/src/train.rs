@@ -9,8 +9,8 @@ use locus_data::Dataset;
 use locus_eval::{EpochRecord, RunReport};
 use locus_models::{LeNetConfig, MlpConfig};
 use locus_objectives::{
-    ForwardForwardConfig, Goodness, HeadKind, LocalClassifierConfig, SgModel, SgTarget,
-    SyntheticGradientConfig,
+    DfaFeedbackInit, ForwardForwardConfig, Goodness, HeadKind, LocalClassifierConfig, SgModel,
+    SgTarget, SyntheticGradientConfig,
 };
 use locus_sched::{LrSchedule, ReadoutLast, Stage};
 use locus_train::{Classification, Trainer};
@@ -18,8 +18,8 @@ use serde_json::json;
 
 use crate::algo::{HiddenSignal, ObjectiveSettings, OptimizerDefaults};
 use crate::args::{
-    ActivationKind, GoodnessKind, HeadKindArg, InitKind, ModelKind, OptimizerKind, ScheduleKind,
-    SgModelKind, SgTargetKind, TrainArgs,
+    ActivationKind, DfaFeedbackKind, GoodnessKind, HeadKindArg, InitKind, ModelKind, OptimizerKind,
+    ScheduleKind, SgModelKind, SgTargetKind, TrainArgs,
 };
 use crate::progress::ProgressBar;
 use crate::run_state::Checkpointing;
@@ -130,6 +130,7 @@ pub(crate) fn init(args: &TrainArgs) -> Init {
         InitKind::Zeros => Init::Zeros,
         InitKind::Xavier => Init::XavierUniform,
         InitKind::He => Init::HeNormal,
+        InitKind::Lecun => Init::LeCunNormal,
     }
 }
 
@@ -270,7 +271,21 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.out {
         crate::config_toml::write(args, dir)?;
     }
+    if args.dfa_feedback_init != DfaFeedbackKind::Uniform && args.algo != "dfa" {
+        anyhow::bail!(
+            "--dfa-feedback-init applies to --algo dfa, not --algo {} (fa's feedback \
+             matrices are drawn like the weights: set --init)",
+            args.algo
+        );
+    }
     if crate::sequence::wants_sequences(args) {
+        if args.standardize {
+            anyhow::bail!(
+                "--standardize applies to data sets of samples, not to the copy tasks \
+                 (--dataset {}), whose inputs are bits",
+                args.dataset.name()
+            );
+        }
         return crate::sequence::run(args);
     }
     if crate::greedy::is_greedy(&args.algo) {
@@ -336,6 +351,10 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
                 args.ff_peer_norm,
                 ForwardForwardConfig::default().peer_momentum,
             ),
+        dfa_feedback: match args.dfa_feedback_init {
+            DfaFeedbackKind::Uniform => DfaFeedbackInit::Uniform,
+            DfaFeedbackKind::LecunNormal => DfaFeedbackInit::LeCunNormal,
+        },
     };
     algorithm.check(&settings)?;
     if let Some(supervised) = algorithm.forward_forward() {
@@ -495,6 +514,10 @@ pub(crate) fn write_run(args: &TrainArgs, run: &mut RunReport) -> anyhow::Result
 /// Writes the run's files when `--out` is given and prints its summary (one JSON line
 /// with `--json`).
 pub(crate) fn finish(args: &TrainArgs, mut run: RunReport) -> anyhow::Result<()> {
+    if let Some(stats) = crate::data::standardization() {
+        run.config
+            .insert("input_standardization".into(), serde_json::json!(stats));
+    }
     write_run(args, &mut run)?;
     if args.json {
         println!("{}", run.to_json_line()?);

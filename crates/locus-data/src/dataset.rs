@@ -48,6 +48,55 @@ pub struct Split {
     pub test: InMemoryDataset,
 }
 
+/// The mean and standard deviation [`Split::standardize`] measured on the training split.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Standardization {
+    /// Mean of every feature value of the training samples.
+    pub mean: f64,
+    /// Their (population) standard deviation.
+    pub std: f64,
+}
+
+impl Split {
+    /// Standardises the inputs as the common MNIST protocols do (e.g. Nøkland 2016's,
+    /// and PyTorch examples' `Normalize((0.1307,), (0.3081,))`): one mean and one standard
+    /// deviation over every feature value of the **training** split, then
+    /// `x ← (x − mean) / std` for both splits, so the test data never informs the
+    /// statistics. Returns them, to be recorded with the run.
+    ///
+    /// # Errors
+    /// [`DataError::InvalidData`] when the training split is empty or all its values are
+    /// equal (no spread to divide by).
+    pub fn standardize(&mut self) -> Result<Standardization> {
+        let values = &self.train.features;
+        let n = values.len() as f64;
+        let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+        let var = values
+            .iter()
+            .map(|&v| (f64::from(v) - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        let std = var.sqrt();
+        if values.is_empty() || !(std.is_finite() && std > 0.0) {
+            return Err(DataError::invalid(
+                &self.train.name,
+                format!(
+                    "cannot standardise: the training split has {} values with standard \
+                     deviation {std}",
+                    values.len()
+                ),
+            ));
+        }
+        let stats = Standardization { mean, std };
+        for set in [&mut self.train, &mut self.test] {
+            for v in &mut set.features {
+                *v = ((f64::from(*v) - mean) / std) as f32;
+            }
+        }
+        Ok(stats)
+    }
+}
+
 impl InMemoryDataset {
     /// Builds a data set from row-major `features` (`labels.len()` samples of
     /// `sample_shape` each) and class `labels`.
@@ -276,5 +325,38 @@ mod tests {
         assert!(s.name().starts_with("toy"));
         let m = d.subset(&[0, 3]).unwrap_err().to_string();
         assert!(m.contains("index 3") && m.contains("3 samples"), "{m}");
+    }
+}
+
+#[cfg(test)]
+mod standardize_tests {
+    use super::*;
+
+    fn set(values: Vec<f32>) -> InMemoryDataset {
+        let n = values.len() / 2;
+        InMemoryDataset::new("toy", values, vec![2], vec![0; n], 2).unwrap()
+    }
+
+    #[test]
+    fn standardising_uses_the_training_split_alone() {
+        let mut split = Split {
+            train: set(vec![0.0, 1.0, 2.0, 3.0]),
+            test: set(vec![10.0, 1.5]),
+        };
+        let s = split.standardize().unwrap();
+        assert_eq!(s.mean, 1.5);
+        assert!((s.std - 1.25f64.sqrt()).abs() < 1e-12);
+        let train = split.train.features_all();
+        let mean: f32 = train.iter().sum::<f32>() / 4.0;
+        assert!(mean.abs() < 1e-6);
+        // The test split moves by the training split's statistics, not its own.
+        assert!((split.test.features_all()[1] - 0.0).abs() < 1e-6);
+        assert!(split.test.features_all()[0] > 7.0);
+        let mut flat = Split {
+            train: set(vec![1.0; 4]),
+            test: set(vec![1.0; 2]),
+        };
+        let e = flat.standardize().unwrap_err().to_string();
+        assert!(e.contains("standard deviation 0"), "{e}");
     }
 }

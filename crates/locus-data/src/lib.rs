@@ -16,6 +16,6 @@ mod source;
 pub use batch::{epoch_batches, gather, Batch};
 pub use copy_task::{CopyTask, CopyTaskKind, SequenceBatch};
 pub use correlated_gaussians::CorrelatedGaussians;
-pub use dataset::{Dataset, InMemoryDataset, Split};
+pub use dataset::{Dataset, InMemoryDataset, Split, Standardization};
 pub use error::{DataError, Result};
 pub use locate::{resolve_data_dir, DATA_ENV};

@@ -14,9 +14,13 @@ use crate::{LocalObjective, LocalSignal, Mode, StageContext};
 /// error is known, and training can start from all-zero weights.
 ///
 /// `B` is `[classes, width]`, drawn on the first call (when the widths are known) from the
-/// objective's seed, uniform on `±1/sqrt(width)`: the scale PyTorch gives the weights of a
-/// `width → classes` layer, so the signal has the size backpropagation's would through a
-/// freshly initialised top layer.
+/// objective's seed, by default ([`DfaFeedbackInit::Uniform`]) uniform on `±1/sqrt(width)`:
+/// the scale PyTorch gives the weights of a `width → classes` layer, so the signal has the
+/// size backpropagation's would through a freshly initialised top layer.
+/// [`DfaFeedbackInit::LeCunNormal`] draws it from `N(0, 1/classes)` instead, the fan-in
+/// normal of `B` as the map from the error to the layer, as the standard FA/DFA protocol
+/// does (Nøkland 2016 as reimplemented by BioTorch): a signal about `sqrt(width/classes)`
+/// times larger (10× for a width of 1000).
 ///
 /// Its loss is the linear surrogate `⟨e B, h⟩` (mean over the batch is already in `e`),
 /// whose gradient with respect to `h` is exactly the signal; it is not a training loss to
@@ -33,7 +37,19 @@ use crate::{LocalObjective, LocalSignal, Mode, StageContext};
 #[derive(Debug, Clone)]
 pub struct DirectFeedback<F> {
     seed: u64,
+    init: DfaFeedbackInit,
     feedback: Option<Array2<F>>,
+}
+
+/// How [`DirectFeedback`] draws its feedback matrix `B` (`[classes, width]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum DfaFeedbackInit {
+    /// Uniform on `±1/sqrt(width)` (PyTorch's scale for a `width → classes` layer).
+    #[default]
+    Uniform,
+    /// Normal with variance `1/classes`: LeCun's fan-in normal for `B` as the map from the
+    /// `classes`-wide error to the layer (the standard FA/DFA protocol's scale).
+    LeCunNormal,
 }
 
 impl<F: Float> DirectFeedback<F> {
@@ -42,8 +58,15 @@ impl<F: Float> DirectFeedback<F> {
     pub fn new(seed: u64) -> Self {
         DirectFeedback {
             seed,
+            init: DfaFeedbackInit::Uniform,
             feedback: None,
         }
+    }
+
+    /// Draws `B` by `init` instead of the default uniform.
+    pub fn with_init(mut self, init: DfaFeedbackInit) -> Self {
+        self.init = init;
+        self
     }
 
     /// The feedback matrix `B` (`[classes, width]`), once it has been drawn.
@@ -61,7 +84,11 @@ impl<F: Float> DirectFeedback<F> {
                 ));
             }
         } else {
-            let b = Init::Uniform(1.0 / (width as f64).sqrt()).sample::<F>(
+            let init = match self.init {
+                DfaFeedbackInit::Uniform => Init::Uniform(1.0 / (width as f64).sqrt()),
+                DfaFeedbackInit::LeCunNormal => Init::Normal(1.0 / (classes as f64).sqrt()),
+            };
+            let b = init.sample::<F>(
                 &[classes, width],
                 width,
                 classes,
@@ -216,5 +243,22 @@ mod tests {
             )
             .unwrap_err();
         assert!(err.to_string().contains("direct feedback"), "{err}");
+    }
+
+    #[test]
+    fn the_lecun_normal_feedback_has_the_protocols_scale() {
+        let (classes, width) = (10, 1000);
+        let error = Tensor::from_elem(vec![1, classes], 0.0);
+        let output = Tensor::from_elem(vec![1, width], 0.0);
+        let ctx = StageContext::new(&output, &output).with_global_error(&error);
+        let std = |init| {
+            let mut dfa = DirectFeedback::<f64>::new(3).with_init(init);
+            dfa.signal(&ctx, Mode::Learn).unwrap();
+            let b = dfa.feedback().unwrap();
+            (b.iter().map(|v| v * v).sum::<f64>() / b.len() as f64).sqrt()
+        };
+        // Uniform on ±1/sqrt(1000): std 1/sqrt(3000) ≈ 0.018; N(0, 1/10): std ≈ 0.316.
+        assert!((std(DfaFeedbackInit::Uniform) - (1.0 / 3000f64).sqrt()).abs() < 0.001);
+        assert!((std(DfaFeedbackInit::LeCunNormal) - 0.1f64.sqrt()).abs() < 0.01);
     }
 }

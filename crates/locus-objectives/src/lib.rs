@@ -69,7 +69,7 @@ mod upstream;
 pub use classifier_head::{ClassifierHead, HeadKind, HeadPass};
 pub use corruption::Corruption;
 pub use critic::{BilinearCritic, Critic, CriticGradients, DotProductCritic};
-pub use direct_feedback::DirectFeedback;
+pub use direct_feedback::{DfaFeedbackInit, DirectFeedback};
 pub use forward_forward::{ForwardForward, ForwardForwardConfig};
 pub use goodness::Goodness;
 pub use hsic::{
