@@ -19,17 +19,16 @@ pub enum Preset {
 }
 
 impl Preset {
-    /// The preset's flags, as a run file.
-    pub fn run_file(self) -> &'static str {
+    /// The preset's flags for a run of `algo`, as a run file.
+    pub fn run_file(self, algo: &str) -> String {
         match self {
             Preset::Nokland2016 => {
-                r#"
+                let mut text = r#"
 dataset = "mnist"
 model = "mlp"
 hidden = [1000, 1000]
 activation = "tanh"
 init = "lecun"
-dfa-feedback-init = "lecun-normal"
 optimizer = "sgd"
 lr = 0.01
 momentum = 0.9
@@ -39,6 +38,12 @@ lr-schedule = "constant"
 batch-norm = false
 standardize = true
 "#
+                .to_string();
+                // DFA's B is the one feedback matrix not drawn like the weights.
+                if algo == "dfa" {
+                    text.push_str("dfa-feedback-init = \"lecun-normal\"\n");
+                }
+                text
             }
         }
     }

@@ -53,9 +53,22 @@ pub(crate) fn parse(args: Vec<OsString>) -> anyhow::Result<Cli> {
     };
     let preset_tokens = match preset {
         Some(preset) => {
+            // The algorithm the run trains: the command line's, else the file's.
+            let from_file = file_tokens.iter().find_map(|t| {
+                t.to_str()
+                    .and_then(|t| t.strip_prefix("--algo="))
+                    .map(String::from)
+            });
+            let algo = match (given("algo"), from_file) {
+                (false, Some(algo)) => algo,
+                _ => train_matches
+                    .get_one::<String>("algo")
+                    .cloned()
+                    .unwrap_or_default(),
+            };
             let name = format!("--preset {}", preset.name());
             let set_before = |id: &str| given(id) || file_sets.iter().any(|s| s == id);
-            text_tokens(&name, preset.run_file(), train, &set_before)?.0
+            text_tokens(&name, &preset.run_file(&algo), train, &set_before)?.0
         }
         None => Vec::new(),
     };

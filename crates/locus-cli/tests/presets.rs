@@ -106,3 +106,39 @@ fn protocol_flags_are_refused_where_they_mean_nothing() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--standardize"), "{}", stderr(&o));
 }
+
+/// The preset gives DFA's feedback matrices the protocol's scale, and the other rules
+/// none of that flag (their feedback, when they have one, is drawn like the weights).
+#[test]
+fn the_preset_fits_every_feedback_rule() {
+    for algo in ["bp", "fa", "usf", "dfa"] {
+        let dir = scratch(&format!("preset-{algo}"));
+        let o = locus(&[
+            "train",
+            "--algo",
+            algo,
+            "--preset",
+            "nokland2016",
+            "--dataset",
+            "mnist1d",
+            "--epochs",
+            "1",
+            "--hidden",
+            "16",
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{algo}: {}", stderr(&o));
+        let toml = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+        let expected = if algo == "dfa" {
+            "lecun-normal"
+        } else {
+            "uniform"
+        };
+        assert!(
+            toml.contains(&format!("dfa-feedback-init = \"{expected}\"")),
+            "{algo}: {toml}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
