@@ -22,15 +22,20 @@ pub enum Command {
     /// Draw one figure of finished runs against another, a point per run (e.g. accuracy
     /// against a simulated delay), as a PNG.
     PlotPoints(crate::plot_points::PlotPointsArgs),
+    /// Download MNIST or Fashion-MNIST from public mirrors (`locus data fetch mnist`), or
+    /// check a copy (`locus data verify mnist`), against built-in SHA-256 sums.
+    Data(crate::data_files::DataArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DatasetKind {
     /// MNIST-1D generated in memory (standard 4000/1000 split, no files needed).
     Mnist1d,
-    /// MNIST: the four standard IDX files in --data-dir or $LOCUS_DATA/mnist.
+    /// MNIST: the four standard IDX files in --data-dir or $LOCUS_DATA/mnist (`locus data
+    /// fetch mnist` downloads them).
     Mnist,
-    /// Any data set in the four MNIST IDX files (raw or .gz) in --data-dir.
+    /// Any data set in the four MNIST IDX files (raw or .gz) in --data-dir, e.g.
+    /// Fashion-MNIST (`locus data fetch fashion-mnist` downloads it).
     Idx,
     /// x_train.npy, y_train.npy, x_test.npy, y_test.npy in --data-dir.
     Npy,

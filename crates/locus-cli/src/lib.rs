@@ -10,6 +10,7 @@ mod contrastive;
 mod contrastive_args;
 mod contrastive_model;
 mod data;
+mod data_files;
 mod forward_forward;
 mod greedy;
 mod greedy_args;
@@ -46,6 +47,7 @@ pub fn run_with(
         args::Command::List(a) => list::run(&a),
         args::Command::Plot(a) => plot::run(&a),
         args::Command::PlotPoints(a) => plot_points::run(&a),
+        args::Command::Data(a) => data_files::run(&a),
     }
 }
 

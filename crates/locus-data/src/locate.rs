@@ -40,8 +40,8 @@ fn hint(dataset: &str) -> String {
     match dataset {
         "mnist" => format!(
             "Download MNIST in IDX format (the four files {}, each optionally gzip-compressed \
-             with a .gz suffix) into one directory, and pass --data-dir or set LOCUS_DATA \
-             so that $LOCUS_DATA/mnist is that directory.",
+             with a .gz suffix) into one directory (`locus data fetch mnist` does), and pass \
+             --data-dir or set LOCUS_DATA so that $LOCUS_DATA/mnist is that directory.",
             crate::idx::MNIST_FILES.join(", ")
         ),
         "mnist1d" => format!(
