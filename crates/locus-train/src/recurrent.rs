@@ -294,8 +294,8 @@ impl<F: Float> RecurrentTrainer<F> {
     }
 
     /// Writes everything the trainer needs to go on exactly where it stopped under
-    /// `prefix`: the cell (`cell.`, its weight `[inputs + hidden, 4 · hidden]` as the cell
-    /// keeps it), the read-out (`readout.`, PyTorch's `[out, in]`), both optimizers
+    /// `prefix`: the cell (`cell.`, as PyTorch's `nn.LSTMCell`: `weight_ih`, `weight_hh`,
+    /// `bias_ih`, `bias_hh`), the read-out (`readout.`, PyTorch's `[out, in]`), both optimizers
     /// (`cell_optimizer.`, `readout_optimizer.`), the synthetic-gradient objective
     /// (`synthetic.`, DNI only) and the batch count (`batches`).
     pub fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::params::{weight_and_bias, weight_and_bias_mut};
 use crate::init::Init;
 use crate::{
-    as_matrix, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng, Tensor,
+    as_matrix, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng,
+    StateDict, Tensor,
 };
 
 /// Configuration of an [`LstmCell`], checked before any weight is drawn.
@@ -457,5 +458,73 @@ impl<F: Float> Module<F> for LstmCell<F> {
 
     fn params_mut(&mut self) -> Vec<ParamMut<'_, F>> {
         weight_and_bias_mut(&mut self.weight, Some(&mut self.bias))
+    }
+
+    /// PyTorch's `nn.LSTMCell` parameters, whose gate order (i, f, g, o) is this cell's:
+    /// `weight_ih` `[4·hidden, inputs]` and `weight_hh` `[4·hidden, hidden]` (the two
+    /// blocks of `W`, transposed), `bias_ih` (the bias) and `bias_hh` (zeros: PyTorch
+    /// adds the two biases, this cell has one).
+    fn save_state(&self, prefix: &str, state: &mut StateDict<F>) {
+        let w = self.weight();
+        let (ih, hh) = w.split_at(Axis(0), self.inputs);
+        state.put_tensor(
+            format!("{prefix}weight_ih"),
+            ih.t().as_standard_layout().into_owned().into_dyn(),
+        );
+        state.put_tensor(
+            format!("{prefix}weight_hh"),
+            hh.t().as_standard_layout().into_owned().into_dyn(),
+        );
+        state.put_tensor(format!("{prefix}bias_ih"), self.bias.clone());
+        state.put_tensor(
+            format!("{prefix}bias_hh"),
+            Tensor::zeros(self.bias.shape().to_vec()),
+        );
+    }
+
+    /// Reads `nn.LSTMCell`'s four tensors (see [`LstmCell::save_state`](Module::save_state)):
+    /// `W` from the transposed blocks, the bias as `bias_ih + bias_hh`.
+    fn load_state(&mut self, prefix: &str, state: &mut StateDict<F>) -> Result<()> {
+        let gates = 4 * self.hidden;
+        let ih = state.take_tensor(&format!("{prefix}weight_ih"), Some(&[gates, self.inputs]))?;
+        let hh = state.take_tensor(&format!("{prefix}weight_hh"), Some(&[gates, self.hidden]))?;
+        let b_ih = state.take_tensor(&format!("{prefix}bias_ih"), Some(&[gates]))?;
+        let b_hh = state.take_tensor(&format!("{prefix}bias_hh"), Some(&[gates]))?;
+        let rows = |t: &Tensor<F>| t.t().as_standard_layout().into_owned();
+        self.weight = concatenate(Axis(0), &[rows(&ih).view(), rows(&hh).view()])
+            .expect("the blocks share their gate width, checked above");
+        self.bias = &b_ih + &b_hh;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod state_tests {
+    use super::*;
+    use crate::seeded_rng;
+
+    /// The cell's state is PyTorch's `nn.LSTMCell` layout and comes back bit for bit.
+    #[test]
+    fn the_state_is_pytorchs_lstm_cell_and_loads_back_exactly() {
+        let cell: LstmCell<f64> = LstmConfig::new(3, 5).init(&mut seeded_rng(1)).unwrap();
+        let mut state = StateDict::new();
+        cell.save_state("cell.", &mut state);
+        let shape = |n: &str| match state.get(n) {
+            Some(crate::StateValue::Tensor(t)) => t.shape().to_vec(),
+            _ => panic!("{n} missing"),
+        };
+        assert_eq!(shape("cell.weight_ih"), [20, 3]);
+        assert_eq!(shape("cell.weight_hh"), [20, 5]);
+        assert_eq!(shape("cell.bias_ih"), [20]);
+        // PyTorch's weight_ih row k is this cell's column k of the input block.
+        let Some(crate::StateValue::Tensor(ih)) = state.get("cell.weight_ih") else {
+            unreachable!()
+        };
+        assert_eq!(ih[[7, 2]], cell.weight()[[2, 7]]);
+        let mut other: LstmCell<f64> = LstmConfig::new(3, 5).init(&mut seeded_rng(2)).unwrap();
+        other.load_state("cell.", &mut state).unwrap();
+        state.finish().unwrap();
+        assert_eq!(other.weight, cell.weight);
+        assert_eq!(other.bias, cell.bias);
     }
 }
