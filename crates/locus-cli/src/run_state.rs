@@ -41,6 +41,26 @@ pub fn settings_of(args: &TrainArgs) -> Value {
     settings
 }
 
+/// Refuses a checkpoint that has done all `epochs` of its run, and says where the run
+/// goes on from.
+///
+/// # Errors
+/// The run has no epoch left.
+pub fn announce_resume(dir: &Path, manifest: &Manifest, epochs: u64) -> anyhow::Result<()> {
+    if manifest.epochs_done >= epochs {
+        anyhow::bail!(
+            "--resume {}: the run has done all {epochs} epochs already",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "locus train: resuming {} after epoch {} of {epochs}",
+        dir.display(),
+        manifest.epochs_done
+    );
+    Ok(())
+}
+
 /// Checks `--save-every` and `--stop-after`: each needs `--save-state`, and 0 is no
 /// number of epochs.
 ///
@@ -93,17 +113,7 @@ impl<'a> Checkpointing<'a> {
         };
         let manifest = load_run_state(dir, algorithm, &me.settings, stages, scheduler)
             .with_context(|| format!("--resume {}", dir.display()))?;
-        if manifest.epochs_done >= epochs {
-            anyhow::bail!(
-                "--resume {}: the run has done all {epochs} epochs already",
-                dir.display()
-            );
-        }
-        eprintln!(
-            "locus train: resuming {} after epoch {} of {epochs}",
-            dir.display(),
-            manifest.epochs_done
-        );
+        announce_resume(dir, &manifest, epochs)?;
         me.wall_before = manifest.wall_s;
         me.resumed_at = manifest.epochs_done;
         me.resumed_after = manifest.resumed_after.clone();

@@ -189,17 +189,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.resume {
         let manifest = load_curriculum_state(dir, &args.algo, &settings, &mut trainer)
             .with_context(|| format!("--resume {}", dir.display()))?;
-        if manifest.epochs_done >= epochs {
-            anyhow::bail!(
-                "--resume {}: the run has done all {epochs} epochs already",
-                dir.display()
-            );
-        }
-        eprintln!(
-            "locus train: resuming {} after epoch {} of {epochs}",
-            dir.display(),
-            manifest.epochs_done
-        );
+        crate::run_state::announce_resume(dir, &manifest, epochs)?;
         wall_before = manifest.wall_s;
         resumed_after = manifest.resumed_after;
         resumed_after.push(manifest.epochs_done);

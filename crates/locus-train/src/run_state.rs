@@ -186,16 +186,7 @@ pub fn load_curriculum_state<F: Float>(
     settings: &Value,
     trainer: &mut RecurrentTrainer<F>,
 ) -> Result<Manifest> {
-    let file: PathBuf = dir.join(CHECKPOINT_FILE);
-    let (mut state, metadata) = read_state_file::<F>(&file)?;
-    let manifest = manifest_of(&file, &metadata)?;
-    check_run(&file, &manifest, algorithm, settings)?;
-    if manifest.curriculum.is_none() {
-        return Err(refuse(
-            &file,
-            "is a checkpoint of stages, not of a copy-task curriculum",
-        ));
-    }
+    let (file, mut state, manifest) = open_checkpoint(dir, algorithm, settings, true)?;
     trainer
         .load_state("recurrent.", &mut state)
         .map_err(|e| refuse(&file, e.to_string()))?;
@@ -212,6 +203,32 @@ fn write_checkpoint<F: Float>(dir: &Path, manifest: &Manifest, state: &StateDict
     write_state_file(&dir.join(CHECKPOINT_FILE), state, &metadata)?;
     write_atomically(&dir.join(MANIFEST_FILE), json.as_bytes())?;
     Ok(())
+}
+
+/// Reads the checkpoint in `dir` and checks that it belongs to a run of `algorithm` with
+/// `settings`, of a copy-task curriculum or (`curriculum` false) of stages: the file, its
+/// state and its manifest.
+fn open_checkpoint<F: Float>(
+    dir: &Path,
+    algorithm: &str,
+    settings: &Value,
+    curriculum: bool,
+) -> Result<(PathBuf, StateDict<F>, Manifest)> {
+    let file: PathBuf = dir.join(CHECKPOINT_FILE);
+    let (state, metadata) = read_state_file::<F>(&file)?;
+    let manifest = manifest_of(&file, &metadata)?;
+    check_run(&file, &manifest, algorithm, settings)?;
+    match (curriculum, manifest.curriculum.is_some()) {
+        (true, false) => Err(refuse(
+            &file,
+            "is a checkpoint of stages, not of a copy-task curriculum",
+        )),
+        (false, true) => Err(refuse(
+            &file,
+            "is a checkpoint of a copy-task curriculum, not of stages",
+        )),
+        _ => Ok((file, state, manifest)),
+    }
 }
 
 /// Checks that the checkpoint `file` with `manifest` belongs to a run of `algorithm` with
@@ -282,16 +299,7 @@ pub fn load_run_state<F: Float, S: Scheduler<F> + ?Sized>(
     stages: &mut [Stage<F>],
     scheduler: &mut S,
 ) -> Result<Manifest> {
-    let file: PathBuf = dir.join(CHECKPOINT_FILE);
-    let (mut state, metadata) = read_state_file::<F>(&file)?;
-    let manifest = manifest_of(&file, &metadata)?;
-    check_run(&file, &manifest, algorithm, settings)?;
-    if manifest.curriculum.is_some() {
-        return Err(refuse(
-            &file,
-            "is a checkpoint of a copy-task curriculum, not of stages",
-        ));
-    }
+    let (file, mut state, manifest) = open_checkpoint(dir, algorithm, settings, false)?;
     let names: Vec<String> = stages.iter().map(|s| s.name().to_string()).collect();
     if manifest.stages != names {
         return Err(refuse(
