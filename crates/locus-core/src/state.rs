@@ -183,6 +183,59 @@ impl<F: Float> StateDict<F> {
         Ok(self.take_counters(name, 1)?[0])
     }
 
+    /// Takes the counters named `name`, however many there are, when the entry is present
+    /// (`None` when it is not).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the entry when it holds a float tensor.
+    pub fn take_counters_if_present(&mut self, name: &str) -> Result<Option<Vec<u64>>> {
+        match self.entries.get(name) {
+            None => Ok(None),
+            Some(StateValue::Counters(c)) => {
+                let n = c.len();
+                self.take_counters(name, n).map(Some)
+            }
+            Some(StateValue::Tensor(_)) => Err(state_error(
+                name,
+                "should hold counters but the saved state holds a float tensor",
+            )),
+        }
+    }
+
+    /// Takes the counters named `name` as sizes (widths, shapes) from 1 to 2³², when the
+    /// entry is present, `len` of them when `len` is given.
+    ///
+    /// # Errors
+    /// As [`StateDict::take_counters_if_present`], another number of counters than `len`,
+    /// or a value outside that range, named.
+    pub fn take_sizes_if_present(
+        &mut self,
+        name: &str,
+        len: Option<usize>,
+    ) -> Result<Option<Vec<usize>>> {
+        let Some(counters) = self.take_counters_if_present(name)? else {
+            return Ok(None);
+        };
+        if len.is_some_and(|len| len != counters.len()) || counters.is_empty() {
+            return Err(state_error(
+                name,
+                format!("holds {} sizes, this network needs {len:?}", counters.len()),
+            ));
+        }
+        counters
+            .iter()
+            .map(|&n| {
+                usize::try_from(n)
+                    .ok()
+                    .filter(|n| (1..=1 << 32).contains(n))
+                    .ok_or_else(|| {
+                        state_error(name, format!("should hold sizes from 1 to 2^32, not {n}"))
+                    })
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
+    }
+
     /// Takes the single counter named `name` as a size (a width, a number of channels)
     /// between 1 and 2³².
     ///

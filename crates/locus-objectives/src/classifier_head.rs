@@ -132,11 +132,6 @@ impl<F: Float> ClassifierHead<F> {
         self.optimizer.as_ref()
     }
 
-    /// The layers and the optimizer together, mutably (to restore a training state).
-    pub fn learner_mut(&mut self) -> (&mut Sequential<F>, &mut dyn Optimizer<F>) {
-        (&mut self.module, self.optimizer.as_mut())
-    }
-
     /// The scores of a batch, `[batch, classes]`.
     ///
     /// # Errors

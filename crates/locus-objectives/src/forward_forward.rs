@@ -1,4 +1,4 @@
-use locus_core::{check_finite, Error, Float, Result, StateDict, StateValue, Tensor};
+use locus_core::{check_finite, Error, Float, Result, StateDict, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::{Goodness, LocalObjective, LocalSignal, Mode, StageContext};
@@ -351,21 +351,14 @@ impl<F: Float> LocalObjective<F> for ForwardForward {
             self.last = Some((v[0], v[1], v[2]));
         }
         let name = format!("{prefix}peer_means");
-        if let Some(StateValue::Counters(c)) = state.get(&name) {
-            let n = c.len();
-            let means: Vec<f64> = state
-                .take_counters(&name, n)?
-                .into_iter()
-                .map(f64::from_bits)
-                .collect();
+        if let Some(bits) = state.take_counters_if_present(&name)? {
+            let means: Vec<f64> = bits.into_iter().map(f64::from_bits).collect();
             if means.iter().any(|m| !m.is_finite()) {
                 return Err(Error::NonFinite {
                     context: format!("state entry '{name}'"),
                 });
             }
             self.running_means = Some(means);
-        } else if state.contains(&name) {
-            state.take_counters(&name, 0)?;
         }
         Ok(())
     }

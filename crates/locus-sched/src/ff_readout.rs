@@ -218,29 +218,17 @@ impl<F: Float> Readout<F> {
         prefix: &str,
         state: &mut StateDict<F>,
     ) -> Result<()> {
-        let name = format!("{prefix}widths");
-        if !state.contains(&name) {
-            self.heads = None;
-            return Ok(());
-        }
         let wrap = |e| Error::Stage {
             stage: "read-out".into(),
             source: e,
         };
-        let widths = state.take_counters(&name, stages.len() + 2).map_err(wrap)?;
-        let size = |w: u64| {
-            usize::try_from(w)
-                .ok()
-                .filter(|w| (1..=1 << 32).contains(w))
-                .ok_or_else(|| {
-                    wrap(locus_core::Error::invalid(
-                        &format!("state entry '{name}'"),
-                        "should hold widths from 1 to 2^32",
-                        w,
-                    ))
-                })
+        let Some(sizes) = state
+            .take_sizes_if_present(&format!("{prefix}widths"), Some(stages.len() + 2))
+            .map_err(wrap)?
+        else {
+            self.heads = None;
+            return Ok(());
         };
-        let sizes = widths.into_iter().map(size).collect::<Result<Vec<_>>>()?;
         let n = stages.len();
         self.build_for(&sizes[..n], sizes[n], sizes[n + 1])?;
         let (per_stage, all) = self.heads.as_mut().expect("built above");

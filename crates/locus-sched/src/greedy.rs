@@ -811,14 +811,14 @@ impl<F: Float> Scheduler<F> for Greedy {
         }
         self.held = Held::default();
         let name = format!("{prefix}log");
-        let n = match state.get(&name) {
-            Some(locus_core::StateValue::Counters(c)) => c.len(),
-            _ => 0,
-        };
-        let counters = state.take_counters(&name, n).map_err(|e| Error::Stage {
-            stage: "greedy scheduler".into(),
-            source: e,
-        })?;
+        let counters = state
+            .take_counters_if_present(&name)
+            .map_err(|e| Error::Stage {
+                stage: "greedy scheduler".into(),
+                source: e,
+            })?
+            .unwrap_or_default();
+        let n = counters.len();
         if n % 7 != 0 {
             return Err(Error::Config(format!(
                 "state entry '{name}' should hold 7 counters per epoch, not {n}"

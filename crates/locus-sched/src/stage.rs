@@ -67,17 +67,6 @@ impl<F: Float> Stage<F> {
         &self.name
     }
 
-    /// The module and the optimizer together, mutably (to restore a training state).
-    pub fn learner_mut(&mut self) -> (&mut dyn Module<F>, &mut dyn Optimizer<F>) {
-        (self.module.as_mut(), self.optimizer.as_mut())
-    }
-
-    /// Sets the stage's step count, as a saved training state had it; the objective sees
-    /// it as the step of the next update.
-    pub fn restore_steps(&mut self, steps: u64) {
-        self.steps = steps;
-    }
-
     /// The module.
     pub fn module(&self) -> &dyn Module<F> {
         self.module.as_ref()

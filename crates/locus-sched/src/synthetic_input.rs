@@ -7,7 +7,7 @@ use locus_core::init::Init;
 use locus_core::{
     as_matrix, check_finite, load_optimizer, save_optimizer, seeded_rng, Activation, AdamConfig,
     Error, Float, LinearConfig, Module, Optimizer, OptimizerConfig, Result, Sequential, StateDict,
-    StateValue, Tensor,
+    Tensor,
 };
 use serde::{Deserialize, Serialize};
 
@@ -263,24 +263,8 @@ impl<F: Float> SyntheticInput<F> {
     pub fn load_state(&mut self, prefix: &str, state: &mut StateDict<F>) -> Result<()> {
         let name = format!("{prefix}shape");
         self.model = None;
-        if let Some(StateValue::Counters(c)) = state.get(&name) {
-            let n = c.len();
-            let shape = state.take_counters(&name, n)?;
-            let sizes: Option<Vec<usize>> = shape
-                .iter()
-                .map(|&v| {
-                    usize::try_from(v)
-                        .ok()
-                        .filter(|v| (1..=1 << 32).contains(v))
-                })
-                .collect();
-            let Some((&width, target)) = sizes.as_deref().and_then(|s| s.split_first()) else {
-                return Err(Error::invalid(
-                    &format!("state entry '{name}'"),
-                    "should hold the input width and the target shape",
-                    format!("{shape:?}"),
-                ));
-            };
+        if let Some(sizes) = state.take_sizes_if_present(&name, None)? {
+            let (&width, target) = sizes.split_first().expect("at least one size");
             self.build(width, target.to_vec())?;
             let built = self.model.as_mut().expect("built above");
             built.module.load_state(&format!("{prefix}model."), state)?;
