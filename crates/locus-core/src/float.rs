@@ -33,6 +33,8 @@ pub trait Float:
     + serde::Serialize
     + sealed::Sealed
     + crate::matmul::Product
+    + crate::kernels::Kernels
+    + crate::scratch::Pooled
     + 'static
 {
     /// Converts from `f64`, rounding to the nearest representable value.

@@ -9,12 +9,14 @@
 mod error;
 mod float;
 pub mod init;
+mod kernels;
 pub mod layers;
 pub mod loss;
 mod matmul;
 mod module;
 pub mod optim;
 mod rng;
+pub mod scratch;
 pub mod state;
 mod tensor;
 
@@ -27,7 +29,7 @@ pub use layers::{
     Sequential, SparseCoding, SparseCodingConfig,
 };
 pub use loss::Loss;
-pub use matmul::{matmul, matmul_threads};
+pub use matmul::{affine, matmul, matmul_threads};
 pub use module::{Cache, Gradients, Module, Param, ParamMut};
 pub use optim::{Adam, AdamConfig, Optimizer, OptimizerConfig, OptimizerState, Sgd, SgdConfig};
 pub use rng::{seeded_rng, SeededRng};

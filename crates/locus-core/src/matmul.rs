@@ -44,6 +44,38 @@ pub fn matmul<F: Float>(a: &ArrayView2<'_, F>, b: &ArrayView2<'_, F>) -> Array2<
     F::product(a, b)
 }
 
+/// `rows · b`, each row of the result starting from `row` (shape `[n]`): an affine map
+/// `x W + b` in one pass over the output, without a separate addition of the bias.
+///
+/// # Panics
+/// As [`matmul`], and when `row` is not `b`'s width.
+pub fn affine<F: Float>(
+    a: &ArrayView2<'_, F>,
+    b: &ArrayView2<'_, F>,
+    row: &ndarray::ArrayView1<'_, F>,
+) -> Array2<F> {
+    assert_eq!(
+        a.ncols(),
+        b.nrows(),
+        "matmul of [{}, {}] by [{}, {}]",
+        a.nrows(),
+        a.ncols(),
+        b.nrows(),
+        b.ncols()
+    );
+    assert_eq!(
+        row.len(),
+        b.ncols(),
+        "bias of {} for {} outputs",
+        row.len(),
+        b.ncols()
+    );
+    let mut out = crate::scratch::matrix_for_overwrite(a.nrows(), b.ncols());
+    out.assign(row);
+    F::product_add(&mut out, a, b);
+    out
+}
+
 /// The number of threads a large product is split over.
 pub fn matmul_threads() -> usize {
     static THREADS: OnceLock<usize> = OnceLock::new();
@@ -110,28 +142,43 @@ fn faer_product<F>(
 where
     F: Float + faer::traits::ComplexField,
 {
+    let mut out = crate::scratch::matrix_for_overwrite(a.nrows(), b.ncols());
+    faer_product_into(&mut out, a, b, faer::Accum::Replace, par);
+    out
+}
+
+/// `out ← a · b` (`Replace`) or `out ← out + a · b` (`Add`), for a row-major `out`.
+fn faer_product_into<F>(
+    out: &mut Array2<F>,
+    a: &ArrayView2<'_, F>,
+    b: &ArrayView2<'_, F>,
+    accum: faer::Accum,
+    par: Option<faer::Par>,
+) where
+    F: Float + faer::traits::ComplexField,
+{
     let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
+    assert_eq!(out.dim(), (m, n), "product of [{m}, {k}] by [{k}, {n}]");
     if m == 0 || n == 0 || k == 0 {
-        return Array2::zeros((m, n));
+        if matches!(accum, faer::Accum::Replace) {
+            out.fill(F::zero());
+        }
+        return;
     }
     let (a_elements, a_rows) = elements(a);
     let (b_elements, b_rows) = elements(b);
     let lhs = as_faer(&a_elements, a_rows, m, k);
     let rhs = as_faer(&b_elements, b_rows, k, n);
-    let mut out = Array2::<F>::zeros((m, n));
-    {
-        let dst =
-            faer::MatMut::from_row_major_slice_mut(out.as_slice_mut().expect("fresh array"), m, n);
-        faer::linalg::matmul::matmul(
-            dst,
-            faer::Accum::Replace,
-            lhs,
-            rhs,
-            F::one(),
-            par.unwrap_or_else(|| parallelism(m, k, n)),
-        );
-    }
-    out
+    let dst =
+        faer::MatMut::from_row_major_slice_mut(out.as_slice_mut().expect("row-major output"), m, n);
+    faer::linalg::matmul::matmul(
+        dst,
+        accum,
+        lhs,
+        rhs,
+        F::one(),
+        par.unwrap_or_else(|| parallelism(m, k, n)),
+    );
 }
 
 /// The product kernel behind [`matmul`], implemented for `f32` and `f64` only; a private
@@ -139,11 +186,17 @@ where
 pub trait Product: Sized {
     #[doc(hidden)]
     fn product(a: &ArrayView2<'_, Self>, b: &ArrayView2<'_, Self>) -> Array2<Self>;
+    /// `out ← out + a · b` for a row-major `out`.
+    #[doc(hidden)]
+    fn product_add(out: &mut Array2<Self>, a: &ArrayView2<'_, Self>, b: &ArrayView2<'_, Self>);
 }
 
 impl Product for f32 {
     fn product(a: &ArrayView2<'_, f32>, b: &ArrayView2<'_, f32>) -> Array2<f32> {
         faer_product(a, b, None)
+    }
+    fn product_add(out: &mut Array2<f32>, a: &ArrayView2<'_, f32>, b: &ArrayView2<'_, f32>) {
+        faer_product_into(out, a, b, faer::Accum::Add, None)
     }
 }
 
@@ -151,12 +204,15 @@ impl Product for f64 {
     fn product(a: &ArrayView2<'_, f64>, b: &ArrayView2<'_, f64>) -> Array2<f64> {
         faer_product(a, b, None)
     }
+    fn product_add(out: &mut Array2<f64>, a: &ArrayView2<'_, f64>, b: &ArrayView2<'_, f64>) {
+        faer_product_into(out, a, b, faer::Accum::Add, None)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::{Array2, Axis, Slice};
+    use ndarray::{Array1, Array2, Axis, Slice};
 
     fn grid(rows: usize, cols: usize, seed: usize) -> Array2<f64> {
         Array2::from_shape_fn((rows, cols), |(i, j)| {
@@ -218,6 +274,55 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn products_in_recycled_storage_do_not_read_what_it_held() {
+        // NaN-filled buffers of every output size below wait in the pool: a product that
+        // read its output before writing it would come out NaN.
+        for (m, k, n) in [(3, 4, 5), (64, 300, 70), (128, 784, 100)] {
+            for _ in 0..2 {
+                crate::scratch::recycle(Array2::<f32>::from_elem((m, n), f32::NAN));
+            }
+            let a = grid(m, k, 13).mapv(|v| v as f32);
+            let b = grid(k, n, 14).mapv(|v| v as f32);
+            let got = matmul(&a.view(), &b.view());
+            assert!(
+                got.iter().all(|v| v.is_finite()),
+                "[{m}, {k}] by [{k}, {n}]"
+            );
+            let row = Array1::<f32>::ones(n);
+            let shifted = affine(&a.view(), &b.view(), &row.view());
+            assert!(
+                shifted.iter().all(|v| v.is_finite()),
+                "[{m}, {k}] by [{k}, {n}]"
+            );
+            crate::scratch::recycle(Array2::<f32>::from_elem((m, n), f32::NAN));
+            let empty = matmul(
+                &Array2::<f32>::zeros((m, 0)).view(),
+                &Array2::zeros((0, n)).view(),
+            );
+            assert!(empty.iter().all(|&v| v == 0.0));
+        }
+    }
+
+    #[test]
+    fn affine_adds_the_row_to_every_product_row() {
+        let a = grid(7, 5, 11);
+        let b = grid(5, 4, 12);
+        let row = ndarray::arr1(&[0.5, -1.0, 2.0, 0.0]);
+        let got = affine(&a.view(), &b.view(), &row.view());
+        let want = a.dot(&b) + &row;
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-12, "{g} vs {w}");
+        }
+        // An empty inner dimension leaves the row alone.
+        let empty = affine(
+            &Array2::<f64>::zeros((2, 0)).view(),
+            &Array2::<f64>::zeros((0, 4)).view(),
+            &row.view(),
+        );
+        assert_eq!(empty.row(1), row);
     }
 
     #[test]

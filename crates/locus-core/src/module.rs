@@ -90,6 +90,15 @@ impl<F: Float> Cache<F> {
         self.children.len()
     }
 
+    /// Gives the cache's tensors, its children's included, back to the
+    /// [scratch pool](crate::scratch) once the backward pass no longer needs them.
+    pub fn recycle(self) {
+        crate::scratch::recycle_all(self.tensors);
+        for child in self.children {
+            child.recycle();
+        }
+    }
+
     /// Bytes of tensor data and metadata held, children included: the activation memory a
     /// batch in flight costs (max pooling, for one, keeps a position per output in its
     /// metadata).

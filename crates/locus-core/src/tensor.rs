@@ -42,12 +42,20 @@ pub fn matrix_to_tensor<F: Float>(m: Array2<F>) -> Tensor<F> {
 /// # Errors
 /// [`Error::NonFinite`] naming `context` when a NaN or infinity is found.
 pub fn check_finite<F: Float>(tensor: &Tensor<F>, context: &str) -> Result<()> {
-    if tensor.iter().all(|v| v.is_finite()) {
+    if all_finite(tensor) {
         Ok(())
     } else {
         Err(Error::NonFinite {
             context: context.to_string(),
         })
+    }
+}
+
+/// Whether every element is finite; one vectorised pass over contiguous tensors.
+pub(crate) fn all_finite<F: Float>(tensor: &Tensor<F>) -> bool {
+    match tensor.as_slice_memory_order() {
+        Some(elements) => F::all_finite(elements),
+        None => tensor.iter().all(|v| v.is_finite()),
     }
 }
 

@@ -126,14 +126,13 @@ impl<F: Float> LocalObjective<F> for DirectFeedback<F> {
         // A NaN output would otherwise turn into a NaN loss without a word.
         check_finite(ctx.output, "direct feedback: stage output")?;
         let width = ctx.output.len() / batch.max(1);
-        let delta = e.dot(self.matrix(e.ncols(), width)?);
+        let delta = locus_core::matmul(&e, &self.matrix(e.ncols(), width)?.view());
         let grad_output: Tensor<F> = delta
             .into_shape_with_order(ctx.output.shape())
             .map_err(|_| Error::shape("direct feedback: signal", "the output's", &[]))?;
-        let loss = grad_output
-            .iter()
-            .zip(ctx.output.iter())
-            .fold(F::zero(), |s, (&g, &h)| s + g * h);
+        let loss = ndarray::Zip::from(&grad_output)
+            .and(ctx.output)
+            .fold(F::zero(), |s, &g, &h| s + g * h);
         Ok(LocalSignal { loss, grad_output })
     }
 

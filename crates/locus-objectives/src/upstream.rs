@@ -35,14 +35,12 @@ impl<F: Float> LocalObjective<F> for UpstreamGradient {
         // A NaN would otherwise become a NaN loss and a silently passed-on gradient.
         check_finite(ctx.output, "upstream-gradient stage output")?;
         check_finite(message, "upstream-gradient message")?;
-        let loss = message
-            .iter()
-            .zip(ctx.output.iter())
-            .map(|(&m, &h)| m * h)
-            .sum();
+        let loss = ndarray::Zip::from(message)
+            .and(ctx.output)
+            .fold(F::zero(), |acc, &m, &h| acc + m * h);
         Ok(LocalSignal {
             loss,
-            grad_output: message.clone(),
+            grad_output: locus_core::scratch::copy_of(message),
         })
     }
 

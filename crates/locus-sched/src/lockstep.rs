@@ -1,7 +1,7 @@
 use std::ops::Range;
 use std::time::Instant;
 
-use locus_core::{Cache, Float, Tensor};
+use locus_core::{scratch, Cache, Float, Tensor};
 use locus_data::{epoch_batches, gather, Dataset};
 
 use crate::stack_params::StagesView;
@@ -57,7 +57,7 @@ impl Lockstep {
         let top = check_stack(stages)?;
         let mut activations: Vec<Tensor<F>> = Vec::with_capacity(stages.len() + 1);
         let mut caches = Vec::with_capacity(stages.len());
-        activations.push(inputs.clone());
+        activations.push(scratch::copy_of(inputs));
         for (stage, busy) in stages.iter().zip(busy.iter_mut()) {
             let started = Instant::now();
             let (y, cache) = stage.forward(&activations[activations.len() - 1])?;
@@ -74,6 +74,10 @@ impl Lockstep {
             labels,
             busy,
         )?;
+        scratch::recycle_all(activations);
+        for cache in caches {
+            cache.recycle();
+        }
         Ok(BatchReport {
             loss: stage_losses[top],
             stage_losses,
@@ -121,9 +125,14 @@ pub(crate) fn learn_top_down<F: Float>(
         stage_losses[i] = update.loss.as_f64();
         if i == top {
             global_error = Some(update.grad_output);
+        } else {
+            scratch::recycle(update.grad_output);
         }
-        message = update.grad_input;
+        if let Some(used) = std::mem::replace(&mut message, update.grad_input) {
+            scratch::recycle(used);
+        }
     }
+    scratch::recycle_all(message.into_iter().chain(global_error));
     Ok(stage_losses)
 }
 

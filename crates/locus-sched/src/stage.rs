@@ -275,6 +275,7 @@ impl<F: Float> Stage<F> {
             add_gradients(&mut grads.params, extra).map_err(|e| self.wrap(e))?;
         }
         self.apply_update(&grads.params)?;
+        locus_core::scratch::recycle_all(grads.params);
         Ok(StageUpdate {
             loss: signal.loss,
             grad_output: signal.grad_output,

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, Tensor};
+use crate::{scratch, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, Tensor};
 
 /// An element-wise non-linearity. Works on tensors of any shape.
 ///
@@ -95,12 +95,22 @@ impl<F: Float> Module<F> for Activation {
 
     fn forward(&self, input: &Tensor<F>) -> Result<(Tensor<F>, Cache<F>)> {
         let y = Module::<F>::infer(self, input)?;
-        Ok((y.clone(), Cache::from_tensors(vec![y])))
+        let kept = scratch::copy_of(&y);
+        Ok((y, Cache::from_tensors(vec![kept])))
     }
 
     fn infer(&self, input: &Tensor<F>) -> Result<Tensor<F>> {
         self.check()?;
-        Ok(input.mapv(|x| self.apply(x)))
+        let mut y = scratch::tensor_for_overwrite(input.shape());
+        if let Activation::Tanh = self {
+            y.assign(input);
+            F::tanh_in_place(y.as_slice_mut().expect("standard layout"));
+        } else {
+            ndarray::Zip::from(&mut y)
+                .and(input)
+                .for_each(|y, &x| *y = self.apply(x));
+        }
+        Ok(y)
     }
 
     fn backward(
@@ -119,9 +129,12 @@ impl<F: Float> Module<F> for Activation {
             ));
         }
         let input = need_input_grad.then(|| {
-            let mut g = grad_output.clone();
-            g.zip_mut_with(y, |g, &y| *g *= self.derivative_from_output(y));
-            g
+            let mut input = scratch::tensor_for_overwrite(y.shape());
+            ndarray::Zip::from(&mut input)
+                .and(grad_output)
+                .and(y)
+                .for_each(|d, &g, &y| *d = g * self.derivative_from_output(y));
+            input
         });
         Ok(Gradients {
             input,

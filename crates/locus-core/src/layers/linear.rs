@@ -5,8 +5,8 @@ use super::feedback::{Feedback, FeedbackRule};
 use super::params::{weight_and_bias, weight_and_bias_mut};
 use crate::init::Init;
 use crate::{
-    as_matrix, matmul, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng,
-    StateDict, Tensor,
+    affine, as_matrix, matmul, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result,
+    SeededRng, StateDict, Tensor,
 };
 
 /// Configuration of a [`Linear`] layer, checked before any weight is drawn.
@@ -255,15 +255,15 @@ impl<F: Float> Module<F> for Linear<F> {
 
     fn forward(&self, input: &Tensor<F>) -> Result<(Tensor<F>, Cache<F>)> {
         let y = self.infer(input)?;
-        Ok((y, Cache::from_tensors(vec![input.clone()])))
+        Ok((y, Cache::from_tensors(vec![crate::scratch::copy_of(input)])))
     }
 
     fn infer(&self, input: &Tensor<F>) -> Result<Tensor<F>> {
         let x = as_matrix(input, Some(self.inputs()), &self.context())?;
-        let mut y = matmul(&x, &self.weight());
-        if let Some(b) = self.bias() {
-            y += &b;
-        }
+        let y = match self.bias() {
+            Some(b) => affine(&x, &self.weight(), &b),
+            None => matmul(&x, &self.weight()),
+        };
         Ok(y.into_dyn())
     }
 

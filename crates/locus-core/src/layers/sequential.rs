@@ -1,4 +1,6 @@
-use crate::{Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, StateDict, Tensor};
+use crate::{
+    scratch, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, StateDict, Tensor,
+};
 
 /// A chain of modules applied one after the other; itself a [`Module`].
 ///
@@ -88,21 +90,29 @@ impl<F: Float> Sequential<F> {
             })
             .collect();
         let mut per_layer: Vec<Vec<Tensor<F>>> = Vec::with_capacity(self.layers.len());
-        let mut grad = grad_output.clone();
+        // The gradient between two children; `None` while it is still `grad_output`.
+        let mut grad: Option<Tensor<F>> = None;
         for (i, layer) in self.layers.iter().enumerate().rev() {
             let want_input = need_input_grad || learns_below[i];
             if !want_input && !has_params[i] {
                 per_layer.push(Vec::new());
                 continue;
             }
-            let g = step(layer.as_ref(), cache.child(i, context)?, &grad, want_input)?;
+            let g = step(
+                layer.as_ref(),
+                cache.child(i, context)?,
+                grad.as_ref().unwrap_or(grad_output),
+                want_input,
+            )?;
             per_layer.push(g.params);
             if let Some(gi) = g.input {
-                grad = gi;
+                if let Some(used) = grad.replace(gi) {
+                    scratch::recycle(used);
+                }
             }
         }
         per_layer.reverse();
-        let input = need_input_grad.then_some(grad);
+        let input = need_input_grad.then(|| grad.unwrap_or_else(|| scratch::copy_of(grad_output)));
         Ok(Gradients {
             input,
             params: per_layer.into_iter().flatten().collect(),
@@ -118,21 +128,28 @@ impl<F: Float> Module<F> for Sequential<F> {
 
     fn forward(&self, input: &Tensor<F>) -> Result<(Tensor<F>, Cache<F>)> {
         let mut caches = Vec::with_capacity(self.layers.len());
-        let mut x = input.clone();
+        // The activation between two children; `None` while it is still `input`.
+        let mut x: Option<Tensor<F>> = None;
         for layer in &self.layers {
-            let (y, c) = layer.forward(&x)?;
+            let (y, c) = layer.forward(x.as_ref().unwrap_or(input))?;
             caches.push(c);
-            x = y;
+            if let Some(used) = x.replace(y) {
+                scratch::recycle(used);
+            }
         }
-        Ok((x, Cache::from_children(caches)))
+        let output = x.unwrap_or_else(|| scratch::copy_of(input));
+        Ok((output, Cache::from_children(caches)))
     }
 
     fn infer(&self, input: &Tensor<F>) -> Result<Tensor<F>> {
-        let mut x = input.clone();
+        let mut x: Option<Tensor<F>> = None;
         for layer in &self.layers {
-            x = layer.infer(&x)?;
+            let y = layer.infer(x.as_ref().unwrap_or(input))?;
+            if let Some(used) = x.replace(y) {
+                scratch::recycle(used);
+            }
         }
-        Ok(x)
+        Ok(x.unwrap_or_else(|| scratch::copy_of(input)))
     }
 
     fn backward(

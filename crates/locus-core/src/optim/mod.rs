@@ -97,7 +97,7 @@ pub(crate) fn check_state<F: Float>(
                 format!("{:?}", group.iter().map(|b| b.shape()).collect::<Vec<_>>()),
             ));
         }
-        if group.iter().any(|b| !b.iter().all(|v| v.is_finite())) {
+        if group.iter().any(|b| !crate::tensor::all_finite(b)) {
             return Err(Error::invalid(
                 &format!("{name} state of parameter {p}"),
                 "should be finite",
@@ -195,7 +195,7 @@ pub(crate) fn align_state<F: Float>(
                 g.shape()
             )));
         }
-        if !g.iter().all(|v| v.is_finite()) {
+        if !crate::tensor::all_finite(g) {
             return Err(Error::NonFinite {
                 context: format!("{context}: gradient of {}", p.name),
             });
