@@ -72,7 +72,8 @@ fn check_labels(labels: &[usize], classes: usize, context: &str) -> Result<()> {
 
 /// Row-wise softmax, computed stably by subtracting each row's maximum.
 pub fn softmax<F: Float>(logits: ArrayView2<'_, F>) -> Array2<F> {
-    let mut p = logits.to_owned();
+    let mut p = crate::scratch::matrix_for_overwrite(logits.nrows(), logits.ncols());
+    p.assign(&logits);
     for mut row in p.axis_iter_mut(Axis(0)) {
         let max = row.fold(F::neg_infinity(), |m, &v| m.max(v));
         row.mapv_inplace(|v| (v - max).exp());

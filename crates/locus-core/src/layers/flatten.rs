@@ -1,4 +1,4 @@
-use crate::{Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, Tensor};
+use crate::{scratch, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, Tensor};
 
 /// Flattens every axis but the first: `[batch, d1, d2, …]` → `[batch, d1·d2·…]`, so an
 /// image batch can feed a dense layer.
@@ -24,9 +24,7 @@ impl<F: Float> Module<F> for Flatten {
             return Err(Error::shape("Flatten", "[batch, …]", shape));
         }
         let rest: usize = shape[1..].iter().product();
-        let flat = input
-            .as_standard_layout()
-            .into_owned()
+        let flat = scratch::copy_of(input)
             .into_shape_with_order(vec![shape[0], rest])
             .map_err(|_| Error::shape("Flatten", "[batch, …]", shape))?;
         Ok(flat)
@@ -55,9 +53,7 @@ impl<F: Float> Module<F> for Flatten {
         }
         let input = if need_input_grad {
             Some(
-                grad_output
-                    .as_standard_layout()
-                    .into_owned()
+                scratch::copy_of(grad_output)
                     .into_shape_with_order(shape.to_vec())
                     .map_err(|_| Error::shape("Flatten backward", "[batch, …]", shape))?,
             )

@@ -233,7 +233,12 @@ impl<F: Float> Linear<F> {
         let grad_w = matmul(&x.t(), &g);
         let mut params = vec![grad_w.into_dyn()];
         if self.bias.is_some() {
-            params.push(g.sum_axis(Axis(0)).into_dyn());
+            let mut grad_b = crate::scratch::tensor_for_overwrite(&[self.outputs()]);
+            grad_b.fill(F::zero());
+            for row in g.axis_iter(Axis(0)) {
+                grad_b += &row;
+            }
+            params.push(grad_b);
         }
         let input = if !need_input_grad {
             None

@@ -42,12 +42,10 @@ impl Reshape {
     }
 }
 
-/// `tensor` with the shape `shape`, copying only when it is not in standard layout.
+/// A copy of `tensor` (in recycled storage) with the shape `shape`.
 fn reshaped<F: Float>(tensor: &Tensor<F>, shape: Vec<usize>, context: &str) -> Result<Tensor<F>> {
     let from = tensor.shape().to_vec();
-    tensor
-        .as_standard_layout()
-        .into_owned()
+    crate::scratch::copy_of(tensor)
         .into_shape_with_order(shape)
         .map_err(|_| Error::shape(context, "as many values as the target shape", &from))
 }

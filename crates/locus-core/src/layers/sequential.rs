@@ -112,7 +112,12 @@ impl<F: Float> Sequential<F> {
             }
         }
         per_layer.reverse();
-        let input = need_input_grad.then(|| grad.unwrap_or_else(|| scratch::copy_of(grad_output)));
+        let input = if need_input_grad {
+            Some(grad.unwrap_or_else(|| scratch::copy_of(grad_output)))
+        } else {
+            scratch::recycle_all(grad);
+            None
+        };
         Ok(Gradients {
             input,
             params: per_layer.into_iter().flatten().collect(),
