@@ -1,5 +1,4 @@
-use locus_core::{seeded_rng, Float, Tensor};
-use ndarray::IxDyn;
+use locus_core::{scratch, seeded_rng, Float, Tensor};
 use rand::seq::SliceRandom;
 
 use crate::{DataError, Dataset, Result};
@@ -32,9 +31,24 @@ pub fn gather<F: Float>(data: &dyn Dataset, indices: &[usize]) -> Result<Batch<F
         index,
         len: data.len(),
     };
-    let mut inputs = Vec::with_capacity(indices.len().saturating_mul(sample_len));
+    let mut batch_shape = Vec::with_capacity(shape.len() + 1);
+    batch_shape.push(indices.len());
+    batch_shape.extend_from_slice(shape);
+    if indices.len().checked_mul(sample_len).is_none() {
+        return Err(DataError::invalid(
+            data.name(),
+            format!(
+                "a batch of {} samples of shape {shape:?} overflows",
+                indices.len()
+            ),
+        ));
+    }
+    // Recycled storage (the scheduler gives each batch back when it is done with it);
+    // every element is written below before anything reads it.
+    let mut inputs = scratch::tensor_for_overwrite::<F>(&batch_shape);
+    let flat = inputs.as_slice_mut().expect("standard layout");
     let mut labels = Vec::with_capacity(indices.len());
-    for &i in indices {
+    for (n, &i) in indices.iter().enumerate() {
         let row = data.features(i).ok_or_else(|| out_of_range(i))?;
         let label = data.label(i).ok_or_else(|| out_of_range(i))?;
         if row.len() != sample_len {
@@ -46,14 +60,12 @@ pub fn gather<F: Float>(data: &dyn Dataset, indices: &[usize]) -> Result<Batch<F
                 ),
             ));
         }
-        inputs.extend(row.iter().map(|&v| F::cast(f64::from(v))));
+        let out = &mut flat[n * sample_len..(n + 1) * sample_len];
+        for (o, &v) in out.iter_mut().zip(row) {
+            *o = F::cast(f64::from(v));
+        }
         labels.push(label);
     }
-    let mut batch_shape = Vec::with_capacity(shape.len() + 1);
-    batch_shape.push(indices.len());
-    batch_shape.extend_from_slice(shape);
-    let inputs = Tensor::from_shape_vec(IxDyn(&batch_shape), inputs)
-        .map_err(|e| DataError::invalid(data.name(), format!("cannot stack batch: {e}")))?;
     Ok(Batch { inputs, labels })
 }
 

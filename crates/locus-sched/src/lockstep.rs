@@ -224,7 +224,9 @@ pub(crate) fn run_epoch<F: Float>(
         turn,
         |stages, _, indices, busy| {
             let batch = gather::<F>(data, indices)?;
-            train_batch(stages, &batch.inputs, &batch.labels, busy)
+            let report = train_batch(stages, &batch.inputs, &batch.labels, busy);
+            scratch::recycle(batch.inputs);
+            report
         },
     )
 }
