@@ -29,7 +29,7 @@ pub use layers::{
     Sequential, SparseCoding, SparseCodingConfig,
 };
 pub use loss::Loss;
-pub use matmul::{affine, matmul, matmul_threads};
+pub use matmul::{affine, limit_matmul_threads_here, matmul, matmul_threads};
 pub use module::{Cache, Gradients, Module, Param, ParamMut};
 pub use optim::{Adam, AdamConfig, Optimizer, OptimizerConfig, OptimizerState, Sgd, SgdConfig};
 pub use rng::{seeded_rng, SeededRng};

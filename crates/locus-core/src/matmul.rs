@@ -92,8 +92,23 @@ pub fn matmul_threads() -> usize {
     })
 }
 
+thread_local! {
+    /// This thread's own limit on a product's threads, when it has one.
+    static THREAD_LIMIT: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Limits the products made on the calling thread to `threads` threads (at least 1) from
+/// now on, below [`matmul_threads`]: a scheduler that runs stages on threads of their own
+/// gives each its share of the cores, so stage threads and matrix threads do not
+/// outnumber the cores. Results do not depend on it (see the module's documentation).
+pub fn limit_matmul_threads_here(threads: usize) {
+    THREAD_LIMIT.with(|limit| limit.set(Some(threads.max(1))));
+}
+
 fn parallelism(m: usize, k: usize, n: usize) -> faer::Par {
-    let threads = matmul_threads();
+    let threads = THREAD_LIMIT
+        .with(|limit| limit.get())
+        .map_or(matmul_threads(), |limit| limit.min(matmul_threads()));
     if threads <= 1 || m.saturating_mul(k).saturating_mul(n) < PARALLEL_WORK {
         faer::Par::Seq
     } else {
@@ -304,6 +319,19 @@ mod tests {
             );
             assert!(empty.iter().all(|&v| v == 0.0));
         }
+    }
+
+    #[test]
+    fn a_thread_limit_of_one_keeps_large_products_on_the_calling_thread() {
+        std::thread::spawn(|| {
+            if matmul_threads() > 1 {
+                assert!(!matches!(parallelism(1000, 1000, 1000), faer::Par::Seq));
+            }
+            limit_matmul_threads_here(1);
+            assert!(matches!(parallelism(1000, 1000, 1000), faer::Par::Seq));
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
-use locus_core::Float;
+use locus_core::{limit_matmul_threads_here, matmul_threads, Float};
 use locus_data::{epoch_batches, gather, Dataset};
 
 use crate::actor::{
@@ -57,6 +57,11 @@ use crate::{
 /// Thread timing decides the order of events when more than one batch is in flight, so
 /// runs with `in_flight > 1` are not bit-reproducible; [`Simulated`](crate::Simulated)
 /// runs the same protocol on a virtual clock, reproducibly.
+///
+/// **Threads**: one per stage, and each stage's matrix products get
+/// `MATMUL_NUM_THREADS / stages` threads (at least one;
+/// [`limit_matmul_threads_here`]), so that stage threads and matrix threads together do
+/// not outnumber the cores.
 ///
 /// Observers are called on the calling thread, as the stages report.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -358,6 +363,8 @@ impl Pipelined {
             .map(|_| mpsc::sync_channel::<Inbound<F>>(inbox_size))
             .unzip();
         let (notice_tx, notices) = mpsc::channel::<Notice>();
+        // The stages already keep the cores busy: each gets its share for its products.
+        let matmul_share = (matmul_threads() / n).max(1);
         let stop = AtomicBool::new(false);
         let mut failure: Option<Error> = None;
         let (mut loss_sum, mut samples, mut top_steps) = (0.0, 0usize, 0usize);
@@ -393,7 +400,10 @@ impl Pipelined {
                 let stop = &stop;
                 let spawned = thread::Builder::new()
                     .name(format!("locus-stage-{i}"))
-                    .spawn_scoped(scope, move || run_stage(actor, inbox, links, feed, stop));
+                    .spawn_scoped(scope, move || {
+                        limit_matmul_threads_here(matmul_share);
+                        run_stage(actor, inbox, links, feed, stop)
+                    });
                 match spawned {
                     Ok(handle) => handles.push(handle),
                     Err(e) => {
