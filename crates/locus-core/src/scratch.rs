@@ -13,8 +13,9 @@
 //! writes every element before reading any, so the values it held never show. The
 //! pool is process-wide (one per float type, behind a mutex, so a buffer freed on one
 //! stage's thread serves another's) and bounded: it keeps at most [`POOL_BUFFERS`]
-//! buffers and [`POOL_BYTES`] bytes, giving the oldest back to the allocator beyond
-//! that. Code that never recycles loses nothing but the reuse.
+//! buffers, [`POOL_BUFFERS_PER_LENGTH`] of one length and [`POOL_BYTES`] bytes, giving
+//! the oldest back to the allocator beyond that. Code that never recycles loses nothing
+//! but the reuse.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -25,6 +26,10 @@ use crate::{Float, Tensor};
 
 /// At most this many buffers wait in each pool.
 pub const POOL_BUFFERS: usize = 256;
+/// At most this many buffers of one length wait in each pool: more than one step of a
+/// dense network keeps alive at once (about a dozen of its widest), so that tensors made
+/// outside the pool and given to it cannot pile up in it.
+pub const POOL_BUFFERS_PER_LENGTH: usize = 32;
 /// At most this many bytes wait in each pool (512 MiB).
 pub const POOL_BYTES: usize = 512 << 20;
 
@@ -55,6 +60,14 @@ impl<F: Copy> Pool<F> {
     fn give(&mut self, buffer: Vec<F>) {
         let bytes = buffer.capacity() * std::mem::size_of::<F>();
         if buffer.is_empty() || bytes > POOL_BYTES {
+            return;
+        }
+        let same_length = self
+            .buffers
+            .iter()
+            .filter(|b| b.len() == buffer.len())
+            .count();
+        if same_length >= POOL_BUFFERS_PER_LENGTH {
             return;
         }
         self.bytes += bytes;
@@ -152,10 +165,20 @@ mod tests {
     fn the_pool_gives_its_oldest_buffers_back_beyond_its_budget() {
         let mut pool = Pool::<f64>::new();
         for i in 0..POOL_BUFFERS + 3 {
-            pool.give(vec![i as f64; 2]);
+            pool.give(vec![i as f64; 1 + i % 9]);
         }
         assert_eq!(pool.buffers.len(), POOL_BUFFERS);
-        assert_eq!(pool.take(2), Some(vec![(POOL_BUFFERS + 2) as f64; 2]));
+        let newest = POOL_BUFFERS + 2;
+        assert_eq!(
+            pool.take(1 + newest % 9),
+            Some(vec![newest as f64; 1 + newest % 9])
+        );
+        // Of one length, no more than the per-length bound.
+        let mut one_length = Pool::<f32>::new();
+        for _ in 0..POOL_BUFFERS_PER_LENGTH + 5 {
+            one_length.give(vec![0.0; 3]);
+        }
+        assert_eq!(one_length.buffers.len(), POOL_BUFFERS_PER_LENGTH);
         // A buffer larger than the whole budget is not kept at all.
         let mut small = Pool::<f64>::new();
         small.give(vec![0.0; POOL_BYTES / 8 + 1]);
