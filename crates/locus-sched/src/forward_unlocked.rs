@@ -1,6 +1,6 @@
 use std::time::Instant;
 
-use locus_core::{Float, StateDict, Tensor};
+use locus_core::{scratch, Float, StateDict, Tensor};
 use locus_data::Dataset;
 
 use crate::lockstep::{check_stack, learn_top_down, run_epoch, Turn};
@@ -134,6 +134,10 @@ impl<F: Float> ForwardUnlocked<F> {
             model
                 .learn(inputs, &truth[k])
                 .map_err(|e| stages[k + 1].wrap(e))?;
+        }
+        scratch::recycle_all(truth.into_iter().chain(stage_inputs).chain(outputs));
+        for cache in caches {
+            cache.recycle();
         }
         Ok(BatchReport {
             loss: stage_losses[top],

@@ -1,7 +1,7 @@
 use std::borrow::Cow;
 use std::time::Instant;
 
-use locus_core::{Float, Tensor};
+use locus_core::{scratch, Float, Tensor};
 use locus_data::{gather, Dataset, InMemoryDataset};
 use serde::{Deserialize, Serialize};
 
@@ -321,6 +321,11 @@ pub(crate) fn learn_alone<F: Float>(
         labels,
         &mut busy[active..=active],
     )?[0];
+    if let Cow::Owned(x) = x {
+        scratch::recycle(x);
+    }
+    scratch::recycle(y);
+    cache.recycle();
     let mut stage_losses = vec![0.0; stages.len()];
     stage_losses[active] = loss;
     Ok(BatchReport { loss, stage_losses })
