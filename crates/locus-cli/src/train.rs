@@ -514,6 +514,10 @@ pub(crate) fn write_run(args: &TrainArgs, run: &mut RunReport) -> anyhow::Result
 /// Writes the run's files when `--out` is given and prints its summary (one JSON line
 /// with `--json`).
 pub(crate) fn finish(args: &TrainArgs, mut run: RunReport) -> anyhow::Result<()> {
+    // Under --scheduler mpi every rank holds the trained stack; rank 0 reports.
+    if !crate::scheduler::reports() {
+        return Ok(());
+    }
     if let Some(stats) = crate::data::standardization() {
         run.config
             .insert("input_standardization".into(), serde_json::json!(stats));
@@ -544,6 +548,9 @@ pub(crate) fn log_epoch(
     seconds: f64,
     record: Option<&EpochRecord>,
 ) {
+    if !crate::scheduler::reports() {
+        return;
+    }
     ProgressBar::clear_line();
     let test = record.map_or_else(String::new, |r| {
         format!(

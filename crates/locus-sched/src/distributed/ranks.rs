@@ -109,6 +109,28 @@ impl Mpi {
         mpi::environment::processor_name().unwrap_or_else(|_| "(unknown)".into())
     }
 
+    /// Every rank's host, by rank, on rank 0 (on the other ranks, only their own).
+    /// Collective: every rank must call it, before training.
+    pub fn hosts(&self) -> Vec<String> {
+        const HOST_TAG: i32 = 7;
+        let own = self.host();
+        if self.rank() != 0 {
+            self.world
+                .process_at_rank(0)
+                .send_with_tag(own.as_bytes(), HOST_TAG);
+            return vec![own];
+        }
+        let mut hosts = vec![own];
+        for j in 1..self.ranks() {
+            let (bytes, _) = self
+                .world
+                .process_at_rank(j as i32)
+                .receive_vec_with_tag::<u8>(HOST_TAG);
+            hosts.push(String::from_utf8_lossy(&bytes).into_owned());
+        }
+        hosts
+    }
+
     /// Bytes this rank has sent so far, all messages included.
     pub fn bytes_sent(&self) -> u64 {
         self.bytes_sent
