@@ -388,16 +388,18 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
         ModelKind::Lstm => anyhow::bail!("--model lstm trains the sequence tasks only"),
     };
     crate::scheduler::check_stages(args, &stages)?;
-    eprintln!(
-        "locus train: {} on {} ({} train / {} test samples), {} stages, {}, {} scheduler",
-        algorithm.name,
-        args.dataset.name(),
-        split.train.len(),
-        split.test.len(),
-        stages.len(),
-        Module::<f32>::name(stages[0].module()),
-        scheduler.name(),
-    );
+    if crate::scheduler::reports() {
+        eprintln!(
+            "locus train: {} on {} ({} train / {} test samples), {} stages, {}, {} scheduler",
+            algorithm.name,
+            args.dataset.name(),
+            split.train.len(),
+            split.test.len(),
+            stages.len(),
+            Module::<f32>::name(stages[0].module()),
+            scheduler.name(),
+        );
+    }
     // After every epoch: the test set, each stage's update against the true gradient on a
     // fixed batch of training samples, and each local head's own accuracy.
     let mut evaluation = Classification::new(&split.test).with_alignment_on(&split.train)?;
