@@ -106,6 +106,8 @@ mod book {
     struct SyntheticGradients;
     #[doc = include_str!("../book/src/schedulers.md")]
     struct SchedulersAndAsynchrony;
+    #[doc = include_str!("../book/src/cluster.md")]
+    struct RunningStagesOnACluster;
     #[doc = include_str!("../book/src/forward-forward.md")]
     struct ForwardForward;
     #[doc = include_str!("../book/src/reconstruction.md")]

@@ -27,6 +27,10 @@ pub enum SchedulerKind {
     /// One stage learns per epoch, bottom first, from its own objective, on the frozen
     /// stages below it (greedy layer-wise); each stage's turn is --stage-epochs.
     Greedy,
+    /// The pipelined protocol with each stage in its own MPI process: run under
+    /// `mpirun -n STAGES`; results on rank 0. Needs locus built with the cargo feature
+    /// `mpi`.
+    Mpi,
 }
 
 impl SchedulerKind {
@@ -118,11 +122,11 @@ impl SchedulerArgs {
         // Which options each scheduler takes; a new scheduler needs no arm here.
         let takes_flow = matches!(
             self.scheduler,
-            SchedulerKind::Pipelined | SchedulerKind::Simulated
+            SchedulerKind::Pipelined | SchedulerKind::Simulated | SchedulerKind::Mpi
         );
         let takes_delays = self.scheduler == SchedulerKind::Simulated;
         if !takes_flow {
-            refuse(&asynchronous, "--scheduler pipelined or simulated")?;
+            refuse(&asynchronous, "--scheduler pipelined, simulated or mpi")?;
         }
         if !takes_delays {
             refuse(&simulated, "--scheduler simulated")?;
@@ -253,8 +257,47 @@ impl SchedulerArgs {
                 let settings = json!(greedy);
                 (Box::new(greedy), settings)
             }
+            SchedulerKind::Mpi => mpi_scheduler(self.flow(seed))?,
         })
     }
+}
+
+/// This process's MPI rank under `--scheduler mpi` (0 otherwise): only rank 0 prints
+/// the run's summary and writes its files.
+static MPI_RANK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether this process reports the run: always, but for the ranks above 0 of an MPI run.
+pub(crate) fn reports() -> bool {
+    MPI_RANK.load(std::sync::atomic::Ordering::Relaxed) == 0
+}
+
+/// The `mpi` scheduler, and its settings for results.json: the bounds, the number of
+/// ranks and each rank's host.
+#[cfg(feature = "mpi")]
+fn mpi_scheduler(
+    flow: AsyncConfig,
+) -> anyhow::Result<(Box<dyn Scheduler<f32>>, serde_json::Value)> {
+    let mpi = locus_sched::Mpi::new(flow)?;
+    MPI_RANK.store(mpi.rank(), std::sync::atomic::Ordering::Relaxed);
+    let settings = json!({
+        "flow": mpi.config(),
+        "ranks": mpi.ranks(),
+        "hosts": mpi.hosts(),
+        "stages_per_rank": 1,
+    });
+    Ok((Box::new(mpi), settings))
+}
+
+/// Without the cargo feature `mpi`: the error that says how to get it.
+#[cfg(not(feature = "mpi"))]
+fn mpi_scheduler(
+    _flow: AsyncConfig,
+) -> anyhow::Result<(Box<dyn Scheduler<f32>>, serde_json::Value)> {
+    anyhow::bail!(
+        "--scheduler mpi needs locus built with the cargo feature `mpi` (cargo build \
+         --release -p locus-cli --features mpi, with Debian's libopenmpi-dev, openmpi-bin \
+         and libclang-dev installed), then run under mpirun -n <stages>"
+    )
 }
 
 /// The budget of `--scheduler greedy`: `--stage-epochs` for each stage below the top, the

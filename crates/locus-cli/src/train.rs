@@ -388,16 +388,18 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
         ModelKind::Lstm => anyhow::bail!("--model lstm trains the sequence tasks only"),
     };
     crate::scheduler::check_stages(args, &stages)?;
-    eprintln!(
-        "locus train: {} on {} ({} train / {} test samples), {} stages, {}, {} scheduler",
-        algorithm.name,
-        args.dataset.name(),
-        split.train.len(),
-        split.test.len(),
-        stages.len(),
-        Module::<f32>::name(stages[0].module()),
-        scheduler.name(),
-    );
+    if crate::scheduler::reports() {
+        eprintln!(
+            "locus train: {} on {} ({} train / {} test samples), {} stages, {}, {} scheduler",
+            algorithm.name,
+            args.dataset.name(),
+            split.train.len(),
+            split.test.len(),
+            stages.len(),
+            Module::<f32>::name(stages[0].module()),
+            scheduler.name(),
+        );
+    }
     // After every epoch: the test set, each stage's update against the true gradient on a
     // fixed batch of training samples, and each local head's own accuracy.
     let mut evaluation = Classification::new(&split.test).with_alignment_on(&split.train)?;
@@ -514,6 +516,10 @@ pub(crate) fn write_run(args: &TrainArgs, run: &mut RunReport) -> anyhow::Result
 /// Writes the run's files when `--out` is given and prints its summary (one JSON line
 /// with `--json`).
 pub(crate) fn finish(args: &TrainArgs, mut run: RunReport) -> anyhow::Result<()> {
+    // Under --scheduler mpi every rank holds the trained stack; rank 0 reports.
+    if !crate::scheduler::reports() {
+        return Ok(());
+    }
     if let Some(stats) = crate::data::standardization() {
         run.config
             .insert("input_standardization".into(), serde_json::json!(stats));
@@ -544,6 +550,9 @@ pub(crate) fn log_epoch(
     seconds: f64,
     record: Option<&EpochRecord>,
 ) {
+    if !crate::scheduler::reports() {
+        return;
+    }
     ProgressBar::clear_line();
     let test = record.map_or_else(String::new, |r| {
         format!(

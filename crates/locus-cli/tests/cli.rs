@@ -713,3 +713,22 @@ fn list_and_help_show_every_algorithm_from_the_registry() {
         "a header and 17 algorithms:\n{list}"
     );
 }
+
+/// Without the cargo feature `mpi`, `--scheduler mpi` says how to get it, before any data
+/// is read.
+#[test]
+#[cfg(not(feature = "mpi"))]
+fn the_mpi_scheduler_names_the_feature_it_needs() {
+    fails_with(
+        &[
+            "train",
+            "--algo",
+            "dgl",
+            "--dataset",
+            "mnist",
+            "--scheduler",
+            "mpi",
+        ],
+        &["--scheduler mpi", "cargo feature `mpi`", "mpirun -n"],
+    );
+}

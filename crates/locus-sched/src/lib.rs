@@ -32,6 +32,8 @@
 mod actor;
 mod async_config;
 mod checkpoint;
+#[cfg(any(test, feature = "mpi"))]
+mod distributed;
 mod ff_readout;
 mod ff_trainer;
 mod forward_unlocked;
@@ -56,6 +58,8 @@ mod synthetic_input;
 
 pub use async_config::{AsyncConfig, ReplayConfig};
 pub use checkpoint::{load_checkpoint, save_checkpoint, Checkpoints};
+#[cfg(feature = "mpi")]
+pub use distributed::Mpi;
 pub use ff_readout::{Readout, ReadoutConfig, ReadoutScores};
 pub use ff_trainer::ForwardForwardTrainer;
 pub use forward_unlocked::ForwardUnlocked;
@@ -119,6 +123,15 @@ pub enum Error {
     },
     /// A scheduler broke its own message protocol: a bug in locus, never bad input.
     Protocol(String),
+    /// Another process of a run over MPI ranks failed; this one stopped.
+    RankFailed {
+        /// The rank that failed.
+        rank: u32,
+        /// The stage it ran.
+        stage: String,
+        /// What went wrong there.
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for Error {
@@ -144,6 +157,11 @@ impl std::fmt::Display for Error {
                 write!(f, "checkpoint file {}: {reason}", path.display())
             }
             Error::Protocol(msg) => write!(f, "internal scheduler error (a bug): {msg}"),
+            Error::RankFailed {
+                rank,
+                stage,
+                reason,
+            } => write!(f, "rank {rank} (stage '{stage}') failed: {reason}"),
         }
     }
 }

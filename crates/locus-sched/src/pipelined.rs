@@ -131,7 +131,7 @@ impl<F: Float> Links<F> {
                 Outbound::Credit => match (&self.below, feed.as_deref_mut()) {
                     (Some(below), _) => deliver(below, Inbound::Credit).map(|_| true)?,
                     (None, Some(feed)) => {
-                        feed.credits += 1;
+                        feed.credit();
                         true
                     }
                     (None, None) => {
@@ -282,8 +282,9 @@ impl<F> Drop for Stopper<'_, F> {
 
 /// The data source, on the first stage's thread: gathers the epoch's batches and hands
 /// them to the stage as it frees slots, so that no other thread stands between the data
-/// and the first stage.
-struct Feed<'a, F> {
+/// and the first stage. The [`Mpi`](crate::Mpi) scheduler's rank 0 feeds its stage the
+/// same way.
+pub(crate) struct Feed<'a, F> {
     make: &'a MakeBatch<'a, F>,
     batches: &'a [Vec<usize>],
     next: usize,
@@ -293,8 +294,37 @@ struct Feed<'a, F> {
     network_input: bool,
 }
 
-impl<F: Float> Feed<'_, F> {
-    fn fill(&mut self, actor: &mut StageActor<'_, F>, out: &mut Vec<Outbound<F>>) -> Result<()> {
+impl<'a, F: Float> Feed<'a, F> {
+    /// A feed of `batches` (sample indices, in the epoch's order) made by `make`, with
+    /// `capacity` credits to start.
+    pub(crate) fn new(
+        make: &'a MakeBatch<'a, F>,
+        batches: &'a [Vec<usize>],
+        capacity: usize,
+        network_input: bool,
+    ) -> Self {
+        Feed {
+            make,
+            batches,
+            next: 0,
+            credits: capacity,
+            end_sent: false,
+            network_input,
+        }
+    }
+
+    /// One more batch may be fed.
+    pub(crate) fn credit(&mut self) {
+        self.credits += 1;
+    }
+
+    /// Hands the stage every batch it has room for, and the end of the epoch after the
+    /// last.
+    pub(crate) fn fill(
+        &mut self,
+        actor: &mut StageActor<'_, F>,
+        out: &mut Vec<Outbound<F>>,
+    ) -> Result<()> {
         while self.credits > 0 && self.next < self.batches.len() {
             let batch = (self.make)(self.next, &self.batches[self.next])?;
             let activation = Activation {
@@ -389,14 +419,8 @@ impl Pipelined {
                     notices: notice_tx.clone(),
                 };
                 let actor = StageActor::new(i, stage, role, settings);
-                let feed = (i == 0).then(|| Feed {
-                    make,
-                    batches: &batches,
-                    next: 0,
-                    credits: settings.capacity,
-                    end_sent: false,
-                    network_input,
-                });
+                let feed =
+                    (i == 0).then(|| Feed::new(make, &batches, settings.capacity, network_input));
                 let stop = &stop;
                 let spawned = thread::Builder::new()
                     .name(format!("locus-stage-{i}"))

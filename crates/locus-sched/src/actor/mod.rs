@@ -205,6 +205,17 @@ impl<'a, F: Float> StageActor<'a, F> {
                         format!("unexpected gradient message for batch {batch}"),
                     ));
                 };
+                if message.shape() != entry.output.shape() {
+                    return Err(protocol(
+                        name,
+                        format!(
+                            "a gradient message of shape {:?} for batch {batch}, whose \
+                             output has shape {:?}",
+                            message.shape(),
+                            entry.output.shape()
+                        ),
+                    ));
+                }
                 entry.message_staleness = steps - entry.forward_step;
                 entry.message = Some(message);
                 self.stats.message(steps - entry.forward_step);
@@ -221,6 +232,16 @@ impl<'a, F: Float> StageActor<'a, F> {
                         format!("unexpected global error for batch {batch}"),
                     ));
                 };
+                if error.shape().first() != Some(&entry.labels.len()) {
+                    return Err(protocol(
+                        name,
+                        format!(
+                            "a global error of shape {:?} for batch {batch} of {} samples",
+                            error.shape(),
+                            entry.labels.len()
+                        ),
+                    ));
+                }
                 entry.global = Some(error);
                 self.stats.message(steps - entry.forward_step);
             }

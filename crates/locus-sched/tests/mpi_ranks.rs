@@ -1,0 +1,318 @@
+//! The `mpi` scheduler under `mpirun --oversubscribe` on this machine: with one batch in
+//! flight it ends with Lockstep's parameters bit for bit on 2 and 3 ranks (DFA, local
+//! classifiers as in DGL, DNI); a stage that fails makes every rank stop with an error
+//! naming the rank and the stage; a rank that dies ends the whole job, non-zero, in
+//! bounded time.
+//!
+//! Each test runs itself again under `mpirun`: the parent starts the ranks (this test
+//! binary, filtered to the one test, with `LOCUS_MPI_TEST_CHILD` set) and checks how
+//! they ended; the ranks run the body. Without `mpirun` the tests say so and pass,
+//! unless `LOCUS_REQUIRE_MPI` is set (CI sets it).
+
+mod support;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use locus_core::{
+    seeded_rng, Activation, Error as CoreError, LinearConfig, Loss, OptimizerConfig,
+    Result as CoreResult, Sequential, SgdConfig,
+};
+use locus_objectives::{LocalObjective, LocalSignal, Mode, StageContext, SupervisedLoss};
+use locus_sched::{AsyncConfig, EpochPlan, Error, Lockstep, Mpi, NoObserver, Scheduler, Stage};
+use support::{hidden, objective_metrics, product_data, stack, weights, Rule};
+
+const CHILD: &str = "LOCUS_MPI_TEST_CHILD";
+
+/// Runs `test` of this binary on `ranks` ranks; `None` (the test is skipped) when there
+/// is no `mpirun`. Kills the job and fails past `deadline`, which only a hang needs.
+fn mpirun(test: &str, ranks: usize, deadline: Duration) -> Option<(bool, String)> {
+    if Command::new("mpirun").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("LOCUS_REQUIRE_MPI").is_none(),
+            "LOCUS_REQUIRE_MPI is set but mpirun was not found"
+        );
+        eprintln!("skipped: mpirun not found (Debian: openmpi-bin, libopenmpi-dev)");
+        return None;
+    }
+    // One job at a time: ranks waiting for a message spin, and several jobs on a small
+    // machine would starve each other.
+    static ONE_JOB: Mutex<()> = Mutex::new(());
+    let _job = ONE_JOB.lock().unwrap_or_else(|e| e.into_inner());
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new("mpirun")
+        .args(["--oversubscribe", "-n", &ranks.to_string()])
+        .arg(exe)
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        // CI runs as root; OpenMPI refuses to unless told.
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        // More ranks than cores: a waiting rank gives its core away.
+        .env("OMPI_MCA_mpi_yield_when_idle", "1")
+        .env("MATMUL_NUM_THREADS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read on threads, so that a full pipe never stops the ranks.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = out.join().unwrap() + &err.join().unwrap();
+    let Some(status) = status else {
+        panic!("{test} on {ranks} ranks took more than {deadline:?}: a hang\n{output}");
+    };
+    Some((status.success(), output))
+}
+
+fn in_child() -> bool {
+    std::env::var_os(CHILD).is_some()
+}
+
+fn plan(epoch: u64) -> EpochPlan {
+    EpochPlan {
+        batch_size: 16,
+        seed: 5,
+        epoch,
+    }
+}
+
+/// On every rank: each rule trained two epochs under Mpi with one batch in flight ends
+/// with Lockstep's weights, objective state and losses.
+fn like_lockstep(widths: &[usize]) {
+    let data = product_data(90, 1);
+    let mut mpi = Mpi::new(AsyncConfig::default().with_in_flight(1)).unwrap();
+    for rule in [Rule::DirectFeedback, Rule::Local, Rule::Dni] {
+        let mut reference = stack(rule, widths, 3);
+        let mut stages = stack(rule, widths, 3);
+        for epoch in 0..2 {
+            let expected = Lockstep
+                .train_epoch(&mut reference, &data, plan(epoch), &mut NoObserver)
+                .unwrap();
+            let got = mpi
+                .train_epoch(&mut stages, &data, plan(epoch), &mut NoObserver)
+                .unwrap();
+            assert_eq!(
+                (got.loss, &got.stage_losses, got.samples),
+                (expected.loss, &expected.stage_losses, expected.samples),
+                "{rule:?}, epoch {epoch}, rank {}",
+                mpi.rank()
+            );
+        }
+        let rank = mpi.rank();
+        assert_eq!(
+            weights(&stages),
+            weights(&reference),
+            "{rule:?}, rank {rank}"
+        );
+        assert_eq!(
+            objective_metrics(&stages),
+            objective_metrics(&reference),
+            "{rule:?}, rank {rank}"
+        );
+        println!("rank {rank}: {rule:?} matches lockstep");
+        // Each line reaches mpirun's output as it is printed.
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    }
+}
+
+#[test]
+fn two_ranks_with_one_batch_in_flight_are_lockstep() {
+    if in_child() {
+        return like_lockstep(&[12]);
+    }
+    let test = "two_ranks_with_one_batch_in_flight_are_lockstep";
+    if let Some((ok, output)) = mpirun(test, 2, Duration::from_secs(120)) {
+        assert!(ok, "{output}");
+        assert_eq!(output.matches("matches lockstep").count(), 6, "{output}");
+    }
+}
+
+#[test]
+fn three_ranks_with_one_batch_in_flight_are_lockstep() {
+    if in_child() {
+        return like_lockstep(&[12, 10]);
+    }
+    let test = "three_ranks_with_one_batch_in_flight_are_lockstep";
+    if let Some((ok, output)) = mpirun(test, 3, Duration::from_secs(120)) {
+        assert!(ok, "{output}");
+        assert_eq!(output.matches("matches lockstep").count(), 9, "{output}");
+    }
+}
+
+#[test]
+fn a_stack_needs_one_rank_per_stage() {
+    if in_child() {
+        let mut mpi = Mpi::new(AsyncConfig::default()).unwrap();
+        let mut stages = stack(Rule::DirectFeedback, &[12, 10], 3);
+        let e = mpi
+            .train_epoch(&mut stages, &product_data(20, 1), plan(0), &mut NoObserver)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("3 stages but the run has 2 ranks"), "{e}");
+        println!("refused: {e}");
+        return;
+    }
+    if let Some((ok, output)) = mpirun(
+        "a_stack_needs_one_rank_per_stage",
+        2,
+        Duration::from_secs(60),
+    ) {
+        assert!(ok, "{output}");
+        assert_eq!(output.matches("refused: ").count(), 2, "{output}");
+    }
+}
+
+/// What the faulty stage does at its step `at`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fault {
+    /// Its signal returns an error.
+    Error,
+    /// Its process dies at once, as if killed.
+    Die,
+}
+
+/// An objective that behaves like `inner` except at step `at`.
+struct FailAt {
+    inner: Box<dyn LocalObjective<f64>>,
+    at: u64,
+    fault: Fault,
+}
+
+impl LocalObjective<f64> for FailAt {
+    fn name(&self) -> String {
+        format!("faulty {}", self.inner.name())
+    }
+    fn signal(&mut self, ctx: &StageContext<'_, f64>, mode: Mode) -> CoreResult<LocalSignal<f64>> {
+        if ctx.step == self.at {
+            match self.fault {
+                Fault::Error => return Err(CoreError::invalid("injected fault", "none", self.at)),
+                Fault::Die => std::process::abort(),
+            }
+        }
+        self.inner.signal(ctx, mode)
+    }
+    fn needs_message(&self) -> bool {
+        self.inner.needs_message()
+    }
+    fn needs_labels(&self) -> bool {
+        self.inner.needs_labels()
+    }
+    fn needs_global_error(&self) -> bool {
+        self.inner.needs_global_error()
+    }
+}
+
+/// Three DFA stages, the middle one (`stage2`, rank 1) faulty at its step 3.
+fn faulty_stack(fault: Fault) -> Vec<Stage<f64>> {
+    let sizes = [8, 12, 10, 3];
+    let mut rng = seeded_rng(11);
+    (0..3)
+        .map(|i| {
+            let mut layer = Sequential::new().push(
+                LinearConfig::new(sizes[i], sizes[i + 1])
+                    .init::<f64>(&mut rng)
+                    .unwrap(),
+            );
+            if i < 2 {
+                layer = layer.push(Activation::Tanh);
+            }
+            let mut objective: Box<dyn LocalObjective<f64>> = if i == 2 {
+                Box::new(SupervisedLoss::new(Loss::SoftmaxCrossEntropy))
+            } else {
+                hidden(Rule::DirectFeedback, i)
+            };
+            if i == 1 {
+                objective = Box::new(FailAt {
+                    inner: objective,
+                    at: 3,
+                    fault,
+                });
+            }
+            let optimizer = OptimizerConfig::Sgd(SgdConfig::new(0.05)).build().unwrap();
+            Stage::new(
+                format!("stage{}", i + 1),
+                Box::new(layer),
+                objective,
+                optimizer,
+            )
+        })
+        .collect()
+}
+
+/// Runs the faulty stack for two epochs on this rank; returns the error.
+fn run_faulty(fault: Fault) -> (usize, Error) {
+    let mut mpi = Mpi::new(AsyncConfig::default()).unwrap();
+    let mut stages = faulty_stack(fault);
+    let data = product_data(90, 1);
+    for epoch in 0..2 {
+        if let Err(e) = mpi.train_epoch(&mut stages, &data, plan(epoch), &mut NoObserver) {
+            return (mpi.rank(), e);
+        }
+    }
+    panic!("rank {}: the faulty run did not fail", mpi.rank());
+}
+
+#[test]
+fn a_failing_stage_stops_every_rank_with_its_rank_and_name() {
+    if in_child() {
+        let (rank, e) = run_faulty(Fault::Error);
+        let text = e.to_string();
+        if rank == 1 {
+            assert!(matches!(e, Error::StageFailed { .. }), "{text}");
+            assert!(text.contains("stage 'stage2' failed at step 3"), "{text}");
+        } else {
+            assert!(matches!(e, Error::RankFailed { rank: 1, .. }), "{text}");
+            assert!(text.contains("rank 1 (stage 'stage2') failed"), "{text}");
+            assert!(text.contains("injected fault"), "{text}");
+        }
+        println!("rank {rank} stopped: {text}");
+        return;
+    }
+    let test = "a_failing_stage_stops_every_rank_with_its_rank_and_name";
+    if let Some((ok, output)) = mpirun(test, 3, Duration::from_secs(60)) {
+        assert!(ok, "{output}");
+        assert_eq!(output.matches(" stopped: ").count(), 3, "{output}");
+    }
+}
+
+#[test]
+fn a_rank_that_dies_ends_the_job_in_bounded_time() {
+    if in_child() {
+        let (rank, e) = run_faulty(Fault::Die);
+        panic!("rank {rank} returned instead of being ended: {e}");
+    }
+    let test = "a_rank_that_dies_ends_the_job_in_bounded_time";
+    if let Some((ok, output)) = mpirun(test, 3, Duration::from_secs(60)) {
+        assert!(!ok, "the job succeeded although rank 1 died:\n{output}");
+        assert!(
+            output.contains("rank 1"),
+            "mpirun does not name the rank:\n{output}"
+        );
+        assert!(!output.contains("returned instead"), "{output}");
+    }
+}
