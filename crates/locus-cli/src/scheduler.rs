@@ -48,14 +48,14 @@ pub struct SchedulerArgs {
     #[arg(long, value_enum, default_value_t = SchedulerKind::Lockstep)]
     #[serde(serialize_with = "crate::config_toml::value_name")]
     pub scheduler: SchedulerKind,
-    /// pipelined, simulated: batches that may wait between two stages [default: 2].
+    /// pipelined, simulated, mpi: batches that may wait between two stages [default: 2].
     #[arg(long)]
     pub capacity: Option<usize>,
-    /// pipelined, simulated: batches a stage may hold while it waits for their signal
+    /// pipelined, simulated, mpi: batches a stage may hold while it waits for their signal
     /// (1 reproduces lockstep) [default: the number of stages].
     #[arg(long)]
     pub in_flight: Option<usize>,
-    /// pipelined, simulated: replay buffers of N batches above every stage whose stages
+    /// pipelined, simulated, mpi: replay buffers of N batches above every stage whose stages
     /// below learn locally (asynchronous DGL).
     #[arg(long, value_name = "N")]
     pub replay_buffer: Option<usize>,

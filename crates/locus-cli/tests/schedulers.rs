@@ -170,7 +170,7 @@ fn scheduler_options_are_checked() {
     fails_with(
         &["--capacity", "3"],
         &[
-            "--capacity applies to --scheduler pipelined or simulated",
+            "--capacity applies to --scheduler pipelined, simulated or mpi",
             "lockstep",
         ],
     );

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Training speed of `locus train` itself, beside the benches (reproduce/bench.sh): one
+# MNIST epoch of the default 784-1000-1000-10 MLP per run, batch 128 (the benches' batch),
+# seed 7, for bp, fa and dfa under lockstep and bp and dfa under pipelined, with matrix
+# products on one thread (MATMUL_NUM_THREADS=1: the stages' own concurrency) and on all
+# cores. Writes book/src/results/bench/cli.jsonl (one line per run: rule, scheduler,
+# threads, samples/s over the training time, test accuracy) and cli-machine.txt (cores,
+# load before and after). About 2 minutes on 2 quiet cores.
+#   reproduce/cli_speed.sh [DATA_DIR]        (MNIST IDX files; default ../shared/data/mnist)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data=${1:-${LOCUS_DATA:-../shared/data}/mnist}
+out=book/src/results/bench
+mkdir -p "$out"
+cargo build --release -q -p locus-cli
+locus=${LOCUS_BIN:-target/release/locus}
+cores=$(nproc)
+{ echo "machine: $cores cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)";
+  echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"; echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"; } \
+  > "$out/cli-machine.txt"
+: > "$out/cli.jsonl"
+run() { # rule scheduler threads
+  MATMUL_NUM_THREADS=$3 "$locus" train --algo "$1" --dataset mnist --data-dir "$data" \
+    --epochs 1 --batch-size 128 --seed 7 --scheduler "$2" --json |
+    python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print(json.dumps({"rule": sys.argv[1], "scheduler": sys.argv[2], "threads": int(sys.argv[3]),
+                  "samples_per_s": round(r["samples_per_s"]), "test_accuracy": r["test_accuracy"]}))
+' "$1" "$2" "$3" | tee -a "$out/cli.jsonl"
+}
+for threads in 1 "$cores"; do
+  for rule in bp fa dfa; do run "$rule" lockstep "$threads"; done
+  for rule in bp dfa; do run "$rule" pipelined "$threads"; done
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/cli-machine.txt"
