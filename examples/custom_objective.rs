@@ -5,7 +5,7 @@
 //! Run: `cargo run --release --example custom_objective`
 
 use locus::core::loss::Loss;
-use locus::core::{as_matrix, init::Init, seeded_rng};
+use locus::core::{as_matrix, init::Init, matmul, seeded_rng};
 use locus::data::mnist1d::{generate, Mnist1dConfig};
 use locus::prelude::*;
 use ndarray::{Array2, Ix2};
@@ -48,10 +48,10 @@ impl LocalObjective<f32> for FixedRandomReadout {
             Some(self.readout.nrows()),
             "fixed-random-readout",
         )?;
-        let logits = h.dot(&self.readout).into_dyn();
+        let logits = matmul(&h, &self.readout.view()).into_dyn();
         let (loss, grad_logits) = Loss::SoftmaxCrossEntropy.evaluate(&logits, labels)?;
         let grad_logits = as_matrix(&grad_logits, None, "fixed-random-readout")?;
-        let grad_output = grad_logits.dot(&self.readout.t()).into_dyn();
+        let grad_output = matmul(&grad_logits, &self.readout.t()).into_dyn();
         Ok(LocalSignal { loss, grad_output })
     }
 }

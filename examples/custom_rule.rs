@@ -8,7 +8,7 @@
 //! (or `-- list`, or any other `locus` arguments).
 
 use locus::core::loss::Loss;
-use locus::core::{as_matrix, init::Init, seeded_rng, FeedbackRule};
+use locus::core::{as_matrix, init::Init, matmul, seeded_rng, FeedbackRule};
 use locus::prelude::*;
 use locus_cli::{Algorithm, HiddenSignal, ObjectiveSettings, StageSlot};
 use ndarray::{Array2, Ix2};
@@ -62,10 +62,10 @@ impl<F: Float> LocalObjective<F> for LocalErrors<F> {
             self.readout = Some(r.into_dimensionality::<Ix2>().expect("drawn as 2-D"));
         }
         let readout = self.readout.as_ref().expect("drawn above");
-        let logits = h.dot(readout).into_dyn();
+        let logits = matmul(&h, &readout.view()).into_dyn();
         let (loss, grad_logits) = Loss::SoftmaxCrossEntropy.evaluate(&logits, labels)?;
         let grad_logits = as_matrix(&grad_logits, None, "local-errors")?;
-        let grad_output = grad_logits.dot(&readout.t()).into_dyn();
+        let grad_output = matmul(&grad_logits, &readout.t()).into_dyn();
         Ok(LocalSignal { loss, grad_output })
     }
 }

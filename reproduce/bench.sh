@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Training-step throughput of every rule, ours and PyTorch's, measured in one sitting on
-# one machine, written to book/src/results/bench/. Takes about 5 minutes.
+# one machine, written to book/src/results/bench/. Runs every criterion bench (mlp_step,
+# forward_forward_step, lenet_step, gim_step); takes 5 to 10 minutes.
 #   reproduce/bench.sh            (PyTorch from $TORCH_PYTHON, default /tmp/torchenv/bin/python;
 #                                  make it with: python3 -m venv /tmp/torchenv &&
 #                                  /tmp/torchenv/bin/pip install torch numpy)
@@ -16,13 +17,26 @@ anchor=${TORCH_BASELINE:-../shared/anchors/torch_baseline.py}
 { echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)";
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"; rustc --version; } > "$out/machine.txt"
 
-cargo bench --bench mlp_step -- --warm-up-time 2 --measurement-time 5 2>&1 | tee "$out/criterion.txt"
+bench_flags=()
+for bench in mlp_step forward_forward_step lenet_step gim_step; do
+  bench_flags+=(--bench "$bench")
+done
+# Criterion writes under the target directory; results older than this run are not ours.
+criterion_dir="${CARGO_TARGET_DIR:-target}/criterion"
+stamp=$(mktemp)
+trap 'rm -f "$stamp"' EXIT
+cargo bench "${bench_flags[@]}" -- --warm-up-time 2 --measurement-time 5 2>&1 |
+  tee "$out/criterion.txt"
 
-# Criterion's point estimates (mean seconds per iteration) as JSON lines.
-python3 - "$out/locus.jsonl" <<'PY'
-import json, pathlib, sys
+# Criterion's point estimates (mean seconds per iteration) of this run as JSON lines, one
+# per benchmark of every group.
+python3 - "$out/locus.jsonl" "$criterion_dir" "$stamp" <<'PY'
+import json, os, pathlib, sys
+since = os.path.getmtime(sys.argv[3])
 rows = []
-for est in sorted(pathlib.Path("target/criterion").glob("*/*/new/estimates.json")):
+for est in sorted(pathlib.Path(sys.argv[2]).glob("**/new/estimates.json")):
+    if est.stat().st_mtime < since:
+        continue
     bench = json.loads((est.parent / "benchmark.json").read_text())
     mean_s = json.loads(est.read_text())["mean"]["point_estimate"] / 1e9
     tp = bench.get("throughput") or {}

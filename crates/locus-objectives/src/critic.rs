@@ -2,7 +2,7 @@
 //! learnable part of an InfoNCE estimator.
 
 use locus_core::init::Init;
-use locus_core::{Error, Float, Param, ParamMut, Result, SeededRng, Tensor};
+use locus_core::{matmul, Error, Float, Param, ParamMut, Result, SeededRng, Tensor};
 use ndarray::{Array2, ArrayView2, Ix2};
 
 /// A critic `f(x, y)`, scored on all pairs of two sets of embeddings at once.
@@ -162,7 +162,7 @@ impl<F: Float> Critic<F> for BilinearCritic<F> {
     fn scores(&self, x: ArrayView2<'_, F>, y: ArrayView2<'_, F>) -> Result<Array2<F>> {
         let w = self.weight()?;
         check_pair("BilinearCritic", &x, &y, w.dim(), None)?;
-        Ok(x.dot(&w).dot(&y.t()))
+        Ok(matmul(&matmul(&x, &w).view(), &y.t()))
     }
 
     fn backward(
@@ -180,12 +180,12 @@ impl<F: Float> Critic<F> for BilinearCritic<F> {
             Some(&grad_scores),
         )?;
         // s = X W Yᵀ: ∂X = G Y Wᵀ, ∂Y = Gᵀ X W, ∂W = Xᵀ G Y.
-        let gy = grad_scores.dot(&y);
-        let xw = x.dot(&w);
+        let gy = matmul(&grad_scores, &y);
+        let xw = matmul(&x, &w);
         Ok(CriticGradients {
-            x: gy.dot(&w.t()),
-            y: grad_scores.t().dot(&xw),
-            params: vec![x.t().dot(&gy).into_dyn()],
+            x: matmul(&gy.view(), &w.t()),
+            y: matmul(&grad_scores.t(), &xw.view()),
+            params: vec![matmul(&x.t(), &gy.view()).into_dyn()],
         })
     }
 
@@ -250,7 +250,7 @@ impl<F: Float> Critic<F> for DotProductCritic {
             (x.ncols().max(1), x.ncols().max(1)),
             None,
         )?;
-        Ok(x.dot(&y.t()) / F::cast(self.temperature))
+        Ok(matmul(&x, &y.t()) / F::cast(self.temperature))
     }
 
     fn backward(
@@ -269,8 +269,8 @@ impl<F: Float> Critic<F> for DotProductCritic {
         )?;
         let inv = F::cast(1.0 / self.temperature);
         Ok(CriticGradients {
-            x: grad_scores.dot(&y) * inv,
-            y: grad_scores.t().dot(&x) * inv,
+            x: matmul(&grad_scores, &y) * inv,
+            y: matmul(&grad_scores.t(), &x) * inv,
             params: Vec::new(),
         })
     }

@@ -1,7 +1,7 @@
 //! The regularised normalised HSIC of the HSIC bottleneck's reference code (NOCCO), with
 //! its exact gradient.
 
-use locus_core::{Error, Float, Result};
+use locus_core::{matmul, Error, Float, Result};
 use ndarray::{Array2, ArrayView2};
 
 use crate::hsic::{hsic_matrix_grad, Grads};
@@ -33,18 +33,20 @@ pub(crate) fn nocco(k: &Array2<f64>, l: &Array2<f64>, epsilon: f64) -> Result<Gr
         f64::from(u8::from(i == j)) - 1.0 / b as f64
     });
     let resolvent = |m: &Array2<f64>, name: &str| -> Result<(Array2<f64>, Array2<f64>)> {
-        let a = m.dot(&h);
+        let a = matmul(&m.view(), &h.view());
         let mut shifted = a.clone();
         shifted.diag_mut().mapv_inplace(|v| v + lambda);
         let inv = inverse(shifted).ok_or_else(|| Error::NonFinite {
             context: format!("NOCCO: K H + ε b I of {name} is singular to working precision"),
         })?;
-        Ok((a.dot(&inv), inv))
+        Ok((matmul(&a.view(), &inv.view()), inv))
     };
     let (rk, mk) = resolvent(k, "K")?;
     let (rl, ml) = resolvent(l, "L")?;
     let grad = |m: &Array2<f64>, r_other: &Array2<f64>| {
-        (h.dot(m).dot(r_other).dot(m) * lambda).reversed_axes()
+        let hm = matmul(&h.view(), &m.view());
+        let hmr = matmul(&hm.view(), &r_other.view());
+        (matmul(&hmr.view(), &m.view()) * lambda).reversed_axes()
     };
     Ok(Grads {
         value: (&rk * &rl.t()).sum(),

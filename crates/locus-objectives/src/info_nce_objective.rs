@@ -3,8 +3,8 @@
 
 use locus_core::init::Init;
 use locus_core::{
-    check_finite, load_optimizer, save_optimizer, seeded_rng, AdamConfig, Error, Float, Optimizer,
-    OptimizerConfig, ParamMut, Result, StateDict, StateValue, Tensor,
+    check_finite, load_optimizer, matmul, save_optimizer, seeded_rng, AdamConfig, Error, Float,
+    Optimizer, OptimizerConfig, ParamMut, Result, StateDict, StateValue, Tensor,
 };
 use ndarray::{Array2, Array3, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
@@ -374,7 +374,7 @@ fn predict_step<F: Float>(
         .flat_map(|b| (0..(l.steps - k) * l.across).map(move |p| b * positions + p))
         .collect();
     let context = z.select(Axis(0), &anchors);
-    let predictions = context.dot(&w);
+    let predictions = matmul(&context.view(), &w);
     let n = config.negatives + 1;
     let mut rng = seeded_rng(config.seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     rng.set_stream(step);
@@ -420,8 +420,8 @@ fn predict_step<F: Float>(
         }
     }
     // p = c W: ∂W = cᵀ ∂p, ∂c = ∂p Wᵀ.
-    let grad_w = context.t().dot(&grad_predictions);
-    let grad_context = grad_predictions.dot(&w.t());
+    let grad_w = matmul(&context.t(), &grad_predictions.view());
+    let grad_context = matmul(&grad_predictions.view(), &w.t());
     for (&a, g) in anchors.iter().zip(grad_context.outer_iter()) {
         let mut target = grad_z.row_mut(a);
         target += &g;

@@ -1,7 +1,7 @@
 //! Kernels on a batch of rows, and the exact gradient of a loss of a kernel matrix with
 //! respect to the rows: the similarity matrices HSIC compares.
 
-use locus_core::{as_matrix, Error, Float, Result, Tensor};
+use locus_core::{as_matrix, matmul, Error, Float, Result, Tensor};
 use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
@@ -130,7 +130,15 @@ pub(crate) fn batch_rows<F: Float>(x: &Tensor<F>, context: &str) -> Result<Array
 /// The kernel matrix of the rows of `x`; `kernel` must be resolved (not the median).
 pub(crate) fn matrix_of(kernel: Kernel, x: &Array2<f64>) -> Array2<f64> {
     if kernel == Kernel::Linear {
-        return x.dot(&x.t());
+        let mut k = matmul(&x.view(), &x.t());
+        // Mirrored so that the matrix is symmetric bit for bit, whatever order the kernel
+        // summed the two halves in.
+        for i in 0..k.nrows() {
+            for j in 0..i {
+                k[[i, j]] = k[[j, i]];
+            }
+        }
+        return k;
     }
     let b = x.nrows();
     let mut k = Array2::zeros((b, b));
@@ -161,7 +169,7 @@ pub(crate) fn grad_of(
     // A distance kernel K_ij = φ(D_ij), D_ij = ‖x_i − x_j‖², gives
     // ∂L/∂x_i = Σ_j W_ij (x_i − x_j) with W_ij = 2 S_ij φ'(D_ij).
     let w = match kernel {
-        Kernel::Linear => return s.dot(x),
+        Kernel::Linear => return matmul(&s.view(), &x.view()),
         // φ' = −φ / 2σ².
         Kernel::Gaussian { sigma } => -(&s * k) / (sigma * sigma),
         // φ = (D + c²)^(−1/2), φ' = −φ³ / 2.
@@ -169,7 +177,7 @@ pub(crate) fn grad_of(
         Kernel::GaussianMedian => unreachable!("resolved by the caller"),
     };
     let row_sums = w.sum_axis(Axis(1)).insert_axis(Axis(1));
-    x * &row_sums - w.dot(x)
+    x * &row_sums - matmul(&w.view(), &x.view())
 }
 
 /// The `[b, b]` kernel matrix `K_ij = k(x_i, x_j)` of the rows of `x` (`[b, d]`),

@@ -1,7 +1,7 @@
 use locus_core::init::Init;
 use locus_core::{
-    as_matrix, check_finite, load_optimizer, save_optimizer, seeded_rng, AdamConfig, Error, Float,
-    Linear, LinearConfig, Module, Optimizer, OptimizerConfig, ParamMut, Result, StateDict,
+    as_matrix, check_finite, load_optimizer, matmul, save_optimizer, seeded_rng, AdamConfig, Error,
+    Float, Linear, LinearConfig, Module, Optimizer, OptimizerConfig, ParamMut, Result, StateDict,
     StateValue, Tensor,
 };
 use ndarray::{Array2, Axis, Ix2};
@@ -266,7 +266,10 @@ impl<F: Float> Reconstruction<F> {
                 output.shape(),
             ));
         }
-        Ok(self.config.loss.reconstruct((h.dot(&v) + &c).view()))
+        Ok(self
+            .config
+            .loss
+            .reconstruct((matmul(&h.view(), &v.view()) + &c).view()))
     }
 
     fn build_state(&mut self, width: usize, features: usize) -> Result<()> {
@@ -390,9 +393,9 @@ impl<F: Float> LocalObjective<F> for Reconstruction<F> {
                     .view()
                     .into_dimensionality::<ndarray::Ix1>()
                     .expect("1-D");
-                let z = h.dot(&tied.weight.t()) + c;
+                let z = matmul(&h.view(), &tied.weight.t()) + c;
                 let (loss, dz) = loss_kind.evaluate(z.view(), x.view())?;
-                let grad_h = dz.dot(&tied.weight).into_dyn();
+                let grad_h = matmul(&dz.view(), &tied.weight.view()).into_dyn();
                 if learn {
                     let grad_c = dz.sum_axis(Axis(0)).into_dyn();
                     let params = vec![ParamMut {
@@ -407,7 +410,7 @@ impl<F: Float> LocalObjective<F> for Reconstruction<F> {
                         .enumerate()
                         .map(|(i, shape)| {
                             if i == tied.index {
-                                dz.t().dot(&h).into_dyn()
+                                matmul(&dz.t(), &h.view()).into_dyn()
                             } else {
                                 Tensor::zeros(shape.clone())
                             }

@@ -1,6 +1,6 @@
 //! The closed-form ridge regression behind [`Decoder::Ridge`](crate::Decoder::Ridge).
 
-use locus_core::{Error, Float, Result};
+use locus_core::{matmul, Error, Float, Result};
 use ndarray::{Array1, Array2, ArrayView2, Axis, Slice};
 
 /// Sufficient statistics of a ridge regression from codes `h` (`[n, width]`) to targets
@@ -42,8 +42,8 @@ impl RidgeStats {
             .slice_axis_mut(Axis(1), Slice::from(..h.ncols()))
             .assign(&h.mapv(F::as_f64));
         let x = x.mapv(F::as_f64);
-        self.gram += &augmented.t().dot(&augmented);
-        self.cross += &augmented.t().dot(&x);
+        self.gram += &matmul(&augmented.t(), &augmented.view());
+        self.cross += &matmul(&augmented.t(), &x.view());
         self.samples += h.nrows();
         self.batches += 1;
     }

@@ -3,9 +3,11 @@ use serde::{Deserialize, Serialize};
 
 use super::feedback::{Feedback, FeedbackRule};
 use super::params::{add_bias_to_rows, weight_and_bias, weight_and_bias_mut};
-use super::window::{Geometry, Window2d};
+use super::window::{unfolded_cache, unfolded_input, Geometry, Window2d};
 use crate::init::Init;
-use crate::{Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng, Tensor};
+use crate::{
+    matmul, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng, Tensor,
+};
 
 /// Configuration of a [`Conv1d`] layer, checked before any weight is drawn.
 ///
@@ -174,10 +176,17 @@ fn window(kernel: usize, stride: usize, padding: usize) -> Window2d {
 /// encoders (Oord et al. 2018, §3.1; Löwe et al. 2019, §4.2) are stacks of these.
 ///
 /// Like [`Conv2d`](super::Conv2d), of which it is the height-1 case, it copies the input
-/// windows into a matrix (im2col) and multiplies once; the backward pass adds the window
-/// gradients back (col2im) only when the input gradient is asked for, and sends it through
-/// the layer's [`FeedbackRule`] matrix ([`Module::backward_exact`] always uses the
-/// weight). The cache keeps the input only.
+/// windows into a matrix (im2col) and multiplies once ([`matmul`](crate::matmul)); the
+/// cache keeps that matrix, so the backward pass does not unfold the input again. The
+/// backward pass adds the window gradients back (col2im) only when the input gradient is
+/// asked for, and sends it through the layer's [`FeedbackRule`] matrix
+/// ([`Module::backward_exact`] always uses the weight).
+///
+/// # Memory
+/// The cache holds the unfolded input, `[batch · out_length, in_channels · kernel]`, in
+/// place of the input: `kernel` times the input's size at stride 1 with "same" padding,
+/// about `kernel / stride` times with a larger stride (5 times for the sequence encoder's
+/// kernel-5, stride-1 stages). Each batch in flight holds its own cache.
 ///
 /// # Shapes
 /// input `[batch, in_channels, length]` → output `[batch, out_channels, out_length]` with
@@ -380,6 +389,17 @@ impl<F: Float> Conv1d<F> {
         Ok(cols)
     }
 
+    /// The output for `input` and the im2col matrix it was computed from.
+    fn output_and_columns(&self, input: &Tensor<F>) -> Result<(Tensor<F>, Array2<F>)> {
+        let context = self.name();
+        let g = self.geometry(input.shape(), &context)?;
+        let w = self.weight_matrix(&context)?;
+        let cols = self.columns(&g, input, &context)?;
+        let mut y = matmul(&cols.view(), &w.t());
+        add_bias_to_rows(&mut y, self.bias.as_ref(), &context)?;
+        Ok((rows_to_ncl(y, &g, &context)?, cols))
+    }
+
     /// The backward pass with the layer's feedback rule, or with the weight when `exact`.
     fn backward_through(
         &self,
@@ -389,8 +409,7 @@ impl<F: Float> Conv1d<F> {
         exact: bool,
     ) -> Result<Gradients<F>> {
         let context = self.name();
-        let x = cache.tensor(0, &context)?;
-        let g = self.geometry(x.shape(), &context)?;
+        let (g, cols) = unfolded_input(cache, &context, |shape| self.geometry(shape, &context))?;
         let out_shape = [g.batch, self.out_channels(), g.out_width];
         if grad_output.shape() != out_shape {
             return Err(Error::shape(
@@ -401,10 +420,7 @@ impl<F: Float> Conv1d<F> {
         }
         let w = self.weight_matrix(&context)?;
         let grad_rows = ncl_to_rows(grad_output, &g, &context)?;
-        let cols = self.columns(&g, x, &context)?;
-        let grad_w = grad_rows
-            .t()
-            .dot(&cols)
+        let grad_w = matmul(&grad_rows.t(), &cols)
             .into_shape_with_order(self.shape.to_vec())
             .map_err(|_| layout_error(&context, &self.shape))?;
         let mut params = vec![grad_w];
@@ -413,18 +429,18 @@ impl<F: Float> Conv1d<F> {
         }
         let input = if need_input_grad {
             let grad_cols = if exact {
-                grad_rows.dot(&w)
+                matmul(&grad_rows.view(), &w.view())
             } else {
                 let b = self.feedback.matrix(&self.weight)?;
                 let b = b
                     .to_shape(w.dim())
                     .map_err(|_| layout_error(&context, b.shape()))?;
-                grad_rows.dot(&b)
+                matmul(&grad_rows.view(), &b.view())
             };
             let mut grad_x = Array3::zeros((g.batch, g.channels, g.width));
             match (grad_cols.as_slice(), grad_x.as_slice_mut()) {
                 (Some(c), Some(gx)) => g.col2im(c, gx),
-                _ => return Err(layout_error(&context, x.shape())),
+                _ => return Err(layout_error(&context, &[g.batch, g.channels, g.width])),
             }
             Some(grad_x.into_dyn())
         } else {
@@ -476,18 +492,12 @@ impl<F: Float> Module<F> for Conv1d<F> {
     }
 
     fn forward(&self, input: &Tensor<F>) -> Result<(Tensor<F>, Cache<F>)> {
-        let y = self.infer(input)?;
-        Ok((y, Cache::from_tensors(vec![input.clone()])))
+        let (y, cols) = self.output_and_columns(input)?;
+        Ok((y, unfolded_cache(cols, input.shape())))
     }
 
     fn infer(&self, input: &Tensor<F>) -> Result<Tensor<F>> {
-        let context = self.name();
-        let g = self.geometry(input.shape(), &context)?;
-        let w = self.weight_matrix(&context)?;
-        let cols = self.columns(&g, input, &context)?;
-        let mut y = cols.dot(&w.t());
-        add_bias_to_rows(&mut y, self.bias.as_ref(), &context)?;
-        rows_to_ncl(y, &g, &context)
+        Ok(self.output_and_columns(input)?.0)
     }
 
     fn backward(

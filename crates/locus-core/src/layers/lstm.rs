@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::params::{weight_and_bias, weight_and_bias_mut};
 use crate::init::Init;
 use crate::{
-    as_matrix, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng,
+    as_matrix, matmul, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng,
     StateDict, Tensor,
 };
 
@@ -279,7 +279,7 @@ impl<F: Float> LstmCell<F> {
             .view()
             .into_dimensionality::<Ix1>()
             .expect("LSTM bias is 1-D by construction");
-        let mut gates = xh.dot(&self.weight());
+        let mut gates = matmul(&xh.view(), &self.weight());
         gates += &bias;
         gates
             .slice_axis_mut(Axis(1), Slice::from(..2 * h))
@@ -365,9 +365,9 @@ impl<F: Float> LstmCell<F> {
             .and(&cache.tanh_c)
             .and(&o)
             .for_each(|d, &dh, &t, &o| *d = dh * t * o * (one - o));
-        let grad_w = cache.xh.t().dot(&dz);
+        let grad_w = matmul(&cache.xh.t(), &dz.view());
         let grad_b = dz.sum_axis(Axis(0));
-        let dxh = dz.dot(&self.weight().t());
+        let dxh = matmul(&dz.view(), &self.weight().t());
         let dc_prev = &dc * &f;
         Ok(LstmStepGradients {
             input: dxh

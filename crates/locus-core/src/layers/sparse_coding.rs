@@ -3,7 +3,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::init::Init;
 use crate::{
-    as_matrix, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng, Tensor,
+    as_matrix, matmul, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng,
+    Tensor,
 };
 
 /// Configuration of a [`SparseCoding`] layer, checked before any weight is drawn.
@@ -212,13 +213,13 @@ impl<F: Float> SparseCoding<F> {
     fn unroll(&self, x: ndarray::ArrayView2<'_, F>) -> Vec<Array2<F>> {
         let w = self.weight();
         let eta = F::cast(self.config.step_size);
-        let xw = x.dot(&w) * eta;
+        let xw = matmul(&x, &w) * eta;
         let mut us = Vec::with_capacity(self.config.steps);
         us.push(xw.clone());
         for _ in 1..self.config.steps {
             let z = us[us.len() - 1].mapv(|u| self.shrink(u));
             // u = z + η (x − z Wᵀ) W = z + η x W − η (z Wᵀ) W
-            let u = &z + &xw - &(z.dot(&w.t()).dot(&w) * eta);
+            let u = &z + &xw - &(matmul(&matmul(&z.view(), &w.t()).view(), &w) * eta);
             us.push(u);
         }
         us
@@ -286,8 +287,8 @@ impl<F: Float> Module<F> for SparseCoding<F> {
             let mut a = g;
             a.zip_mut_with(&us[k], |a, &u| *a *= self.shrink_slope(u));
             // Every step has the term η x W: ∂/∂W = η xᵀa, ∂/∂x = η a Wᵀ.
-            let a_wt = a.dot(&w.t());
-            grad_w.scaled_add(eta, &x.t().dot(&a));
+            let a_wt = matmul(&a.view(), &w.t());
+            grad_w.scaled_add(eta, &matmul(&x.t(), &a.view()));
             if need_input_grad {
                 grad_x.scaled_add(eta, &a_wt);
             }
@@ -299,10 +300,10 @@ impl<F: Float> Module<F> for SparseCoding<F> {
             // ∂/∂W of −η⟨a, z Wᵀ W⟩ = −η ((a Wᵀ)ᵀ z + (z Wᵀ)ᵀ a),
             // ∂/∂z = a − η (a Wᵀ) W.
             let z = us[k - 1].mapv(|u| self.shrink(u));
-            let z_wt = z.dot(&w.t());
-            grad_w.scaled_add(-eta, &a_wt.t().dot(&z));
-            grad_w.scaled_add(-eta, &z_wt.t().dot(&a));
-            g = &a - &(a_wt.dot(&w) * eta);
+            let z_wt = matmul(&z.view(), &w.t());
+            grad_w.scaled_add(-eta, &matmul(&a_wt.t(), &z.view()));
+            grad_w.scaled_add(-eta, &matmul(&z_wt.t(), &a.view()));
+            g = &a - &(matmul(&a_wt.view(), &w) * eta);
         }
         let _ = g;
         Ok(Gradients {

@@ -1,8 +1,11 @@
-//! Sliding-window arithmetic shared by [`Conv2d`](super::Conv2d) and the 2-D pooling
-//! layers: output sizes, input checks, and the im2col / col2im copies that turn a
-//! convolution into one matrix product.
+//! Sliding-window arithmetic shared by [`Conv2d`](super::Conv2d), [`Conv1d`](super::Conv1d)
+//! and the 2-D pooling layers: output sizes, input checks, the im2col / col2im copies that
+//! turn a convolution into one matrix product, and the convolutions' forward cache of the
+//! unfolded input.
 
-use crate::{Error, Float, Result};
+use ndarray::{Array2, ArrayView2, Ix2};
+
+use crate::{Cache, Error, Float, Result};
 
 /// A 2-D window: its size, step and zero padding, each `(height, width)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +169,45 @@ impl Geometry {
                 self.for_each_tap(|p, k, pixel| x[pixel] += rows[p * patch + c * taps + k]);
             }
         }
+    }
+}
+
+/// A convolution's forward cache: its input unfolded by [`Geometry::im2col`], which the
+/// backward pass multiplies with the output gradient for the weight gradient instead of
+/// unfolding the input again, and the input's shape (for the geometry and col2im).
+pub(crate) fn unfolded_cache<F: Float>(cols: Array2<F>, input_shape: &[usize]) -> Cache<F> {
+    Cache::from_children(vec![
+        Cache::from_tensors(vec![cols.into_dyn()]),
+        Cache::from_meta(input_shape.to_vec()),
+    ])
+}
+
+/// The geometry and the unfolded input of an [`unfolded_cache`]: `geometry` turns the
+/// cached input shape into the layer's geometry (and refuses shapes the layer cannot
+/// take), and the unfolded input is checked to be the `[batch · positions, patch_len]`
+/// matrix that geometry calls for.
+///
+/// # Errors
+/// [`Error::Cache`] naming `context` for a cache another module made or an unfolded input
+/// of the wrong size; `geometry`'s errors.
+pub(crate) fn unfolded_input<'c, F: Float>(
+    cache: &'c Cache<F>,
+    context: &str,
+    geometry: impl FnOnce(&[usize]) -> Result<Geometry>,
+) -> Result<(Geometry, ArrayView2<'c, F>)> {
+    let cols = cache.child(0, context)?.tensor(0, context)?;
+    let shape = cache.child(1, context)?.meta();
+    let g = geometry(shape)?;
+    let expected = [g.batch * g.positions(), g.patch_len()];
+    match cols.view().into_dimensionality::<Ix2>() {
+        Ok(cols) if cols.shape() == expected => Ok((g, cols)),
+        _ => Err(Error::Cache {
+            context: context.to_string(),
+            reason: format!(
+                "an input of shape {shape:?} unfolds into {expected:?}, the cache holds {:?}",
+                cols.shape()
+            ),
+        }),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The optimal InfoNCE critic for pairs of correlated Gaussian vectors.
 
-use locus_core::{Error, Result};
+use locus_core::{matmul, Error, Result};
 use locus_objectives::{Critic, CriticGradients};
 use ndarray::{Array2, ArrayView2, Axis};
 
@@ -65,7 +65,7 @@ impl Critic<f64> for GaussianLogRatioCritic {
         let constant = -0.5 * x.ncols() as f64 * v.ln();
         let xx = x.map_axis(Axis(1), |row| row.dot(&row));
         let yy = y.map_axis(Axis(1), |row| row.dot(&row));
-        let mut s = x.dot(&y.t()) * (r / v);
+        let mut s = matmul(&x, &y.t()) * (r / v);
         for ((i, j), value) in s.indexed_iter_mut() {
             *value += constant - r * r * (xx[i] + yy[j]) / (2.0 * v);
         }
@@ -90,8 +90,8 @@ impl Critic<f64> for GaussianLogRatioCritic {
         // ∂f/∂x_i = (ρ y_j − ρ² x_i)/v, ∂f/∂y_j = (ρ x_i − ρ² y_j)/v.
         let row_sums = grad_scores.sum_axis(Axis(1)).insert_axis(Axis(1));
         let col_sums = grad_scores.sum_axis(Axis(0)).insert_axis(Axis(1));
-        let gx = (grad_scores.dot(&y) * r - &(&x * &row_sums) * (r * r)) / v;
-        let gy = (grad_scores.t().dot(&x) * r - &(&y * &col_sums) * (r * r)) / v;
+        let gx = (matmul(&grad_scores, &y) * r - &(&x * &row_sums) * (r * r)) / v;
+        let gy = (matmul(&grad_scores.t(), &x) * r - &(&y * &col_sums) * (r * r)) / v;
         Ok(CriticGradients {
             x: gx,
             y: gy,
