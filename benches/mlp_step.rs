@@ -1,6 +1,7 @@
 //! One training step of a 784-1000-1000-10 tanh MLP at batch 128 under each learning rule
 //! (backprop, feedback alignment, direct feedback alignment, the three sign-symmetry
-//! variants, synthetic gradients with and without labels), and the matrix products
+//! variants, synthetic gradients with and without labels; backprop also with ReLU and
+//! momentum, the step of `locus train`'s defaults), and the matrix products
 //! at its shapes (the machine's practical ceiling): `locus_core::matmul`, the kernel
 //! every dense layer uses, and `ndarray`'s `dot` beside it. The same workloads as
 //! `../shared/anchors/torch_baseline.py`, so the two can be compared as a ratio.
@@ -104,6 +105,25 @@ fn training_step(c: &mut Criterion) {
             })
         });
     }
+    // The step `locus train --algo bp --batch-size 128` takes with its defaults: ReLU and
+    // SGD with momentum 0.9 (one more pass over every weight than plain SGD), for the
+    // comparison with the command's own rate in reproduce/cli_speed.sh.
+    let optimizer = SgdConfig::new(0.05).with_momentum(0.9);
+    let mut stages = MlpConfig::new(vec![784, 1000, 1000, 10])
+        .with_activation(Activation::Relu)
+        .build::<f32>(
+            0,
+            &OptimizerConfig::Sgd(optimizer),
+            objective(Hidden::Message),
+        )
+        .expect("valid MLP");
+    group.bench_function("bp step relu momentum (locus train defaults)", |bench| {
+        bench.iter(|| {
+            Lockstep
+                .train_batch(&mut stages, &x, &labels)
+                .expect("training step")
+        })
+    });
     group.finish();
 }
 

@@ -5,7 +5,8 @@
 # products on one thread (MATMUL_NUM_THREADS=1: the stages' own concurrency) and on all
 # cores. Writes book/src/results/bench/cli.jsonl (one line per run: rule, scheduler,
 # threads, samples/s over the training time, test accuracy) and cli-machine.txt (cores,
-# load before and after). About 2 minutes on 2 quiet cores.
+# load before and after). About 2 minutes on 2 quiet cores. Each run's `step` is
+# `defaults` (ReLU, SGD with momentum 0.9 at 0.05) or the bench's step.
 #   reproduce/cli_speed.sh [DATA_DIR]        (MNIST IDX files; default ../shared/data/mnist)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,18 +20,24 @@ cores=$(nproc)
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"; echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"; } \
   > "$out/cli-machine.txt"
 : > "$out/cli.jsonl"
-run() { # rule scheduler threads
-  MATMUL_NUM_THREADS=$3 "$locus" train --algo "$1" --dataset mnist --data-dir "$data" \
-    --epochs 1 --batch-size 128 --seed 7 --scheduler "$2" --json |
+run() { # rule scheduler threads [step] [extra flags...]
+  local rule=$1 scheduler=$2 threads=$3 step=${4:-defaults}
+  shift 3; shift $(( $# > 0 ? 1 : 0 ))
+  MATMUL_NUM_THREADS=$threads "$locus" train --algo "$rule" --dataset mnist --data-dir "$data" \
+    --epochs 1 --batch-size 128 --seed 7 --scheduler "$scheduler" --json "$@" |
     python3 -c '
 import json, sys
 r = json.load(sys.stdin)
 print(json.dumps({"rule": sys.argv[1], "scheduler": sys.argv[2], "threads": int(sys.argv[3]),
-                  "samples_per_s": round(r["samples_per_s"]), "test_accuracy": r["test_accuracy"]}))
-' "$1" "$2" "$3" | tee -a "$out/cli.jsonl"
+                  "step": sys.argv[4], "samples_per_s": round(r["samples_per_s"]),
+                  "test_accuracy": r["test_accuracy"]}))
+' "$rule" "$scheduler" "$threads" "$step" | tee -a "$out/cli.jsonl"
 }
 for threads in 1 "$cores"; do
   for rule in bp fa dfa; do run "$rule" lockstep "$threads"; done
   for rule in bp dfa; do run "$rule" pipelined "$threads"; done
 done
+# The bench's own step (tanh, plain SGD at 0.01), so the command and the bench's "bp step"
+# time the same work.
+run bp lockstep "$cores" "bench (tanh, sgd 0.01)" --activation tanh --momentum 0 --lr 0.01
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/cli-machine.txt"

@@ -72,8 +72,60 @@ impl<Op: FnOnce()> pulp::WithSimd for Vectorised<Op> {
 
 /// Runs `op` compiled for the best instruction set of this CPU (chosen once by pulp).
 #[inline(always)]
-fn vectorised(op: impl FnOnce()) {
+pub(crate) fn vectorised(op: impl FnOnce()) {
     pulp::Arch::new().dispatch(Vectorised(op));
+}
+
+/// `out[i] = f(a[i])` over tensors of one shape, as one vectorised pass over contiguous
+/// slices (through `ndarray::Zip` when a tensor is not in standard layout). Each variant
+/// of an element-wise layer calls it with its own branch-free closure: a `match` inside
+/// the loop keeps the compiler from vectorising it.
+#[inline(always)]
+pub(crate) fn map_into<F: Copy>(
+    out: &mut crate::Tensor<F>,
+    a: &crate::Tensor<F>,
+    f: impl Fn(F) -> F,
+) {
+    debug_assert_eq!(out.shape(), a.shape());
+    match (out.as_slice_mut(), a.as_slice()) {
+        (Some(out), Some(a)) => vectorised(
+            #[inline(always)]
+            || {
+                for (o, &a) in out.iter_mut().zip(a) {
+                    *o = f(a);
+                }
+            },
+        ),
+        _ => ndarray::Zip::from(out).and(a).for_each(|o, &a| *o = f(a)),
+    }
+}
+
+/// `out[i] = f(a[i], b[i])` over tensors of one shape, as [`map_into`].
+#[inline(always)]
+pub(crate) fn zip_map_into<F: Copy>(
+    out: &mut crate::Tensor<F>,
+    a: &crate::Tensor<F>,
+    b: &crate::Tensor<F>,
+    f: impl Fn(F, F) -> F,
+) {
+    debug_assert_eq!(out.shape(), a.shape());
+    debug_assert_eq!(out.shape(), b.shape());
+    match (out.as_slice_mut(), a.as_slice(), b.as_slice()) {
+        (Some(out), Some(a), Some(b)) => vectorised(
+            #[inline(always)]
+            || {
+                let n = out.len();
+                let (a, b) = (&a[..n], &b[..n]);
+                for i in 0..n {
+                    out[i] = f(a[i], b[i]);
+                }
+            },
+        ),
+        _ => ndarray::Zip::from(out)
+            .and(a)
+            .and(b)
+            .for_each(|o, &a, &b| *o = f(a, b)),
+    }
 }
 
 /// The element-wise kernels behind the layers, implemented for `f32` and `f64` only; a

@@ -1,5 +1,6 @@
 use serde::{Deserialize, Serialize};
 
+use crate::kernels::{map_into, zip_map_into};
 use crate::{scratch, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, Tensor};
 
 /// An element-wise non-linearity. Works on tensors of any shape.
@@ -43,6 +44,8 @@ impl Activation {
         }
     }
 
+    /// The activation of one element: the reference the vectorised passes are tested against.
+    #[cfg(test)]
     fn apply<F: Float>(&self, x: F) -> F {
         match *self {
             Activation::Relu | Activation::ReluFullGradient => x.max(F::zero()),
@@ -58,7 +61,8 @@ impl Activation {
         }
     }
 
-    /// Derivative expressed through the output `y`.
+    /// Derivative expressed through the output `y`: the reference of the backward pass.
+    #[cfg(test)]
     fn derivative_from_output<F: Float>(&self, y: F) -> F {
         match *self {
             Activation::Relu => {
@@ -102,13 +106,20 @@ impl<F: Float> Module<F> for Activation {
     fn infer(&self, input: &Tensor<F>) -> Result<Tensor<F>> {
         self.check()?;
         let mut y = scratch::tensor_for_overwrite(input.shape());
-        if let Activation::Tanh = self {
-            y.assign(input);
-            F::tanh_in_place(y.as_slice_mut().expect("standard layout"));
-        } else {
-            ndarray::Zip::from(&mut y)
-                .and(input)
-                .for_each(|y, &x| *y = self.apply(x));
+        let (zero, one) = (F::zero(), F::one());
+        match *self {
+            Activation::Tanh => {
+                y.assign(input);
+                F::tanh_in_place(y.as_slice_mut().expect("standard layout"));
+            }
+            Activation::Relu | Activation::ReluFullGradient => {
+                map_into(&mut y, input, |x| x.max(zero));
+            }
+            Activation::Sigmoid => map_into(&mut y, input, |x| one / (one + (-x).exp())),
+            Activation::LeakyRelu(s) => {
+                let s = F::cast(s);
+                map_into(&mut y, input, |x| if x > zero { x } else { s * x });
+            }
         }
         Ok(y)
     }
@@ -130,10 +141,21 @@ impl<F: Float> Module<F> for Activation {
         }
         let input = need_input_grad.then(|| {
             let mut input = scratch::tensor_for_overwrite(y.shape());
-            ndarray::Zip::from(&mut input)
-                .and(grad_output)
-                .and(y)
-                .for_each(|d, &g, &y| *d = g * self.derivative_from_output(y));
+            // Each arm is `g · f'(y)` as `derivative_from_output` gives it, bit for bit.
+            let (zero, one) = (F::zero(), F::one());
+            let d = &mut input;
+            match *self {
+                Activation::Relu => zip_map_into(d, grad_output, y, |g, y| {
+                    g * if y > zero { one } else { zero }
+                }),
+                Activation::ReluFullGradient => zip_map_into(d, grad_output, y, |g, _| g * one),
+                Activation::Tanh => zip_map_into(d, grad_output, y, |g, y| g * (one - y * y)),
+                Activation::Sigmoid => zip_map_into(d, grad_output, y, |g, y| g * (y * (one - y))),
+                Activation::LeakyRelu(s) => {
+                    let s = F::cast(s);
+                    zip_map_into(d, grad_output, y, |g, y| g * if y > zero { one } else { s });
+                }
+            }
             input
         });
         Ok(Gradients {
@@ -176,5 +198,49 @@ mod tests {
         // Silent units get the upstream gradient unchanged; plain ReLU drops it.
         assert_eq!(g_st, vec![2.0; 4]);
         assert_eq!(g, vec![0.0, 0.0, 2.0, 2.0]);
+    }
+
+    #[test]
+    fn vectorised_passes_match_the_scalar_definitions_bit_for_bit() {
+        let variants = [
+            Activation::Relu,
+            Activation::ReluFullGradient,
+            Activation::Tanh,
+            Activation::Sigmoid,
+            Activation::LeakyRelu(0.1),
+        ];
+        // Both signs, zeros of both signs, large values, NaN, and a length that is not a
+        // multiple of any vector width.
+        let mut x: Vec<f32> = (0..203).map(|i| (i as f32 - 101.0) * 0.173).collect();
+        x.extend([0.0, -0.0, 40.0, -40.0, f32::NAN]);
+        let g: Vec<f32> = (0..x.len()).map(|i| 1.5 - (i % 7) as f32 * 0.5).collect();
+        let n = x.len();
+        let input = Tensor::from_shape_vec(vec![n], x.clone()).unwrap();
+        let upstream = Tensor::from_shape_vec(vec![n], g.clone()).unwrap();
+        // The same values seen through a transposed (non-contiguous) view.
+        let input_t = Tensor::from_shape_vec(vec![1, n], x.clone())
+            .unwrap()
+            .reversed_axes();
+        for a in variants {
+            let (y, cache) = Module::<f32>::forward(&a, &input).unwrap();
+            let d = Module::<f32>::backward(&a, &cache, &upstream, true)
+                .unwrap()
+                .input
+                .unwrap();
+            for i in 0..n {
+                // tanh has its own kernel, tested in `kernels`.
+                // (`max` may give either zero for `max(-0, 0)`, element by element or not.)
+                let same = |u: f32, v: f32| u == v || u.to_bits() == v.to_bits();
+                if a != Activation::Tanh {
+                    assert!(same(y[i], a.apply(x[i])), "{a:?}({}) = {}", x[i], y[i]);
+                }
+                let expected = g[i] * a.derivative_from_output(y[i]);
+                assert!(same(d[i], expected), "{a:?}'({}) = {}", x[i], d[i]);
+            }
+            let y_t = Module::<f32>::infer(&a, &input_t).unwrap();
+            for (v, w) in y_t.iter().zip(y.iter()) {
+                assert_eq!(v.to_bits(), w.to_bits(), "{a:?} on a transposed view");
+            }
+        }
     }
 }

@@ -1,9 +1,8 @@
-use ndarray::Zip;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    align_state, check_lr, check_non_negative, check_state, check_unit_interval, Optimizer,
-    OptimizerState,
+    align_state, check_lr, check_non_negative, check_state, check_unit_interval, update_elements,
+    Optimizer, OptimizerState,
 };
 use crate::{Error, Float, ParamMut, Result, Tensor};
 
@@ -112,16 +111,12 @@ impl<F: Float> Optimizer<F> for Adam<F> {
         let (one_b1, one_b2) = (F::one() - b1, F::one() - b2);
         for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
             let (ms, vs) = self.moments[2 * i..2 * i + 2].split_at_mut(1);
-            Zip::from(&mut *p.value)
-                .and(g)
-                .and(&mut ms[0])
-                .and(&mut vs[0])
-                .for_each(|w, &g, m, v| {
-                    let g = g + wd * *w;
-                    *m = b1 * *m + one_b1 * g;
-                    *v = b2 * *v + one_b2 * g * g;
-                    *w -= step * *m / ((*v).sqrt() * inv_sqrt_bc2 + eps);
-                });
+            update_elements!(&mut *p.value, g, [ms[0], vs[0]], |w, g, m, v| {
+                let g = g + wd * *w;
+                *m = b1 * *m + one_b1 * g;
+                *v = b2 * *v + one_b2 * g * g;
+                *w -= step * *m / ((*v).sqrt() * inv_sqrt_bc2 + eps);
+            });
         }
         Ok(())
     }

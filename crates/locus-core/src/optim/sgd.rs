@@ -1,9 +1,8 @@
-use ndarray::Zip;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    align_state, check_lr, check_non_negative, check_state, check_unit_interval, Optimizer,
-    OptimizerState,
+    align_state, check_lr, check_non_negative, check_state, check_unit_interval, update_elements,
+    Optimizer, OptimizerState,
 };
 use crate::{Float, ParamMut, Result, Tensor};
 
@@ -101,19 +100,21 @@ impl<F: Float> Optimizer<F> for Sgd<F> {
         let (lr, mu, wd) = (F::cast(c.lr), F::cast(c.momentum), F::cast(c.weight_decay));
         for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
             if slots == 0 {
-                Zip::from(&mut *p.value)
-                    .and(g)
-                    .for_each(|w, &g| *w -= lr * (g + wd * *w));
+                update_elements!(&mut *p.value, g, [], |w, g| {
+                    *w -= lr * (g + wd * *w);
+                });
+            } else if c.nesterov {
+                update_elements!(&mut *p.value, g, [self.velocity[i]], |w, g, v| {
+                    let g = g + wd * *w;
+                    *v = mu * *v + g;
+                    *w -= lr * (g + mu * *v);
+                });
             } else {
-                let nesterov = c.nesterov;
-                Zip::from(&mut *p.value)
-                    .and(g)
-                    .and(&mut self.velocity[i])
-                    .for_each(|w, &g, v| {
-                        let g = g + wd * *w;
-                        *v = mu * *v + g;
-                        *w -= lr * if nesterov { g + mu * *v } else { *v };
-                    });
+                update_elements!(&mut *p.value, g, [self.velocity[i]], |w, g, v| {
+                    let g = g + wd * *w;
+                    *v = mu * *v + g;
+                    *w -= lr * *v;
+                });
             }
         }
         Ok(())
