@@ -232,6 +232,41 @@ pub(crate) fn align_state<F: Float>(
     Ok(())
 }
 
+/// Runs `update` on every element of a parameter `w`, its gradient `g` and the state
+/// tensors of its shape that the optimizer keeps (none, its momentum, or Adam's two
+/// moments), as one pass over contiguous slices compiled for the CPU's widest vectors
+/// (a memory-bound loop: measured in `reproduce/cli_speed.sh`), or through `ndarray::Zip`
+/// when a tensor is not in standard layout. Element-wise, so how it runs cannot change the
+/// result.
+macro_rules! update_elements {
+    ($w:expr, $g:expr, [$($s:expr),*], |$wv:ident, $gv:ident $(, $sv:ident)*| $body:block) => {{
+        let w: &mut $crate::Tensor<_> = $w;
+        let g: &$crate::Tensor<_> = $g;
+        if w.is_standard_layout() && g.is_standard_layout() $(&& $s.is_standard_layout())* {
+            let w = w.as_slice_mut().expect("standard layout checked above");
+            let g = g.as_slice().expect("standard layout checked above");
+            $(let $sv = $s.as_slice_mut().expect("standard layout checked above");)*
+            $crate::kernels::vectorised(
+                #[inline(always)]
+                || {
+                    let n = w.len();
+                    let g = &g[..n];
+                    $(let $sv = &mut $sv[..n];)*
+                    for i in 0..n {
+                        let $wv = &mut w[i];
+                        let $gv = g[i];
+                        $(let $sv = &mut $sv[i];)*
+                        $body
+                    }
+                },
+            );
+        } else {
+            ndarray::Zip::from(w).and(g)$(.and(&mut $s))*.for_each(|$wv, &$gv $(, $sv)*| $body);
+        }
+    }};
+}
+pub(crate) use update_elements;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,38 +440,3 @@ mod tests {
         assert!(e.to_string().contains("changed shape"), "{e}");
     }
 }
-
-/// Runs `update` on every element of a parameter `w`, its gradient `g` and the state
-/// tensors of its shape that the optimizer keeps (none, its momentum, or Adam's two
-/// moments), as one pass over contiguous slices compiled for the CPU's widest vectors
-/// (a memory-bound loop: measured in `reproduce/cli_speed.sh`), or through `ndarray::Zip`
-/// when a tensor is not in standard layout. Element-wise, so how it runs cannot change the
-/// result.
-macro_rules! update_elements {
-    ($w:expr, $g:expr, [$($s:expr),*], |$wv:ident, $gv:ident $(, $sv:ident)*| $body:block) => {{
-        let w: &mut $crate::Tensor<_> = $w;
-        let g: &$crate::Tensor<_> = $g;
-        if w.is_standard_layout() && g.is_standard_layout() $(&& $s.is_standard_layout())* {
-            let w = w.as_slice_mut().expect("standard layout checked above");
-            let g = g.as_slice().expect("standard layout checked above");
-            $(let $sv = $s.as_slice_mut().expect("standard layout checked above");)*
-            $crate::kernels::vectorised(
-                #[inline(always)]
-                || {
-                    let n = w.len();
-                    let g = &g[..n];
-                    $(let $sv = &mut $sv[..n];)*
-                    for i in 0..n {
-                        let $wv = &mut w[i];
-                        let $gv = g[i];
-                        $(let $sv = &mut $sv[i];)*
-                        $body
-                    }
-                },
-            );
-        } else {
-            ndarray::Zip::from(w).and(g)$(.and(&mut $s))*.for_each(|$wv, &$gv $(, $sv)*| $body);
-        }
-    }};
-}
-pub(crate) use update_elements;
