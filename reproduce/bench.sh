@@ -5,13 +5,18 @@
 #   reproduce/bench.sh            (PyTorch from $TORCH_PYTHON, default /tmp/torchenv/bin/python;
 #                                  make it with: python3 -m venv /tmp/torchenv &&
 #                                  /tmp/torchenv/bin/pip install torch numpy)
-# The PyTorch script lives outside the project (../shared/anchors/torch_baseline.py, or
-# $TORCH_BASELINE); without it or without PyTorch only our figures are written.
+# The shared PyTorch script lives outside the project (../shared/anchors/torch_baseline.py,
+# or $TORCH_BASELINE); reproduce/torch_anchors.py times, with the same python and threads,
+# the workloads it does not cover (LeNet-5, GIM, Forward-Forward, the MLP step of `locus
+# train`'s defaults), appended to the same pytorch.jsonl. Without PyTorch only our figures
+# are written. reproduce/bench_ratios.py then pairs every locus row with its PyTorch row by
+# workload name and writes ratios.md (locus / PyTorch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=book/src/results/bench
 mkdir -p "$out"
 py=${TORCH_PYTHON:-/tmp/torchenv/bin/python}
+threads=2
 anchor=${TORCH_BASELINE:-../shared/anchors/torch_baseline.py}
 
 { echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)";
@@ -52,7 +57,11 @@ print(f"{len(rows)} criterion results -> {sys.argv[1]}")
 PY
 
 if [ -x "$py" ] && [ -f "$anchor" ]; then
-  "$py" "$anchor" --threads 2 | tee "$out/pytorch.jsonl"
+  "$py" "$anchor" --threads "$threads" | tee "$out/pytorch.jsonl"
 else
-  echo "PyTorch comparison skipped: need $py and $anchor" | tee "$out/pytorch.jsonl"
+  echo "shared PyTorch anchor skipped: need $py and $anchor" | tee "$out/pytorch.jsonl"
 fi
+if [ -x "$py" ]; then
+  "$py" reproduce/torch_anchors.py --threads "$threads" | tee -a "$out/pytorch.jsonl"
+fi
+python3 reproduce/bench_ratios.py "$out/locus.jsonl" "$out/pytorch.jsonl" | tee "$out/ratios.md"
