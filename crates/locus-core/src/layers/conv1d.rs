@@ -6,7 +6,8 @@ use super::params::{add_bias_to_rows, weight_and_bias, weight_and_bias_mut};
 use super::window::{unfolded_cache, unfolded_input, Geometry, Window2d};
 use crate::init::Init;
 use crate::{
-    matmul, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng, Tensor,
+    matmul, scratch, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, SeededRng,
+    Tensor,
 };
 
 /// Configuration of a [`Conv1d`] layer, checked before any weight is drawn.
@@ -381,7 +382,7 @@ impl<F: Float> Conv1d<F> {
     /// The im2col matrix of `input`, `[batch · out_length, in_channels · kernel]`.
     fn columns(&self, g: &Geometry, input: &Tensor<F>, context: &str) -> Result<Array2<F>> {
         let x = input.as_standard_layout();
-        let mut cols = Array2::zeros((g.batch * g.positions(), g.patch_len()));
+        let mut cols = scratch::matrix_for_overwrite(g.batch * g.positions(), g.patch_len());
         match (x.as_slice(), cols.as_slice_mut()) {
             (Some(x), Some(c)) => g.im2col(x, c),
             _ => return Err(layout_error(context, input.shape())),

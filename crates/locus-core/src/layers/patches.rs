@@ -1,8 +1,8 @@
-use ndarray::{Array2, Array3, Array4};
+use ndarray::{Array3, Array4};
 use serde::{Deserialize, Serialize};
 
 use super::window::{check_pair, Geometry, Window2d};
-use crate::{Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, Tensor};
+use crate::{scratch, Cache, Error, Float, Gradients, Module, Param, ParamMut, Result, Tensor};
 
 /// Cuts every image of a batch into a grid of (possibly overlapping) square or rectangular
 /// patches and lays each patch out as the channels of one grid cell, so that the layers
@@ -102,7 +102,7 @@ impl<F: Float> Module<F> for Patches {
         let context = Module::<F>::name(self);
         let g = self.geometry(input.shape(), &context)?;
         let x = input.as_standard_layout();
-        let mut cols = Array2::zeros((g.batch * g.positions(), g.patch_len()));
+        let mut cols = scratch::matrix_for_overwrite(g.batch * g.positions(), g.patch_len());
         match (x.as_slice(), cols.as_slice_mut()) {
             (Some(x), Some(c)) => g.im2col(x, c),
             _ => return Err(layout_error(&context, input.shape())),
