@@ -17,7 +17,7 @@ use super::GaussianLogRatioCritic;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Estimator {
     /// InfoNCE, `I_NCE = log n − L` with the diagonal as positives (Oord et al. 2018, eq.
-    /// 4; Poole et al. 2019, eq. 12), with `f*`. At most `log n`.
+    /// 4 and §2.3; Poole et al. 2019's `I_NCE`), with `f*`. At most `log n`.
     InfoNce,
     /// NWJ (Poole et al. 2019, eq. 10) with its optimal critic `1 + f*`: unbiased, with a
     /// variance that grows like `e^{2I}/n`.
