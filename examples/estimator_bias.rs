@@ -1,12 +1,13 @@
 //! The bias and variance of InfoNCE, NWJ, DV and JS with the optimal critic on correlated
 //! Gaussians of known mutual information (the set-up of Poole et al. 2019, Fig. 2), as
 //! `locus_testing::estimators::optimal_critic_sweep` measures them: 20 dimensions, true
-//! mutual information 0, 2, …, 10 nats, batches of 64, 128 and 256 pairs, 200 seeded
-//! batches per cell.
+//! mutual information 0, 2, …, 10 nats, batches of 64, 128 and 256 pairs, 1000 seeded
+//! batches per cell (`SweepConfig::default()`; `--batches` changes the count).
 //!
 //! Writes, into OUT_DIR (default `book/src/results/estimators`):
 //! - `cells.jsonl` and `cells.csv`: one line per (estimator, batch size, true MI);
-//! - `table.md`: mean, bias and standard deviation per cell;
+//! - `table.md`: mean, bias and standard deviation per cell, and NWJ's and DV's median and
+//!   range;
 //! - `estimates-n{64,128,256}.png`: the mean estimate against the truth, per batch size;
 //! - `std.png`: the standard deviation of one batch's estimate, at each batch size.
 //!
