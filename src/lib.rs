@@ -118,4 +118,6 @@ mod book {
     struct RecurrentSyntheticGradients;
     #[doc = include_str!("../book/src/hsic.md")]
     struct Hsic;
+    #[doc = include_str!("../book/src/estimators.md")]
+    struct EstimatorsAndHowToTestThem;
 }

@@ -4,8 +4,8 @@
 //! - [`finite_diff`]: central finite-difference checks of module and objective gradients;
 //! - [`conformance`]: the contract every `Module` and `LocalObjective` must keep, checked
 //!   in one call;
-//! - [`estimators`]: the properties of InfoNCE as a mutual-information estimator, and the
-//!   true critic of correlated Gaussians;
+//! - [`estimators`]: the properties of InfoNCE, NWJ, DV, JS and HSIC as estimators, the
+//!   true critic of correlated Gaussians, and the bias and variance study built on it;
 //! - [`shared_data`]: where tests find the real data sets.
 #![warn(missing_docs)]
 

@@ -19,7 +19,10 @@
 //!   critic near) the true mutual information;
 //! - [`GaussianLogRatioCritic`]: the optimal critic `log p(y|x)/p(y)` for
 //!   `locus_data::CorrelatedGaussians`;
-//! - [`score_matrix`]: a proptest strategy of score matrices.
+//! - [`score_matrix`]: a proptest strategy of score matrices;
+//! - [`optimal_critic_sweep`]: the bias and variance of InfoNCE, NWJ, DV and JS with the
+//!   optimal critic over seeded batches of correlated Gaussians, across batch sizes and
+//!   true mutual informations (Poole et al. 2019, Fig. 2's set-up).
 //!
 //! Kernel dependence estimators (HSIC and its normalised forms) have checks of their own,
 //! taking the estimator as a function of the two representations:
@@ -41,11 +44,13 @@
 //! check_row_shift_invariance(&scores, &[10.0, -7.5], 1e-9, estimator).unwrap();
 //! ```
 
+mod bias_variance;
 mod bounds;
 mod checks;
 mod dependence;
 mod gaussian_critic;
 
+pub use bias_variance::{batch_seed, optimal_critic_sweep, Cell, Estimator, SweepConfig};
 pub use bounds::{check_dv_at_least_nwj, check_lower_bound, ScoreBound};
 pub use checks::{
     check_bound_at_most_log_n, check_critic_gradient, check_estimator_gradient,
