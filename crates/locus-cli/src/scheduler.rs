@@ -70,6 +70,11 @@ pub struct SchedulerArgs {
     /// the link delay].
     #[arg(long, allow_negative_numbers = true)]
     pub broadcast_delay: Option<f64>,
+    /// simulated: bytes a stage's link carries per time unit of --stage-time; each stage
+    /// then sends its messages one after another, each taking its size in the mpi wire
+    /// format over the bandwidth before the delay [default: unlimited].
+    #[arg(long, value_name = "BYTES_PER_UNIT")]
+    pub link_bandwidth: Option<f64>,
     /// forward-unlocked: hidden width of the synthetic input models (an MLP with one
     /// ReLU layer) [default: a linear model].
     #[arg(long, value_name = "WIDTH")]
@@ -88,6 +93,7 @@ impl SchedulerArgs {
             ("--stage-time", self.stage_time.is_some()),
             ("--link-delay", self.link_delay.is_some()),
             ("--broadcast-delay", self.broadcast_delay.is_some()),
+            ("--link-bandwidth", self.link_bandwidth.is_some()),
         ];
         let name = self.scheduler.name();
         let refuse = |options: &[(&str, bool)], applies: &str| match options
@@ -118,6 +124,11 @@ impl SchedulerArgs {
             if !(value.is_finite() && value >= 0.0) {
                 anyhow::bail!("{flag} should be finite and >= 0, but it is {value}");
             }
+        }
+        if let Some(b) = self.link_bandwidth.filter(|b| !(b.is_finite() && *b > 0.0)) {
+            anyhow::bail!(
+                "--link-bandwidth should be finite and > 0 (bytes per time unit), but it is {b}"
+            );
         }
         // Which options each scheduler takes; a new scheduler needs no arm here.
         let takes_flow = matches!(
@@ -200,7 +211,7 @@ impl SchedulerArgs {
     pub(crate) fn simulated(&self, seed: u64) -> anyhow::Result<Simulated> {
         self.check_applicable()?;
         let link_delay = self.link_delay.unwrap_or(0.0);
-        let config = SimulatedConfig::default()
+        let mut config = SimulatedConfig::default()
             .with_flow(self.flow(seed))
             .with_link_delay(link_delay)
             .with_broadcast_delay(self.broadcast_delay.unwrap_or(link_delay))
@@ -212,6 +223,9 @@ impl SchedulerArgs {
                     .map(|&t| StageTime::dense(t))
                     .collect(),
             );
+        if let Some(bandwidth) = self.link_bandwidth {
+            config = config.with_link_bandwidth(bandwidth);
+        }
         Ok(Simulated::new(config)?)
     }
 

@@ -561,4 +561,42 @@ pub(crate) fn log_epoch(
         )
     });
     eprintln!("epoch {epoch:>3}/{epochs}  train loss {train_loss:.4}{test}  {seconds:.1}s");
+    if let Some(sent) = record.map(|r| bytes_sent(&r.stage_metrics)) {
+        if !sent.is_empty() {
+            eprintln!("  sent per batch (bytes, by rank): {sent}");
+        }
+    }
+}
+
+/// What each rank of an MPI run sent per batch, from the stage figures: `stage1 256548
+/// (activations 256548; 0 in reports to rank 0), stage2 ...`, the kinds it sent none of
+/// left out; empty for other schedulers.
+fn bytes_sent(figures: &BTreeMap<String, f64>) -> String {
+    let mut parts = Vec::new();
+    for (key, total) in figures {
+        let Some(stage) = key.strip_suffix(".bytes_per_batch") else {
+            continue;
+        };
+        let of = |kind: &str| figures.get(&format!("{stage}.{kind}_bytes_per_batch"));
+        let kinds: Vec<String> = [
+            ("activations", "activation"),
+            ("gradients", "gradient"),
+            ("global errors", "global_error"),
+            ("credits", "credit"),
+        ]
+        .into_iter()
+        .filter_map(|(name, kind)| {
+            of(kind)
+                .filter(|b| **b > 0.0)
+                .map(|b| format!("{name} {b:.0}"))
+        })
+        .collect();
+        let reports =
+            of("report").map_or(String::new(), |b| format!("; {b:.0} in reports to rank 0"));
+        parts.push(format!(
+            "{stage} {total:.0} ({}{reports})",
+            kinds.join(", ")
+        ));
+    }
+    parts.join(", ")
 }

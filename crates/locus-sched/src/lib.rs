@@ -32,7 +32,6 @@
 mod actor;
 mod async_config;
 mod checkpoint;
-#[cfg(any(test, feature = "mpi"))]
 mod distributed;
 mod ff_readout;
 mod ff_trainer;
@@ -82,8 +81,8 @@ pub use state_file::{
     read_state_file, state_from_bytes, state_to_bytes, write_atomically, write_state_file,
     STATE_FORMAT,
 };
-pub use stats::StageStats;
 pub(crate) use stats::StatsRecorder;
+pub use stats::{StageStats, WireBytes};
 pub use synthetic_input::{InputModel, SyntheticInput, SyntheticInputConfig};
 
 /// Errors of the schedulers: the core error, or a data error while loading a batch.

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::actor::{
     feeds_network_input, roles, Activation, ActorSettings, Inbound, Outbound, StageActor, Work,
 };
+use crate::distributed::wire::encoded_len;
 use crate::pipelined::panic_message;
 use crate::scheduler::MakeBatch;
 use crate::stack_params::StagesView;
@@ -71,6 +72,14 @@ pub struct SimulatedConfig {
     pub link_delay: f64,
     /// Time the global error takes from the top stage to any stage (default 0).
     pub broadcast_delay: f64,
+    /// Bytes a stage's link carries per time unit, or `None` for a link of unlimited
+    /// bandwidth (the default). With a bandwidth, each stage sends its messages one after
+    /// another (one network interface per stage, first in, first out), each taking its
+    /// size in the `mpi` scheduler's wire format divided by the bandwidth, before the
+    /// link delay (or broadcast delay) is added: a message waits while the messages sent
+    /// before it leave, so a link slower than the stages limits the pipeline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_bandwidth: Option<f64>,
 }
 
 impl Default for SimulatedConfig {
@@ -80,6 +89,7 @@ impl Default for SimulatedConfig {
             stage_times: vec![StageTime::dense(1.0)],
             link_delay: 0.0,
             broadcast_delay: 0.0,
+            link_bandwidth: None,
         }
     }
 }
@@ -94,6 +104,13 @@ impl SimulatedConfig {
     /// Sets the broadcast delay of the global error.
     pub fn with_broadcast_delay(mut self, delay: f64) -> Self {
         self.broadcast_delay = delay;
+        self
+    }
+
+    /// Sets the bytes a stage's link carries per time unit (see
+    /// [`SimulatedConfig::link_bandwidth`]).
+    pub fn with_link_bandwidth(mut self, bytes_per_unit: f64) -> Self {
+        self.link_bandwidth = Some(bytes_per_unit);
         self
     }
 
@@ -113,7 +130,8 @@ impl SimulatedConfig {
     ///
     /// # Errors
     /// [`Error::Config`] naming the bad value: a time or delay that is negative or not
-    /// finite, no stage times at all, or a bad [`AsyncConfig`].
+    /// finite, a bandwidth that is not finite and positive, no stage times at all, or a
+    /// bad [`AsyncConfig`].
     pub fn check(&self) -> Result<()> {
         self.flow.check()?;
         if self.stage_times.is_empty() {
@@ -145,6 +163,14 @@ impl SimulatedConfig {
             if !valid(v) {
                 return Err(Error::Config(format!(
                     "simulated {what} should be finite and >= 0, but it is {v}"
+                )));
+            }
+        }
+        if let Some(b) = self.link_bandwidth {
+            if !(b.is_finite() && b > 0.0) {
+                return Err(Error::Config(format!(
+                    "simulated link bandwidth should be finite and > 0 (bytes per time unit), \
+                     but it is {b}"
                 )));
             }
         }
@@ -248,6 +274,9 @@ struct Run<'o, F> {
     seq: u64,
     link_delay: f64,
     broadcast_delay: f64,
+    link_bandwidth: Option<f64>,
+    /// When each stage's link is next free to send (with a bandwidth).
+    link_free: Vec<f64>,
     global_targets: Vec<usize>,
     observer: &'o mut dyn Observer,
     epoch: u64,
@@ -271,32 +300,41 @@ impl<F: Float> Run<'_, F> {
         self.at(time, What::Deliver { to, message });
     }
 
+    /// Sends `message` from stage `from` to stage `to` at `time`: it arrives `delay`
+    /// after it has left `from`'s link.
+    fn send(&mut self, from: usize, to: usize, message: Inbound<F>, time: f64, delay: f64) {
+        let left = match self.link_bandwidth {
+            Some(bandwidth) => {
+                let start = time.max(self.link_free[from]);
+                self.link_free[from] = start + encoded_len(&message) as f64 / bandwidth;
+                self.link_free[from]
+            }
+            None => time,
+        };
+        self.deliver(left + delay, Target::Stage(to), message);
+    }
+
     /// Schedules what stage `from` sent, as of `time` (the end of the work that made it).
     fn route(&mut self, from: usize, out: Vec<Outbound<F>>, time: f64) {
-        let link = time + self.link_delay;
+        let link = self.link_delay;
         for message in out {
             match message {
-                Outbound::Up(a) => self.deliver(link, Target::Stage(from + 1), Inbound::Up(a)),
-                Outbound::End => self.deliver(link, Target::Stage(from + 1), Inbound::End),
-                Outbound::Down { batch, message } => self.deliver(
-                    link,
-                    Target::Stage(from - 1),
-                    Inbound::Down { batch, message },
-                ),
+                Outbound::Up(a) => self.send(from, from + 1, Inbound::Up(a), time, link),
+                Outbound::End => self.send(from, from + 1, Inbound::End, time, link),
+                Outbound::Down { batch, message } => {
+                    self.send(from, from - 1, Inbound::Down { batch, message }, time, link)
+                }
                 Outbound::Credit if from == 0 => {
                     self.deliver(time, Target::Source, Inbound::Credit)
                 }
-                Outbound::Credit => self.deliver(link, Target::Stage(from - 1), Inbound::Credit),
+                Outbound::Credit => self.send(from, from - 1, Inbound::Credit, time, link),
                 Outbound::Global { batch, error } => {
                     for j in self.global_targets.clone() {
-                        self.deliver(
-                            time + self.broadcast_delay,
-                            Target::Stage(j),
-                            Inbound::Global {
-                                batch,
-                                error: error.clone(),
-                            },
-                        );
+                        let error = Inbound::Global {
+                            batch,
+                            error: error.clone(),
+                        };
+                        self.send(from, j, error, time, self.broadcast_delay);
                     }
                 }
                 Outbound::Step(step) => self.observer.on_stage_step(&step),
@@ -411,6 +449,8 @@ impl Simulated {
             seq: 0,
             link_delay: self.config.link_delay,
             broadcast_delay: self.config.broadcast_delay,
+            link_bandwidth: self.config.link_bandwidth,
+            link_free: vec![0.0; n],
             global_targets,
             observer: &mut *observer,
             epoch: plan.epoch,

@@ -46,6 +46,43 @@ pub struct StageStats {
     /// Whether `busy` and `elapsed` are virtual time ([`Simulated`](crate::Simulated))
     /// rather than wall-clock seconds.
     pub virtual_time: bool,
+    /// Bytes the stage's process sent to other processes during the epoch, by kind: only
+    /// under the `mpi` scheduler (`None` elsewhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wire: Option<WireBytes>,
+}
+
+/// Bytes a stage's rank sent during an epoch's stage loop under the `mpi` scheduler
+/// (`Mpi`, cargo feature `mpi`), by message kind, each message counted whole (the wire
+/// format's header with its payload). The exchange of figures and stage states at the end
+/// of the epoch is not in these counts (`Mpi::bytes_sent` has it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct WireBytes {
+    /// Activations sent up (with their labels and, when a stage above needs it, the
+    /// network input), and the end of the epoch.
+    pub activations: u64,
+    /// Gradient messages sent down.
+    pub gradients: u64,
+    /// The top stage's output error, sent to every stage that learns from it (DFA).
+    pub global_errors: u64,
+    /// Credits sent down (one free slot each).
+    pub credits: u64,
+    /// Steps and top-stage losses sent to rank 0 for its progress bar and logs.
+    pub reports: u64,
+    /// Messages sent, of all the kinds above.
+    pub messages: u64,
+}
+
+impl WireBytes {
+    /// Bytes of every kind.
+    pub fn total(&self) -> u64 {
+        self.activations + self.gradients + self.global_errors + self.credits + self.reports
+    }
+
+    /// Bytes that the training itself needs: all but the reports to rank 0.
+    pub fn training(&self) -> u64 {
+        self.total() - self.reports
+    }
 }
 
 impl StageStats {
@@ -132,6 +169,7 @@ impl StatsRecorder {
             busy: self.busy,
             elapsed,
             virtual_time,
+            wire: None,
         }
     }
 }

@@ -129,6 +129,35 @@ fn simulated_staleness_grows_with_the_delay() {
     }
 }
 
+/// A link slower than the stages limits the simulated pipeline: the bottom stage's link
+/// carries one activation after another, so the epoch lasts at least their bytes over the
+/// bandwidth; the messages' timing never changes what is learnt at one batch in flight.
+#[test]
+fn a_slow_link_limits_the_simulated_pipeline() {
+    let run = |bandwidth: Option<f64>, in_flight: usize| {
+        let flow = AsyncConfig::default().with_in_flight(in_flight);
+        let mut config = SimulatedConfig::default().with_flow(flow);
+        if let Some(b) = bandwidth {
+            config = config.with_link_bandwidth(b);
+        }
+        let mut stages = stack(Rule::DirectFeedback, &[12, 10], 3);
+        let mut log = StatsLog::default();
+        epoch(&mut Simulated::new(config).unwrap(), &mut stages, &mut log).unwrap();
+        (log.last().unwrap()[0].elapsed, support::weights(&stages))
+    };
+    // A batch of 16 × 12 f64 activations (with labels and headers) is over 1,600 bytes:
+    // over 100 time units at 16 bytes per unit, against 3 units of compute per stage.
+    let (slow, _) = run(Some(16.0), 4);
+    let (fast, _) = run(None, 4);
+    assert!(slow > (BATCHES - 1) as f64 * 100.0, "{slow}");
+    assert!(fast < 100.0, "{fast}");
+    let mut lockstep = stack(Rule::DirectFeedback, &[12, 10], 3);
+    epoch(&mut Lockstep, &mut lockstep, &mut locus_sched::NoObserver).unwrap();
+    assert_eq!(run(Some(16.0), 1).1, support::weights(&lockstep));
+    let e = Simulated::new(SimulatedConfig::default().with_link_bandwidth(0.0)).unwrap_err();
+    assert!(e.to_string().contains("link bandwidth"), "{e}");
+}
+
 /// With every stage equally fast and no delays, the simulated stages overlap: each is busy
 /// most of the time, which a sequential schedule cannot do.
 #[test]

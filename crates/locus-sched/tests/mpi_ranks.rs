@@ -21,7 +21,10 @@ use locus_core::{
     Result as CoreResult, Sequential, SgdConfig,
 };
 use locus_objectives::{LocalObjective, LocalSignal, Mode, StageContext, SupervisedLoss};
-use locus_sched::{AsyncConfig, EpochPlan, Error, Lockstep, Mpi, NoObserver, Scheduler, Stage};
+use locus_sched::{
+    AsyncConfig, EpochPlan, Error, Lockstep, Mpi, NoObserver, Scheduler, Stage, StageStats,
+    StatsLog, WireBytes,
+};
 use support::{hidden, objective_metrics, product_data, stack, weights, Rule};
 
 const CHILD: &str = "LOCUS_MPI_TEST_CHILD";
@@ -113,9 +116,13 @@ fn like_lockstep(widths: &[usize]) {
             let expected = Lockstep
                 .train_epoch(&mut reference, &data, plan(epoch), &mut NoObserver)
                 .unwrap();
+            let mut log = StatsLog::default();
             let got = mpi
-                .train_epoch(&mut stages, &data, plan(epoch), &mut NoObserver)
+                .train_epoch(&mut stages, &data, plan(epoch), &mut log)
                 .unwrap();
+            if widths.len() == 1 {
+                bytes_as_the_wire_format_says(rule, widths[0], log.last().unwrap());
+            }
             assert_eq!(
                 (got.loss, &got.stage_losses, got.samples),
                 (expected.loss, &expected.stage_losses, expected.samples),
@@ -138,6 +145,49 @@ fn like_lockstep(widths: &[usize]) {
         // Each line reaches mpirun's output as it is printed.
         let _ = std::io::Write::flush(&mut std::io::stdout());
     }
+}
+
+/// On two ranks (90 samples in batches of 16, f64, `8 → width → 3`): each rank sent the
+/// bytes the wire format gives. A message is the magic and a kind (5 bytes) then its
+/// fields; a tensor is 2 bytes, 8 per axis, then its values. Per batch of `b` samples,
+/// rank 0 sends its activation up (batch id 8, label count 4, labels 8b, a 2-axis tensor
+/// 18 + 8b·width, the network-input flag 1) and one end of epoch; rank 1 sends a credit
+/// down for every batch, its step and the top loss to rank 0 (62 + 21 bytes), and under
+/// DFA the output error (batch id 8, tensor 18 + 8b·3), under DNI the gradient (18 +
+/// 8b·width) to train rank 0's gradient model; local classifiers send nothing down.
+fn bytes_as_the_wire_format_says(rule: Rule, width: usize, stats: &[StageStats]) {
+    let batches = [16, 16, 16, 16, 16, 10];
+    let each = |per_batch: &dyn Fn(usize) -> usize| {
+        batches.iter().map(|&b| per_batch(b) as u64).sum::<u64>()
+    };
+    let width = if rule == Rule::Local { 3 } else { width };
+    let up = each(&|b| 5 + 8 + 4 + 8 * b + 18 + 8 * b * width + 1) + 5;
+    let down = match rule {
+        Rule::Dni => each(&|b| 5 + 8 + 18 + 8 * b * width),
+        _ => 0,
+    };
+    let global = match rule {
+        Rule::DirectFeedback => each(&|b| 5 + 8 + 18 + 8 * b * 3),
+        _ => 0,
+    };
+    let n = batches.len() as u64;
+    let expected = [
+        WireBytes {
+            activations: up,
+            messages: n + 1,
+            ..WireBytes::default()
+        },
+        WireBytes {
+            gradients: down,
+            global_errors: global,
+            credits: 5 * n,
+            reports: (62 + 21) * n,
+            messages: n * (3 + u64::from(down > 0) + u64::from(global > 0)),
+            activations: 0,
+        },
+    ];
+    let got: Vec<WireBytes> = stats.iter().map(|s| s.wire.unwrap()).collect();
+    assert_eq!(got, expected, "{rule:?}");
 }
 
 #[test]

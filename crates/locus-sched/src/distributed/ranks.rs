@@ -21,7 +21,7 @@ use crate::scheduler::MakeBatch;
 use crate::stack_params::StagesView;
 use crate::{
     state_from_bytes, state_to_bytes, AsyncConfig, EpochEnd, EpochPlan, EpochReport, Error,
-    Observer, Result, Scheduler, Stage, StageStats, StepInfo,
+    Observer, Result, Scheduler, Stage, StageStats, StepInfo, WireBytes,
 };
 
 /// Runs each stage in its own MPI process (`mpirun -n K`, one stage per rank: rank `i`
@@ -131,7 +131,9 @@ impl Mpi {
         hosts
     }
 
-    /// Bytes this rank has sent so far, all messages included.
+    /// Bytes this rank has sent so far, all messages included (the end-of-epoch exchange
+    /// of figures and stage states too). Each epoch's stage loop, by kind, is in its
+    /// [`StageStats::wire`].
     pub fn bytes_sent(&self) -> u64 {
         self.bytes_sent
     }
@@ -185,6 +187,8 @@ struct Link<'w> {
     early: VecDeque<(usize, Vec<u8>)>,
     done: Vec<Option<Done>>,
     bytes_sent: u64,
+    /// The stage loop's messages, by kind.
+    wire: WireBytes,
     epoch: u64,
     batches: usize,
 }
@@ -213,7 +217,20 @@ impl Link<'_> {
     /// ranks sending each other large messages never wait on each other.
     fn send<F: Float>(&mut self, to: usize, message: &Wire<F>) {
         let bytes = encode(message);
-        self.bytes_sent += bytes.len() as u64;
+        let len = bytes.len() as u64;
+        self.bytes_sent += len;
+        let kind = match message {
+            Wire::Actor(Inbound::Up(_) | Inbound::End) => Some(&mut self.wire.activations),
+            Wire::Actor(Inbound::Down { .. }) => Some(&mut self.wire.gradients),
+            Wire::Actor(Inbound::Global { .. }) => Some(&mut self.wire.global_errors),
+            Wire::Actor(Inbound::Credit) => Some(&mut self.wire.credits),
+            Wire::Step(_) | Wire::TopLoss { .. } => Some(&mut self.wire.reports),
+            Wire::Actor(Inbound::Abort) | Wire::Failed { .. } | Wire::Done { .. } => None,
+        };
+        if let Some(kind) = kind {
+            *kind += len;
+            self.wire.messages += 1;
+        }
         let world = self.world;
         mpi::request::scope(|scope| {
             let mut request = world
@@ -453,6 +470,7 @@ impl Mpi {
             early: VecDeque::new(),
             done: (0..n).map(|_| None).collect(),
             bytes_sent: 0,
+            wire: WireBytes::default(),
             epoch: plan.epoch,
             batches: batches.len(),
         };
@@ -478,7 +496,10 @@ impl Mpi {
             .map_err(|(e, tell)| (e, tell, stage_name))
         };
         let stats = match run {
-            Ok(stats) => stats,
+            Ok(stats) => StageStats {
+                wire: Some(link.wire),
+                ..stats
+            },
             Err((e, tell, stage)) => {
                 if tell {
                     let failed = Wire::<F>::Failed {

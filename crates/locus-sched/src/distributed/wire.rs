@@ -15,7 +15,7 @@ use locus_core::{Float, Tensor};
 use ndarray::IxDyn;
 
 use crate::actor::{Activation, Inbound};
-use crate::{Error, Result, StageStats, StageStep, StepKind};
+use crate::{Error, Result, StageStats, StageStep, StepKind, WireBytes};
 
 /// The first bytes of every message.
 const MAGIC: &[u8; 4] = b"LCM1";
@@ -170,12 +170,49 @@ pub(crate) fn encode<F: Float>(message: &Wire<F>) -> Vec<u8> {
             w.f64(stats.busy);
             w.f64(stats.elapsed);
             w.u8(stats.virtual_time as u8);
+            match &stats.wire {
+                Some(b) => {
+                    w.u8(1);
+                    for v in [
+                        b.activations,
+                        b.gradients,
+                        b.global_errors,
+                        b.credits,
+                        b.reports,
+                        b.messages,
+                    ] {
+                        w.u64(v);
+                    }
+                }
+                None => w.u8(0),
+            }
             w.f64(*loss_sum);
             w.u64(*samples);
             w.bytes(state);
         }
     }
     w.0
+}
+
+/// The length of [`encode`]'s bytes for a stage actor's message, without encoding it:
+/// what the message costs on a link (the [`Simulated`](crate::Simulated) scheduler's
+/// bandwidth model charges it).
+pub(crate) fn encoded_len<F: Float>(message: &Inbound<F>) -> usize {
+    let tensor = |t: &Tensor<F>| 2 + 8 * t.ndim() + t.len() * std::mem::size_of::<F>();
+    let head = MAGIC.len() + 1;
+    head + match message {
+        Inbound::Up(a) => {
+            8 + 4
+                + 8 * a.labels.len()
+                + tensor(&a.input)
+                + 1
+                + a.network_input.as_deref().map_or(0, tensor)
+        }
+        Inbound::End | Inbound::Credit => 0,
+        Inbound::Down { message: t, .. } | Inbound::Global { error: t, .. } => 8 + tensor(t),
+        // Sent as a failure with an empty stage name and "aborted".
+        Inbound::Abort => 4 + 4 + 4 + "aborted".len(),
+    }
 }
 
 /// Decodes a message, refusing anything that does not follow the layout exactly.
@@ -296,6 +333,18 @@ pub(crate) fn decode<F: Float>(bytes: &[u8]) -> Result<Wire<F>> {
                     0 => false,
                     1 => true,
                     f => return Err(refused(format!("virtual-time flag {f}"))),
+                },
+                wire: match r.u8("wire-bytes flag")? {
+                    0 => None,
+                    1 => Some(WireBytes {
+                        activations: r.u64("activation bytes")?,
+                        gradients: r.u64("gradient bytes")?,
+                        global_errors: r.u64("global-error bytes")?,
+                        credits: r.u64("credit bytes")?,
+                        reports: r.u64("report bytes")?,
+                        messages: r.u64("message count")?,
+                    }),
+                    f => return Err(refused(format!("wire-bytes flag {f}"))),
                 },
             };
             Wire::Done {
@@ -531,6 +580,14 @@ mod tests {
                     busy: 1.25,
                     elapsed: 2.5,
                     virtual_time: false,
+                    wire: Some(WireBytes {
+                        activations: 1,
+                        gradients: 2,
+                        global_errors: 3,
+                        credits: 4,
+                        reports: 5,
+                        messages: 6,
+                    }),
                 },
                 loss_sum: 12.0,
                 samples: 320,
@@ -546,6 +603,22 @@ mod tests {
             let back = decode::<f32>(&bytes).unwrap();
             // Debug shows every field, values included, with their exact digits.
             assert_eq!(format!("{back:?}"), format!("{message:?}"));
+        }
+    }
+
+    #[test]
+    fn encoded_len_is_the_length_of_the_bytes() {
+        for message in all().into_iter().chain([Wire::Actor(Inbound::Abort)]) {
+            if let Wire::Actor(inbound) = &message {
+                assert_eq!(encoded_len(inbound), encode(&message).len(), "{message:?}");
+            }
+        }
+        let f64_down = Wire::Actor(Inbound::Down {
+            batch: 1,
+            message: ArrayD::<f64>::zeros(IxDyn(&[4, 3])),
+        });
+        if let Wire::Actor(inbound) = &f64_down {
+            assert_eq!(encoded_len(inbound), encode(&f64_down).len());
         }
     }
 
