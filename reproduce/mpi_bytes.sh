@@ -22,6 +22,8 @@
 # So bp and dni send as much down as up (about 0.5 MB per batch per hidden link), dfa
 # 1% of that down (the 10-wide error), dgl nothing but credits.
 set -euo pipefail
+# OpenMPI refuses to start as root unless told to (containers and CI run as root).
+if [ "$(id -u)" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 cd "$(dirname "$0")/.."
 data=${1:-${LOCUS_DATA:-../shared/data}/mnist}
 limit=${TRAIN_LIMIT:-6400}

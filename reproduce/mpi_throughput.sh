@@ -14,6 +14,8 @@
 # About 1 minute on 2 quiet cores (6 runs of one epoch).
 #   [HIDDEN=1000] [TRAIN_LIMIT=60000] [RULES="dfa dgl"] [OUT=DIR] reproduce/mpi_throughput.sh [DATA_DIR]
 set -euo pipefail
+# OpenMPI refuses to start as root unless told to (containers and CI run as root).
+if [ "$(id -u)" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 cd "$(dirname "$0")/.."
 data=${1:-${LOCUS_DATA:-../shared/data}/mnist}
 hidden=${HIDDEN:-1000}
