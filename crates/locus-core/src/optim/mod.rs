@@ -234,9 +234,9 @@ pub(crate) fn align_state<F: Float>(
 
 /// Runs `update` on every element of a parameter `w`, its gradient `g` and the state
 /// tensors of its shape that the optimizer keeps (none, its momentum, or Adam's two
-/// moments), as one pass over contiguous slices compiled for the CPU's widest vectors
-/// (a memory-bound loop: measured in `reproduce/cli_speed.sh`), or through `ndarray::Zip`
-/// when a tensor is not in standard layout. Element-wise, so how it runs cannot change the
+/// moments), as one pass over contiguous slices compiled for the CPU's widest vectors (as
+/// [`crate::kernels`]' element-wise helpers do for one output; an update writes several),
+/// or through `ndarray::Zip` when a tensor is not in standard layout. Element-wise, so how it runs cannot change the
 /// result.
 macro_rules! update_elements {
     ($w:expr, $g:expr, [$($s:expr),*], |$wv:ident, $gv:ident $(, $sv:ident)*| $body:block) => {{
