@@ -11,7 +11,7 @@ use locus::data::forward_forward::{
     positive_negative_batch, LabelEmbedding, LabelPlacement, NegativeData,
 };
 use locus::prelude::*;
-use rand::Rng;
+use rand::RngExt;
 
 const BATCH: usize = 100;
 

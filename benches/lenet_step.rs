@@ -9,7 +9,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use locus::models::LeNetConfig;
 use locus::prelude::*;
-use rand::Rng;
+use rand::RngExt;
 
 const BATCH: usize = 128;
 

@@ -11,7 +11,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use locus::prelude::*;
 use ndarray::Array2;
-use rand::Rng;
+use rand::RngExt;
 
 const BATCH: usize = 128;
 

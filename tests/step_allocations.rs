@@ -4,7 +4,7 @@
 
 use locus::prelude::*;
 use ndarray::Array2;
-use rand::Rng;
+use rand::RngExt;
 
 const BATCH: usize = 128;
 

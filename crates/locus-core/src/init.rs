@@ -4,7 +4,7 @@
 //! layer, its input and output widths).
 
 use ndarray::ArrayD;
-use rand::Rng;
+use rand::RngExt;
 use rand_distr::{Distribution, Normal, Uniform};
 use serde::{Deserialize, Serialize};
 

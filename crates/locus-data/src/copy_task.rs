@@ -26,7 +26,7 @@
 
 use locus_core::{Error, Float, SeededRng};
 use ndarray::{Array2, Array3};
-use rand::Rng;
+use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 use crate::Result;

@@ -40,7 +40,7 @@ mod templates;
 
 use locus_core::{seeded_rng, Error, SeededRng};
 use rand::seq::SliceRandom;
-use rand::Rng;
+use rand::RngExt;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 

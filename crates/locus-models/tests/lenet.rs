@@ -7,7 +7,7 @@ use locus_models::LeNetConfig;
 use locus_objectives::{LocalObjective, SupervisedLoss, UpstreamGradient};
 use locus_sched::{EpochPlan, Lockstep, NoObserver, Scheduler};
 use locus_train::evaluate;
-use rand::Rng;
+use rand::RngExt;
 
 fn layerwise(i: usize, n: usize) -> Box<dyn LocalObjective<f32>> {
     if i + 1 == n {

@@ -1,5 +1,5 @@
 use locus_core::{Error, Float, Result, SeededRng, Tensor};
-use rand::Rng;
+use rand::RngExt;
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 

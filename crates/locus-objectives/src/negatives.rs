@@ -1,7 +1,7 @@
 //! Where an InfoNCE objective draws each anchor's negatives from.
 
 use locus_core::{Error, Result, SeededRng};
-use rand::Rng;
+use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 /// How an [`InfoNce`](crate::InfoNce) objective draws the negatives of each anchor, from a

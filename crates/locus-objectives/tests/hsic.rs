@@ -14,7 +14,7 @@ use locus_testing::finite_diff::{FdFailure, FdOptions};
 use ndarray::Array2;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
-use rand::Rng;
+use rand::RngExt;
 use rand_distr::StandardNormal;
 
 const KERNELS: [Kernel; 4] = [

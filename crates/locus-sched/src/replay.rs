@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 
 use locus_core::{seeded_rng, SeededRng};
-use rand::Rng;
+use rand::RngExt;
 
 /// A buffer of the most recent inputs a stage received from the stage below, from which
 /// the stage draws what it trains on (Belilovsky, Eickenberg & Oyallon 2020, "Decoupled

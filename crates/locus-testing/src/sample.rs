@@ -2,7 +2,7 @@
 //! conformance suite (proptest strategies live in [`crate::strategies`]).
 
 use locus_core::{SeededRng, Tensor};
-use rand::Rng;
+use rand::RngExt;
 
 /// A tensor of `shape` with values uniform on `[lo, hi)`.
 pub(crate) fn uniform(shape: &[usize], lo: f64, hi: f64, rng: &mut SeededRng) -> Tensor<f64> {

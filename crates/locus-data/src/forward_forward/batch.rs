@@ -1,6 +1,6 @@
 use locus_core::{Error, Float, SeededRng, Tensor};
 use ndarray::{concatenate, Axis, IxDyn};
-use rand::Rng;
+use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 use super::{hybrid, hybrid_mask, wrong_labels, LabelEmbedding, MaskConfig};

@@ -1,5 +1,5 @@
 use locus_core::{Error, SeededRng};
-use rand::Rng;
+use rand::RngExt;
 
 use crate::Result;
 
