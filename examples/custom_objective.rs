@@ -7,8 +7,8 @@
 use locus::core::loss::Loss;
 use locus::core::{as_matrix, init::Init, matmul, seeded_rng};
 use locus::data::mnist1d::{generate, Mnist1dConfig};
+use locus::ndarray::{Array2, Ix2};
 use locus::prelude::*;
-use ndarray::{Array2, Ix2};
 
 /// Loss `CE(h R, y)` with a fixed random matrix `R`; gradient `∂L/∂h = (∂L/∂z) Rᵀ`.
 struct FixedRandomReadout {

@@ -9,9 +9,9 @@
 
 use locus::core::loss::Loss;
 use locus::core::{as_matrix, init::Init, matmul, seeded_rng, FeedbackRule};
+use locus::ndarray::{Array2, Ix2};
 use locus::prelude::*;
 use locus_cli::{Algorithm, HiddenSignal, ObjectiveSettings, StageSlot};
-use ndarray::{Array2, Ix2};
 
 /// Loss `CE(h R, y)` with a fixed random matrix `R` (Xavier-uniform, drawn from the
 /// stage's seed when the first batch shows the stage's width); gradient

@@ -18,6 +18,26 @@
 //!
 //! `use locus::prelude::*;` brings the names most programs need.
 //!
+//! Tensors are [`ndarray`] arrays and every random draw comes from a [`rand`] generator
+//! ([`core::SeededRng`]), so both crates are re-exported: `locus::ndarray` and
+//! `locus::rand` are the very versions locus is built with, and a program needs no
+//! `ndarray` or `rand` line of its own in Cargo.toml (one of another version would give
+//! types that do not match locus's).
+//!
+//! ```
+//! use locus::ndarray::array;
+//! use locus::prelude::*;
+//! use locus::rand::RngExt;
+//!
+//! // A tensor for a module's input, built with ndarray's macro.
+//! let x: Tensor<f32> = array![[0.5, -1.0], [2.0, 0.0]].into_dyn();
+//! assert_eq!(x.shape(), &[2, 2]);
+//! // The seeded generator locus draws from; rand's methods work on it.
+//! let mut rng = seeded_rng(7);
+//! let k = rng.random_range(0..10usize);
+//! assert_eq!(k, seeded_rng(7).random_range(0..10usize));
+//! ```
+//!
 //! ```
 //! use locus::prelude::*;
 //!
@@ -46,6 +66,11 @@ pub use locus_models as models;
 pub use locus_objectives as objectives;
 pub use locus_sched as sched;
 pub use locus_train as train;
+/// The `ndarray` crate that locus's tensors ([`core::Tensor`]) are built on.
+pub use ndarray;
+/// The `rand` crate whose traits draw from locus's generator ([`core::SeededRng`]), e.g.
+/// `locus::rand::RngExt` for `random_range`.
+pub use rand;
 
 /// The names most programs need, in one import.
 pub mod prelude {
