@@ -382,6 +382,10 @@ pub struct TrainArgs {
     /// Print the run's summary as one JSON object on the last line of stdout.
     #[arg(long)]
     pub json: bool,
+    /// No progress on stderr: no progress bar and no line per epoch (the summary,
+    /// warnings and errors still print). The bar is drawn only when stderr is a terminal.
+    #[arg(long)]
+    pub quiet: bool,
     /// Adam epochs of the linear probe fit on each stage's frozen features [default: 5 for
     /// sae and sarm (0: no probes); 100 for gim, cpc and bp-encoder, whose pooled MNIST-1D
     /// probes were far from converged after 20].
