@@ -65,10 +65,11 @@ impl Run {
 /// A path that does not exist, a directory with no results.json and no run directory in
 /// it (an unfinished run is named as such), and a run given twice.
 pub(crate) fn results_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
+    // Each results.json with the path that named it.
+    let mut files: Vec<(PathBuf, &PathBuf)> = Vec::new();
     for path in paths {
         if path.is_file() {
-            files.push(path.clone());
+            files.push((path.clone(), path));
             continue;
         }
         if !path.is_dir() {
@@ -76,7 +77,7 @@ pub(crate) fn results_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         }
         let own = path.join("results.json");
         if own.is_file() {
-            files.push(own);
+            files.push((own, path));
             continue;
         }
         if path.join("config.toml").is_file() {
@@ -100,21 +101,24 @@ pub(crate) fn results_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             );
         }
         inner.sort_by_key(|p| natural_key(&p.file_name().unwrap_or_default().to_string_lossy()));
-        files.extend(inner.into_iter().map(|p| p.join("results.json")));
+        files.extend(inner.into_iter().map(|p| (p.join("results.json"), path)));
     }
     let mut seen: BTreeMap<PathBuf, &Path> = BTreeMap::new();
-    for file in &files {
+    for (file, given) in &files {
         let canonical = file.canonicalize().unwrap_or_else(|_| file.clone());
-        if let Some(first) = seen.insert(canonical, file) {
+        if let Some(first) = seen.insert(canonical, given) {
+            let how = if first == given.as_path() {
+                format!("{} twice", given.display())
+            } else {
+                format!("{} and {}", first.display(), given.display())
+            };
             anyhow::bail!(
-                "the run {} is given twice ({} and {}): each run counts once",
+                "the run {} is given twice (by {how}): each run counts once",
                 run_dir(file).display(),
-                first.display(),
-                file.display()
             );
         }
     }
-    Ok(files)
+    Ok(files.into_iter().map(|(file, _)| file).collect())
 }
 
 /// A name split into runs of digits (compared as numbers) and of other characters.
