@@ -375,3 +375,35 @@ fn seeds_refuse_what_does_not_go_with_them() {
     );
     assert!(!Path::new(out).exists(), "nothing was trained");
 }
+
+#[test]
+fn seeds_keep_each_runs_state_in_its_own_directory() {
+    let dir = scratch("seeds-state");
+    let (out, state) = (dir.join("out"), dir.join("state"));
+    let mut args = vec!["train", "--seeds", "4,5"];
+    args.extend(TINY);
+    args.extend(["--out", out.to_str().unwrap()]);
+    args.extend(["--save-state", state.to_str().unwrap()]);
+    let o = locus(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for seed in [4, 5] {
+        let saved = state.join(format!("seed-{seed}"));
+        assert!(
+            saved.join("checkpoint.safetensors").is_file(),
+            "{}",
+            saved.display()
+        );
+        // Each state is its own seed's run: resuming it as the other seed is refused.
+        let other = if seed == 4 { "5" } else { "4" };
+        let mut resume = vec!["train"];
+        resume.extend(TINY);
+        resume.extend(["--resume", saved.to_str().unwrap(), "--seed", other]);
+        fails_with(
+            &resume,
+            &[
+                "saved with other settings",
+                &format!("seed: {seed} then, {other} now"),
+            ],
+        );
+    }
+}
