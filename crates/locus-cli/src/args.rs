@@ -22,6 +22,10 @@ pub enum Command {
     /// Draw one figure of finished runs against another, a point per run (e.g. accuracy
     /// against a simulated delay), as a PNG.
     PlotPoints(crate::plot_points::PlotPointsArgs),
+    /// Compare finished runs: a table of their figures, grouped by configuration, with the
+    /// mean ± sample standard deviation over each group's seeds; with --out, the tables
+    /// (compare.md), the groups (compare.json) and the runs' learning curves (curves.png).
+    Compare(crate::compare::CompareArgs),
     /// Download MNIST or Fashion-MNIST from public mirrors (`locus data fetch mnist`), or
     /// check a copy (`locus data verify mnist`), against built-in SHA-256 sums.
     Data(crate::data_files::DataArgs),
@@ -367,6 +371,19 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     #[serde(serialize_with = "crate::config_toml::large_integer")]
     pub seed: u64,
+    /// Train the same run once per seed, comma-separated (`--seeds 0,1,2`), each into its
+    /// own run directory DIR/seed-N under --out DIR (needed), then write their comparison
+    /// into DIR as `locus compare` does (compare.md, compare.json, curves.png) and print
+    /// its table. Not with --seed, --resume or --stop-after; --save-state S keeps each
+    /// run's state in S/seed-N.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "N,N,...",
+        conflicts_with = "seed"
+    )]
+    #[serde(skip)]
+    pub seeds: Option<Vec<u64>>,
     /// Seed of the generated MNIST-1D data (42 gives the standard split).
     #[arg(long, default_value_t = 42)]
     #[serde(serialize_with = "crate::config_toml::large_integer")]
@@ -379,9 +396,14 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip)]
     pub out: Option<PathBuf>,
-    /// Print the run's summary as one JSON object on the last line of stdout.
+    /// Print the run's summary as one JSON object on the last line of stdout. With
+    /// --seeds: one such line per run, then the comparison (compare.json's object) last.
     #[arg(long)]
     pub json: bool,
+    /// No progress on stderr: no progress bar and no line per epoch (the summary,
+    /// warnings and errors still print). The bar is drawn only when stderr is a terminal.
+    #[arg(long)]
+    pub quiet: bool,
     /// Adam epochs of the linear probe fit on each stage's frozen features [default: 5 for
     /// sae and sarm (0: no probes); 100 for gim, cpc and bp-encoder, whose pooled MNIST-1D
     /// probes were far from converged after 20].

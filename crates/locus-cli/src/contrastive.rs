@@ -175,7 +175,7 @@ pub fn run(given: &TrainArgs, family: Family) -> anyhow::Result<()> {
         last_epoch: epochs - 1,
         peak_rss: None,
     };
-    let mut bar = ProgressBar::new(epochs);
+    let mut bar = ProgressBar::new(args, epochs, run.split.train.len());
     let (checkpoints, progress) = Checkpointing::start(args, epochs, &mut stages, scheduler)?;
     let trained = Trainer::new(epochs, args.batch_size, args.seed)
         .with_learning_rates(rates)
@@ -188,7 +188,9 @@ pub fn run(given: &TrainArgs, family: Family) -> anyhow::Result<()> {
             &mut evaluation,
             &mut bar,
             &mut |done| {
-                log_epoch(done);
+                if !args.quiet {
+                    log_epoch(done);
+                }
                 checkpoints.after_epoch(done)
             },
         )?;
@@ -303,7 +305,6 @@ impl<E: Evaluate<f32>> Evaluate<f32> for PeakBeforeLast<E> {
 /// Prints an epoch's line on stderr: the learning stage's training loss and, when the
 /// epoch was probed, its test loss and probe accuracy.
 fn log_epoch(done: &EpochDone<'_, f32, dyn Scheduler<f32>>) {
-    ProgressBar::clear_line();
     let probed = done.record.map_or_else(String::new, |r| {
         format!(
             "  test loss {:.4}  probe acc {:.4}",

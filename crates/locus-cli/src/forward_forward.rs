@@ -115,7 +115,7 @@ pub fn run(
         negatives.name(),
         Module::<f32>::name(stages[0].module()),
     );
-    let mut bar = ProgressBar::new(args.epochs);
+    let mut bar = ProgressBar::new(args, args.epochs, split.train.len());
     let schedule = match args.schedule_kind() {
         ScheduleKind::Constant => LrSchedule::Constant,
         ScheduleKind::Cosine => LrSchedule::Cosine,
@@ -170,7 +170,9 @@ pub fn run(
             &mut evaluation,
             &mut bar,
             &mut |done| {
-                log_epoch(done);
+                if !args.quiet {
+                    log_epoch(done);
+                }
                 checkpoints.after_epoch(done)
             },
         )?;
@@ -210,7 +212,6 @@ pub fn run(
 /// Prints an epoch's line on stderr: its training loss and, when it was evaluated, its
 /// test figures (with the read-out's accuracy when labels are written into the input).
 fn log_epoch(done: &EpochDone<'_, f32, ForwardForwardTrainer<f32>>) {
-    ProgressBar::clear_line();
     let test = done.record.map_or_else(String::new, |r| {
         format!(
             "  test loss {:.4}  test acc {:.4}{}",

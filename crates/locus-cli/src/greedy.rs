@@ -217,7 +217,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     // no classifier yet), then the supervised top and fine-tuning, evaluated after each.
     let epochs = greedy.epochs(stages.len());
     let pretrain_epochs = epochs - top_epochs - greedy.config().finetune_epochs;
-    let mut bar = ProgressBar::new(epochs);
+    let mut bar = ProgressBar::new(args, epochs, split.train.len());
     let (checkpoints, progress) = Checkpointing::start(args, epochs, &mut stages, &mut greedy)?;
     let trained = Trainer::new(epochs, args.batch_size, args.seed)
         .evaluate_after(pretrain_epochs)
@@ -229,7 +229,9 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             &mut Classification::new(&split.test),
             &mut bar,
             &mut |done| {
-                log_epoch(done);
+                if !args.quiet {
+                    log_epoch(done);
+                }
                 checkpoints.after_epoch(done)
             },
         )?;
@@ -405,7 +407,6 @@ fn raw_probe(
 /// Prints an epoch's line on stderr: the phase, the learning stage's loss and, for the
 /// supervised phases, the test figures.
 fn log_epoch(done: &EpochDone<'_, f32, Greedy>) {
-    ProgressBar::clear_line();
     let Some(e) = done.scheduler.log().last() else {
         return;
     };

@@ -5,6 +5,7 @@
 //! ([`HiddenSignal::Custom`]). The `locus` binary is `main_with(Vec::new())`.
 mod algo;
 mod args;
+mod compare;
 mod config_toml;
 mod contrastive;
 mod contrastive_args;
@@ -23,6 +24,7 @@ mod progress;
 mod run_file;
 mod run_state;
 mod scheduler;
+mod seeds;
 mod sequence;
 mod train;
 
@@ -43,10 +45,11 @@ pub fn run_with(
     algo::install(extra)?;
     let cli = run_file::parse(args.into_iter().map(Into::into).collect())?;
     match cli.command {
-        args::Command::Train(a) => train::run(&a),
+        args::Command::Train(a) => seeds::run(&a),
         args::Command::List(a) => list::run(&a),
         args::Command::Plot(a) => plot::run(&a),
         args::Command::PlotPoints(a) => plot_points::run(&a),
+        args::Command::Compare(a) => compare::run(&a),
         args::Command::Data(a) => data_files::run(&a),
     }
 }

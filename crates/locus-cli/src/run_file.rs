@@ -37,10 +37,15 @@ pub(crate) fn parse(args: Vec<OsString>) -> anyhow::Result<Cli> {
     if file.is_none() && preset.is_none() {
         return Ok(Cli::from_arg_matches(&matches)?);
     }
-    let given = |id: &str| train_matches.value_source(id) == Some(ValueSource::CommandLine);
     let train = command
         .find_subcommand("train")
         .context("the locus command has no train subcommand")?;
+    // A flag on the command line replaces the files' value of it and of the flags it
+    // cannot be given with (`--seeds` a file's `seed`).
+    let on_command_line =
+        |id: &str| train_matches.value_source(id) == Some(ValueSource::CommandLine);
+    let given =
+        |id: &str| on_command_line(id) || rivals(train, id).into_iter().any(on_command_line);
     // The command line wins over the file, and both over the preset.
     let (file_tokens, file_sets) = match &file {
         Some(file) => {
@@ -67,7 +72,12 @@ pub(crate) fn parse(args: Vec<OsString>) -> anyhow::Result<Cli> {
                     .unwrap_or_default(),
             };
             let name = format!("--preset {}", preset.name());
-            let set_before = |id: &str| given(id) || file_sets.iter().any(|s| s == id);
+            let set_before = |id: &str| {
+                given(id)
+                    || file_sets
+                        .iter()
+                        .any(|s| s == id || rivals(train, s).contains(&id))
+            };
             text_tokens(&name, &preset.run_file(&algo), train, &set_before)?.0
         }
         None => Vec::new(),
@@ -127,8 +137,41 @@ fn text_tokens(
             tokens.extend(flag);
         }
     }
+    for (id, key) in &seen {
+        if let Some(other) = rivals(train, id).into_iter().find_map(|r| seen.get(r)) {
+            anyhow::bail!(
+                "{name}: keys '{key}' and '{other}' cannot both be set (--{} cannot be used \
+                 with --{}): keep one",
+                find_flag(train, key).and_then(Arg::get_long).unwrap_or(key),
+                find_flag(train, other)
+                    .and_then(Arg::get_long)
+                    .unwrap_or(other),
+            );
+        }
+    }
     let ids = seen.into_keys().map(String::from).collect();
     Ok((tokens, ids))
+}
+
+/// The ids of the flags of `train` that cannot be given with the flag `id` (clap's
+/// `conflicts_with`, declared on either side).
+fn rivals<'a>(train: &'a Command, id: &str) -> Vec<&'a str> {
+    let conflicts = |arg: &Arg| -> Vec<&str> {
+        train
+            .get_arg_conflicts_with(arg)
+            .into_iter()
+            .map(|a| a.get_id().as_str())
+            .collect()
+    };
+    let mut out = Vec::new();
+    for arg in train.get_arguments() {
+        if arg.get_id() == id {
+            out.extend(conflicts(arg));
+        } else if conflicts(arg).contains(&id) {
+            out.push(arg.get_id().as_str());
+        }
+    }
+    out
 }
 
 /// The flags of `train` a run file may set (all but help and version).
@@ -401,6 +444,30 @@ mod tests {
         let e = parse(line).unwrap_err().to_string();
         assert!(
             e.contains("key 'seed': expected an integer, found string"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn seeds_on_the_command_line_replace_a_files_seed_and_a_file_sets_one_of_them() {
+        let file = TempFile::new("seed", "seed = 7\nepochs = 2\n");
+        let mut line = file.config();
+        line.extend(words("--seeds 0,1"));
+        let args = train_args(&line);
+        assert_eq!((args.seeds, args.seed), (Some(vec![0, 1]), 0));
+        let file = TempFile::new("seeds", "seeds = [3, 4]\n");
+        assert_eq!(train_args(&file.config()).seeds, Some(vec![3, 4]));
+        let mut line = file.config();
+        line.extend(words("--seed 9"));
+        let args = train_args(&line);
+        assert_eq!((args.seeds, args.seed), (None, 9));
+        let file = TempFile::new("both", "seed = 1\nseeds = [3, 4]\n");
+        let mut argv = vec![OsString::from("locus"), OsString::from("train")];
+        argv.extend(file.config().into_iter().map(OsString::from));
+        let e = parse(argv).unwrap_err().to_string();
+        assert!(
+            e.contains("keys 'seed' and 'seeds' cannot both be set")
+                && e.contains("locus-run-file-"),
             "{e}"
         );
     }

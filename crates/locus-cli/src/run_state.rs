@@ -31,12 +31,13 @@ pub struct Checkpointing<'a> {
 
 /// The settings that must be the same in every part of a run: every option as
 /// config.toml writes it (the flags by name, defaults included), which leaves out the
-/// ones that say where this process reads and writes and when it stops; and `--json`,
-/// which only says how the report is printed.
+/// ones that say where this process reads and writes and when it stops; and `--json` and
+/// `--quiet`, which only say how the run is printed.
 pub fn settings_of(args: &TrainArgs) -> Value {
     let mut settings = serde_json::to_value(args).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut settings {
         map.remove("json");
+        map.remove("quiet");
     }
     settings
 }
@@ -208,6 +209,7 @@ mod tests {
             "--save-every",
             "2",
             "--json",
+            "--quiet",
         ]);
         let crate::args::Command::Train(args) = cli.command else {
             panic!("parsed as train");
@@ -221,6 +223,8 @@ mod tests {
             "resume",
             "stop-after",
             "json",
+            "quiet",
+            "seeds",
         ] {
             assert!(s.get(key).is_none(), "{key} in {s}");
         }

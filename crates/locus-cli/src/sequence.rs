@@ -201,7 +201,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         &curriculum,
         progress,
         |r, now, trainer| {
-            eprintln!(
+            if !args.quiet {
+                eprintln!(
                 "epoch {:>3}/{epochs}  N={:<3} train {:.4} eval {:.4} bits/step  bit error {:.4}{}{}  {:.1}s",
                 r.round,
                 r.length,
@@ -214,6 +215,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 if r.solved { "  solved" } else { "" },
                 r.train_s
             );
+            }
             let round = r.round as u64;
             let stop = args.stop_after.is_some_and(|n| round - resumed_at >= n);
             if let Some(dir) = &args.save_state {

@@ -427,7 +427,7 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
             )
         })
         .collect::<anyhow::Result<Vec<f64>>>()?;
-    let mut bar = ProgressBar::new(epochs);
+    let mut bar = ProgressBar::new(args, epochs, split.train.len());
     let (checkpoints, progress) =
         Checkpointing::start(args, epochs, &mut stages, scheduler.as_mut())?;
     let trained = Trainer::new(epochs, args.batch_size, args.seed)
@@ -440,13 +440,15 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
             &mut evaluation,
             &mut bar,
             &mut |done| {
-                log_epoch(
-                    done.epoch,
-                    done.epochs,
-                    done.train_loss,
-                    done.epoch_s,
-                    done.record,
-                );
+                if !args.quiet {
+                    log_epoch(
+                        done.epoch,
+                        done.epochs,
+                        done.train_loss,
+                        done.epoch_s,
+                        done.record,
+                    );
+                }
                 checkpoints.after_epoch(done)
             },
         )?;
@@ -542,7 +544,7 @@ pub(crate) fn finish(args: &TrainArgs, mut run: RunReport) -> anyhow::Result<()>
 }
 
 /// Prints an epoch's summary line on stderr (with its test figures when it was
-/// evaluated), clearing the progress bar's line first.
+/// evaluated); the epoch's progress bar has cleared itself by then.
 pub(crate) fn log_epoch(
     epoch: u64,
     epochs: u64,
@@ -553,7 +555,6 @@ pub(crate) fn log_epoch(
     if !crate::scheduler::reports() {
         return;
     }
-    ProgressBar::clear_line();
     let test = record.map_or_else(String::new, |r| {
         format!(
             "  test loss {:.4}  test acc {:.4}",

@@ -732,3 +732,20 @@ fn the_mpi_scheduler_names_the_feature_it_needs() {
         &["--scheduler mpi", "cargo feature `mpi`", "mpirun -n"],
     );
 }
+
+#[test]
+fn quiet_leaves_out_the_lines_per_epoch() {
+    let mut args = vec!["train", "--json"];
+    args.extend(["--dataset", "mnist1d"]);
+    args.extend(SMALL);
+    let loud = locus(&args);
+    assert!(stderr(&loud).contains("epoch   2/2"), "{}", stderr(&loud));
+    args.push("--quiet");
+    let quiet = locus(&args);
+    assert!(quiet.status.success(), "{}", stderr(&quiet));
+    assert!(!stderr(&quiet).contains("epoch   "), "{}", stderr(&quiet));
+    assert_eq!(
+        last_json_line(&quiet)["test_accuracy"],
+        last_json_line(&loud)["test_accuracy"]
+    );
+}

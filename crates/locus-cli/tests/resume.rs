@@ -477,3 +477,33 @@ fn the_copy_task_curriculum_resumes_exactly() {
     }
     let _ = std::fs::remove_dir_all(&base);
 }
+
+/// `--quiet` (like `--json`) says how a run is printed, not what it trains: a run saved
+/// without it goes on with it, to the uninterrupted run's figures.
+#[test]
+fn quiet_is_not_a_setting_a_resumed_run_must_keep() {
+    let state = scratch("quiet-resume").join("state");
+    let state = state.to_str().unwrap();
+    let run = [
+        "--dataset",
+        "mnist1d",
+        "--hidden",
+        "16",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "100",
+        "--train-limit",
+        "1000",
+    ];
+    let whole = train(&run);
+    let mut first = vec!["train"];
+    first.extend(run);
+    first.extend(["--save-state", state, "--stop-after", "1"]);
+    let o = locus(&first);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut rest = run.to_vec();
+    rest.extend(["--resume", state, "--quiet"]);
+    let resumed = train(&rest);
+    assert_eq!(untimed(&resumed), untimed(&whole));
+}
