@@ -139,7 +139,9 @@ impl<'a> Checkpointing<'a> {
             return Ok(Flow::Continue);
         };
         let every = self.args.save_every.unwrap_or(1);
-        if stop || done.epoch == done.epochs || done.epoch % every == 0 {
+        // Under --scheduler mpi every rank holds the same stack: rank 0 writes it.
+        let due = stop || done.epoch == done.epochs || done.epoch % every == 0;
+        if due && done.scheduler.is_main_process() {
             self.save(dir, done)
                 .map_err(|e| locus_train::Error::AfterEpoch {
                     epoch: done.epoch,

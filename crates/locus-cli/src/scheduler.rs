@@ -27,9 +27,10 @@ pub enum SchedulerKind {
     /// One stage learns per epoch, bottom first, from its own objective, on the frozen
     /// stages below it (greedy layer-wise); each stage's turn is --stage-epochs.
     Greedy,
-    /// The pipelined protocol with each stage in its own MPI process: run under
-    /// `mpirun -n STAGES`; results on rank 0. Needs locus built with the cargo feature
-    /// `mpi`.
+    /// The pipelined protocol over MPI processes: run under `mpirun -n R`, R at most the
+    /// number of stages, each rank running a contiguous block of them (the lower ranks
+    /// one more when they do not divide evenly); evaluation and results on rank 0. Needs
+    /// locus built with the cargo feature `mpi`.
     Mpi,
 }
 
@@ -297,9 +298,28 @@ fn mpi_scheduler(
         "flow": mpi.config(),
         "ranks": mpi.ranks(),
         "hosts": mpi.hosts(),
-        "stages_per_rank": 1,
     });
     Ok((Box::new(mpi), settings))
+}
+
+/// Records in an MPI run's `scheduler_config` which stages each rank ran
+/// (`stages_of_rank`, [`locus_sched::stage_placement`]); other runs are left as they are.
+pub(crate) fn record_placement(run: &mut locus_eval::RunReport) {
+    let stages = run.stages.len();
+    let Some(settings) = run
+        .config
+        .get_mut("scheduler_config")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    let Some(ranks) = settings.get("ranks").and_then(serde_json::Value::as_u64) else {
+        return;
+    };
+    if let Ok(placement) = locus_sched::stage_placement(stages, ranks as usize) {
+        let blocks: Vec<Vec<usize>> = placement.into_iter().map(Iterator::collect).collect();
+        settings.insert("stages_of_rank".into(), json!(blocks));
+    }
 }
 
 /// Without the cargo feature `mpi`: the error that says how to get it.
@@ -310,7 +330,7 @@ fn mpi_scheduler(
     anyhow::bail!(
         "--scheduler mpi needs locus built with the cargo feature `mpi` (cargo build \
          --release -p locus-cli --features mpi, with Debian's libopenmpi-dev, openmpi-bin \
-         and libclang-dev installed), then run under mpirun -n <stages>"
+         and libclang-dev installed), then run under mpirun -n <ranks> (at most one per stage)"
     )
 }
 

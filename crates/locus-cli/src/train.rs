@@ -403,6 +403,10 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
     // After every epoch: the test set, each stage's update against the true gradient on a
     // fixed batch of training samples, and each local head's own accuracy.
     let mut evaluation = Classification::new(&split.test).with_alignment_on(&split.train)?;
+    if matches!(algorithm.hidden, HiddenSignal::HsicBottleneck) {
+        // A hidden stage as wide as the classes is also read without its format step.
+        evaluation = evaluation.with_unformatted_accuracy(classes);
+    }
     if matches!(algorithm.hidden, HiddenSignal::LocalClassifier) {
         evaluation = evaluation.with_stage_accuracies();
     }
@@ -522,6 +526,7 @@ pub(crate) fn finish(args: &TrainArgs, mut run: RunReport) -> anyhow::Result<()>
     if !crate::scheduler::reports() {
         return Ok(());
     }
+    crate::scheduler::record_placement(&mut run);
     if let Some(stats) = crate::data::standardization() {
         run.config
             .insert("input_standardization".into(), serde_json::json!(stats));

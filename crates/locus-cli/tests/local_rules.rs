@@ -478,6 +478,47 @@ fn hsic_trains_every_hidden_stage_on_its_dependences() {
     );
 }
 
+/// `--algo hsic` with a hidden stage as wide as the classes: that stage also reports its
+/// unformatted accuracy (its largest unit, the units matched to the classes after the
+/// fact), above chance; the wider stage and the read-out do not.
+#[test]
+fn hsic_reads_a_class_wide_stage_without_its_format_step() {
+    let j = train(&[
+        "--algo",
+        "hsic",
+        "--dataset",
+        "mnist1d",
+        "--hidden",
+        "64,10",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "50",
+        "--seed",
+        "2",
+        "--train-limit",
+        "1000",
+        "--format-epochs",
+        "0",
+    ]);
+    let stages = j["stages"].as_array().unwrap();
+    assert_eq!(stages.len(), 3);
+    assert!(
+        stages[0].get("unformatted_accuracy").is_none(),
+        "{}",
+        stages[0]
+    );
+    assert!(
+        stages[2].get("unformatted_accuracy").is_none(),
+        "{}",
+        stages[2]
+    );
+    let unformatted = stages[1]["unformatted_accuracy"].as_f64().unwrap();
+    // Chance is 0.1 (the matching alone cannot lift a layer that ignores its input much
+    // above it on 1000 test samples).
+    assert!(unformatted > 0.15 && unformatted <= 1.0, "{}", stages[1]);
+}
+
 /// `a.concat_with(b)`: the arguments of `a`, then those of `b`.
 trait ConcatWith<'a> {
     fn concat_with(&self, more: &[&'a str]) -> Vec<&'a str>;

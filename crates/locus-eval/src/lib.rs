@@ -7,8 +7,10 @@ pub mod plot;
 pub mod pooling;
 pub mod probe;
 mod report;
+pub mod unformatted;
 
 pub use collapse::{collapse_warnings, MAX_PROBE_DROP, MIN_INFONCE_BOUND, MIN_OUTPUT_STD};
 pub use pooling::FeaturePooling;
 pub use probe::{probe_accuracy, LinearProbe, ProbeConfig};
 pub use report::{EpochRecord, RunReport, StageReport};
+pub use unformatted::{best_unit_matching, unformatted_accuracy};

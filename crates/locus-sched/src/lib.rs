@@ -57,6 +57,7 @@ mod synthetic_input;
 
 pub use async_config::{AsyncConfig, ReplayConfig};
 pub use checkpoint::{load_checkpoint, save_checkpoint, Checkpoints};
+pub use distributed::stage_placement;
 #[cfg(feature = "mpi")]
 pub use distributed::Mpi;
 pub use ff_readout::{Readout, ReadoutConfig, ReadoutScores};

@@ -62,6 +62,13 @@ pub trait Scheduler<F: Float> {
         observer: &mut dyn Observer,
     ) -> Result<EpochReport>;
 
+    /// Whether this process evaluates, reports and saves the run. True but on the ranks
+    /// above 0 of a scheduler spread over processes ([`Mpi`](crate::Mpi)), which hold the
+    /// same trained stages as rank 0 after each epoch and leave the rest to it.
+    fn is_main_process(&self) -> bool {
+        true
+    }
+
     /// Writes the scheduler's own state at the end of an epoch under `prefix`: what it
     /// keeps between epochs beyond the stages (synthetic-input models, a trained
     /// read-out, objectives it holds for the stages, its log). The default, for

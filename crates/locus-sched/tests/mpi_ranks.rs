@@ -1,6 +1,7 @@
 //! The `mpi` scheduler under `mpirun --oversubscribe` on this machine: with one batch in
-//! flight it ends with Lockstep's parameters bit for bit on 2 and 3 ranks (DFA, local
-//! classifiers as in DGL, DNI); a stage that fails makes every rank stop with an error
+//! flight it ends with Lockstep's parameters bit for bit on 2 and 3 ranks, one stage per
+//! rank or several (DFA, local classifiers as in DGL, DNI); more ranks than stages are
+//! refused; a stage that fails makes every rank stop with an error
 //! naming the rank and the stage; a rank that dies ends the whole job, non-zero, in
 //! bounded time.
 //!
@@ -215,25 +216,51 @@ fn three_ranks_with_one_batch_in_flight_are_lockstep() {
 }
 
 #[test]
-fn a_stack_needs_one_rank_per_stage() {
+fn three_stages_on_two_ranks_are_lockstep() {
+    // Rank 0 runs stages 0 and 1, handing each other their messages; rank 1 stage 2.
+    if in_child() {
+        return like_lockstep(&[12, 10]);
+    }
+    let test = "three_stages_on_two_ranks_are_lockstep";
+    if let Some((ok, output)) = mpirun(test, 2, Duration::from_secs(120)) {
+        assert!(ok, "{output}");
+        assert_eq!(output.matches("matches lockstep").count(), 6, "{output}");
+    }
+}
+
+#[test]
+fn four_stages_on_two_ranks_are_lockstep() {
+    // Two stages on each rank: DFA's error reaches rank 0's two stages in one message.
+    if in_child() {
+        return like_lockstep(&[12, 10, 8]);
+    }
+    let test = "four_stages_on_two_ranks_are_lockstep";
+    if let Some((ok, output)) = mpirun(test, 2, Duration::from_secs(120)) {
+        assert!(ok, "{output}");
+        assert_eq!(output.matches("matches lockstep").count(), 6, "{output}");
+    }
+}
+
+#[test]
+fn more_ranks_than_stages_are_refused() {
     if in_child() {
         let mut mpi = Mpi::new(AsyncConfig::default()).unwrap();
-        let mut stages = stack(Rule::DirectFeedback, &[12, 10], 3);
+        let mut stages = stack(Rule::DirectFeedback, &[12], 3);
         let e = mpi
             .train_epoch(&mut stages, &product_data(20, 1), plan(0), &mut NoObserver)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("3 stages but the run has 2 ranks"), "{e}");
+        assert!(e.contains("2 stages but the run has 3 ranks"), "{e}");
         println!("refused: {e}");
         return;
     }
     if let Some((ok, output)) = mpirun(
-        "a_stack_needs_one_rank_per_stage",
-        2,
+        "more_ranks_than_stages_are_refused",
+        3,
         Duration::from_secs(60),
     ) {
         assert!(ok, "{output}");
-        assert_eq!(output.matches("refused: ").count(), 2, "{output}");
+        assert_eq!(output.matches("refused: ").count(), 3, "{output}");
     }
 }
 

@@ -4,7 +4,7 @@ use locus_core::{Float, Tensor};
 use locus_data::{gather, Dataset};
 use locus_sched::{predict, Scheduler, Stage};
 
-use crate::{evaluate, measure_alignment, stage_accuracies, Result};
+use crate::{evaluate, measure_alignment, stage_accuracies, unformatted_accuracies, Result};
 
 /// What an [`Evaluate`] measured after an epoch.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +54,8 @@ pub struct Classification<'a, F: Float> {
     batch_size: usize,
     alignment: Option<(Tensor<F>, Vec<usize>)>,
     stage_accuracies: bool,
+    /// The number of classes, when the unformatted accuracy is measured.
+    unformatted: Option<usize>,
 }
 
 impl<'a, F: Float> Classification<'a, F> {
@@ -64,6 +66,7 @@ impl<'a, F: Float> Classification<'a, F> {
             batch_size: EVAL_BATCH,
             alignment: None,
             stage_accuracies: false,
+            unformatted: None,
         }
     }
 
@@ -78,6 +81,15 @@ impl<'a, F: Float> Classification<'a, F> {
         let probe = gather::<F>(train, &(0..n).collect::<Vec<_>>())?;
         self.alignment = Some((probe.inputs, probe.labels));
         Ok(self)
+    }
+
+    /// Also reports, for every stage below the top whose output is `classes` wide, its
+    /// test accuracy with its units matched to the classes after the fact
+    /// (`unformatted_accuracy`, [`unformatted_accuracies`]): the HSIC bottleneck's
+    /// unformatted read-out.
+    pub fn with_unformatted_accuracy(mut self, classes: usize) -> Self {
+        self.unformatted = Some(classes);
+        self
     }
 
     /// Also reports each stage's own test accuracy, for stages with a classifier head.
@@ -110,6 +122,12 @@ impl<F: Float, S: ?Sized> Evaluate<F, S> for Classification<'_, F> {
             }
             for (f, a) in figures.iter_mut().zip(accuracies) {
                 f.extend(a.map(|a| ("probe_accuracy".to_string(), a)));
+            }
+        }
+        if let Some(classes) = self.unformatted {
+            let accuracies = unformatted_accuracies(stages, self.test, self.batch_size, classes)?;
+            for (f, a) in figures.iter_mut().zip(accuracies) {
+                f.extend(a.map(|a| ("unformatted_accuracy".to_string(), a)));
             }
         }
         Ok(Evaluated {

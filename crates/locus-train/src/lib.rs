@@ -67,6 +67,7 @@ mod run_state;
 mod stage_accuracy;
 mod stage_figures;
 mod trainer;
+mod unformatted;
 
 pub use alignment::{measure_alignment, StageAlignment};
 pub use bit_loss::{masked_bit_loss, BitLoss};
@@ -97,3 +98,4 @@ pub use stage_figures::stage_metrics;
 pub use trainer::{
     keep_going, keep_losses_of_learners, EpochDone, Flow, Progress, Trained, Trainer,
 };
+pub use unformatted::unformatted_accuracies;

@@ -232,7 +232,9 @@ impl Trainer {
     }
 
     /// Trains `stages` on `train` under `scheduler`, evaluating with `evaluation` after
-    /// the epochs [`Trainer::evaluate_every`] names. `observer` hears of every step and
+    /// the epochs [`Trainer::evaluate_every`] names (on the scheduler's main process
+    /// only: [`Scheduler::is_main_process`]; elsewhere the result has no test figures).
+    /// `observer` hears of every step and
     /// epoch as the scheduler reports them; `on_epoch` gets every epoch once it is done
     /// (to log it, save a state, or stop the run with [`Flow::Stop`]).
     ///
@@ -292,7 +294,10 @@ impl Trainer {
             progress.final_losses.clone_from(&final_losses);
             let number = epoch + 1;
             let diverged = !report.loss.is_finite();
-            let evaluated = if self.evaluates(number) && !diverged {
+            // Only the main process of a scheduler spread over processes evaluates: the others
+            // hold the same stages and report nothing.
+            let evaluates = self.evaluates(number) && scheduler.is_main_process();
+            let evaluated = if evaluates && !diverged {
                 let evaluated = evaluation.evaluate(stages, scheduler, epoch)?;
                 let metrics: Vec<BTreeMap<String, f64>> = stages
                     .iter()

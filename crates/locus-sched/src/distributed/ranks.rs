@@ -2,6 +2,7 @@
 //! between processes by MPI point-to-point messages.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::time::Instant;
@@ -14,6 +15,7 @@ use mpi::traits::{Communicator, Destination, Source};
 use locus_core::{Float, StateDict};
 use locus_data::{epoch_batches, gather, Dataset};
 
+use super::placement::stage_placement;
 use super::wire::{decode, encode, Wire};
 use crate::actor::{feeds_network_input, roles, ActorSettings, Inbound, Outbound, StageActor};
 use crate::pipelined::{panic_message, Feed};
@@ -24,23 +26,28 @@ use crate::{
     Observer, Result, Scheduler, Stage, StageStats, StepInfo, WireBytes,
 };
 
-/// Runs each stage in its own MPI process (`mpirun -n K`, one stage per rank: rank `i`
-/// runs stage `i`, and a stack of K stages needs exactly K ranks), with the protocol of
-/// [`Pipelined`](crate::Pipelined): the same messages, the same back-pressure
-/// ([`AsyncConfig`]: `capacity` credits between two stages, `in_flight` batches a stage
-/// may hold), the same statistics, and with `in_flight` = 1 the same parameters as
-/// [`Lockstep`](crate::Lockstep), bit for bit.
+/// Runs the stages on MPI processes (`mpirun -n R`, `R` at most the number of stages):
+/// each rank runs a contiguous block of stages ([`stage_placement`]: three stages on two
+/// ranks put stages 0 and 1 on rank 0 and stage 2 on rank 1; as many ranks as stages
+/// put one on each), with the protocol of [`Pipelined`](crate::Pipelined): the same
+/// messages, the same back-pressure ([`AsyncConfig`]: `capacity` credits between two
+/// stages, `in_flight` batches a stage may hold), the same statistics, and with
+/// `in_flight` = 1 the same parameters as [`Lockstep`](crate::Lockstep), bit for bit.
+/// The stages of one rank take turns in its one thread, each doing one unit of work
+/// (a forward pass, an update, a send) at a time, and hand each other their messages
+/// directly; only messages between ranks cross the wire.
 ///
 /// Every rank builds the whole stack (from the same seed, so the same initial
 /// parameters) and calls [`Scheduler::train_epoch`] with it; each trains only its own
-/// stage. Rank 0 reads the data and feeds the first stage; labels (and the network input,
-/// when a stage above needs it) travel up with the activations. Messages are the bytes of
-/// the `wire` module, sent point to point with non-blocking sends while the sender keeps
-/// receiving, so two ranks sending to each other never wait on each other. Rank 0's
-/// observer hears every stage's steps and the top stage's losses. At the end of an epoch
-/// every rank sends its stage's figures and state (as a safetensors file's bytes) to every
-/// other, so that all ranks hold the same trained stack: evaluation and reports can run
-/// on rank 0 (or anywhere) with the stack as it is.
+/// stages. Rank 0 reads the data and feeds the first stage; labels (and the network
+/// input, when a stage above needs it) travel up with the activations. Messages are the
+/// bytes of the `wire` module, sent point to point with non-blocking sends while the
+/// sender keeps receiving, so two ranks sending to each other never wait on each other;
+/// the top stage's global error (DFA) goes once to each rank that runs a stage needing
+/// it. Rank 0's observer hears every stage's steps and the top stage's losses. At the
+/// end of an epoch every rank sends each of its stages' figures and state (as a
+/// safetensors file's bytes) to every other, so that all ranks hold the same trained
+/// stack: evaluation and reports can run on rank 0 (or anywhere) with the stack as it is.
 ///
 /// **Failures**: a stage that fails (an error or a panic) sends the failure, naming its
 /// rank and stage, to every other rank, which stop with [`Error::RankFailed`]; a message
@@ -144,6 +151,11 @@ impl<F: Float> Scheduler<F> for Mpi {
         "mpi".into()
     }
 
+    /// Rank 0 only.
+    fn is_main_process(&self) -> bool {
+        self.rank() == 0
+    }
+
     fn train_epoch(
         &mut self,
         stages: &mut [Stage<F>],
@@ -157,7 +169,7 @@ impl<F: Float> Scheduler<F> for Mpi {
     }
 }
 
-/// A rank's end of the epoch, as its `Done` message said.
+/// One stage's end of the epoch, as its `Done` message said.
 struct Done {
     stats: StageStats,
     loss_sum: f64,
@@ -173,11 +185,19 @@ struct Tally {
     top_steps: usize,
 }
 
-/// One rank's end of the messages: the world, the messages received and not yet
-/// handled, and what the other ranks said at the end of the epoch.
+/// A failure inside a rank's loop: the local stage it concerns (by position among the
+/// rank's stages; `None`: the rank's message handling), and the error.
+type Failure = (Option<usize>, Error);
+
+/// One rank's end of the messages: the world, where every stage runs, the messages
+/// received and not yet handled, and what the other ranks said at the end of the epoch.
 struct Link<'w> {
     world: &'w SimpleCommunicator,
     rank: usize,
+    /// Every rank's stages.
+    placement: Vec<Range<usize>>,
+    /// This rank's stages.
+    local: Range<usize>,
     top: usize,
     /// The stages the top stage sends the global error to.
     globals: Vec<usize>,
@@ -185,15 +205,31 @@ struct Link<'w> {
     inbox: VecDeque<(usize, Vec<u8>)>,
     /// Messages from ranks that have finished this epoch: the next epoch's.
     early: VecDeque<(usize, Vec<u8>)>,
+    /// Every stage's end of the epoch, by stage.
     done: Vec<Option<Done>>,
     bytes_sent: u64,
-    /// The stage loop's messages, by kind.
-    wire: WireBytes,
+    /// The stage loop's messages, by kind, for each of this rank's stages.
+    wire: Vec<WireBytes>,
     epoch: u64,
     batches: usize,
 }
 
 impl Link<'_> {
+    /// The rank that runs stage `stage`.
+    fn owner(&self, stage: usize) -> usize {
+        self.placement
+            .iter()
+            .position(|r| r.contains(&stage))
+            .expect("every stage has a rank")
+    }
+
+    /// Whether every stage of rank `rank` has sent its end of the epoch.
+    fn has_finished(&self, rank: usize) -> bool {
+        self.placement
+            .get(rank)
+            .is_some_and(|stages| stages.clone().all(|s| self.done[s].is_some()))
+    }
+
     /// Receives everything that has arrived, without waiting.
     fn drain(&mut self) {
         let any = self.world.any_process();
@@ -213,23 +249,25 @@ impl Link<'_> {
         self.inbox.push_back((status.source_rank() as usize, bytes));
     }
 
-    /// Sends `message` to rank `to`, receiving whatever arrives meanwhile, so that two
-    /// ranks sending each other large messages never wait on each other.
-    fn send<F: Float>(&mut self, to: usize, message: &Wire<F>) {
+    /// Sends `message` from this rank's stage `from` to rank `to`, receiving whatever
+    /// arrives meanwhile, so that two ranks sending each other large messages never wait
+    /// on each other.
+    fn send<F: Float>(&mut self, from: usize, to: usize, message: &Wire<F>) {
         let bytes = encode(message);
         let len = bytes.len() as u64;
         self.bytes_sent += len;
+        let wire = &mut self.wire[from - self.local.start];
         let kind = match message {
-            Wire::Actor(Inbound::Up(_) | Inbound::End) => Some(&mut self.wire.activations),
-            Wire::Actor(Inbound::Down { .. }) => Some(&mut self.wire.gradients),
-            Wire::Actor(Inbound::Global { .. }) => Some(&mut self.wire.global_errors),
-            Wire::Actor(Inbound::Credit) => Some(&mut self.wire.credits),
-            Wire::Step(_) | Wire::TopLoss { .. } => Some(&mut self.wire.reports),
+            Wire::Actor(Inbound::Up(_) | Inbound::End) => Some(&mut wire.activations),
+            Wire::Actor(Inbound::Down { .. }) => Some(&mut wire.gradients),
+            Wire::Actor(Inbound::Global { .. }) => Some(&mut wire.global_errors),
+            Wire::Actor(Inbound::Credit) => Some(&mut wire.credits),
+            Wire::Step(_) | Wire::TopLoss { .. } => Some(&mut wire.reports),
             Wire::Actor(Inbound::Abort) | Wire::Failed { .. } | Wire::Done { .. } => None,
         };
         if let Some(kind) = kind {
             *kind += len;
-            self.wire.messages += 1;
+            wire.messages += 1;
         }
         let world = self.world;
         mpi::request::scope(|scope| {
@@ -249,53 +287,81 @@ impl Link<'_> {
         });
     }
 
-    /// Delivers what the stage actor (or the feed) asked to send.
+    /// Delivers what this rank's stage `from` (or the feed) asked to send: to a stage of
+    /// this rank at once, to another rank's over MPI. A message for several stages of one
+    /// rank (the global error) crosses the wire once.
     fn dispatch<F: Float>(
         &mut self,
+        from: usize,
         out: &mut Vec<Outbound<F>>,
+        actors: &mut [StageActor<'_, F>],
         mut feed: Option<&mut Feed<'_, F>>,
         observer: &mut dyn Observer,
         tally: &mut Tally,
     ) -> Result<()> {
-        for message in out.drain(..) {
-            let (rank, top) = (self.rank, self.top);
+        let mut queue: VecDeque<(usize, Outbound<F>)> = out.drain(..).map(|m| (from, m)).collect();
+        while let Some((s, message)) = queue.pop_front() {
+            let mut deliver = |link: &mut Self, to: usize, inbound: Inbound<F>| -> Result<()> {
+                if link.local.contains(&to) {
+                    let mut produced = Vec::new();
+                    actors[to - link.local.start].receive(inbound, &mut produced)?;
+                    queue.extend(produced.into_iter().map(|m| (to, m)));
+                } else {
+                    let rank = link.owner(to);
+                    link.send(s, rank, &Wire::Actor(inbound));
+                }
+                Ok(())
+            };
+            let top = self.top;
             let above = || {
-                (rank < top)
-                    .then_some(rank + 1)
+                (s < top)
+                    .then_some(s + 1)
                     .ok_or_else(|| Error::Protocol("the top stage sent something up".into()))
             };
             match message {
-                Outbound::Up(a) => self.send(above()?, &Wire::Actor(Inbound::Up(a))),
-                Outbound::End => self.send::<F>(above()?, &Wire::Actor(Inbound::End)),
+                Outbound::Up(a) => deliver(self, above()?, Inbound::Up(a))?,
+                Outbound::End => deliver(self, above()?, Inbound::End)?,
                 Outbound::Down { batch, message } => {
-                    let below = rank.checked_sub(1).ok_or_else(|| {
+                    let below = s.checked_sub(1).ok_or_else(|| {
                         Error::Protocol("the first stage sent a gradient down".into())
                     })?;
-                    self.send(below, &Wire::Actor(Inbound::Down { batch, message }));
+                    deliver(self, below, Inbound::Down { batch, message })?;
                 }
-                Outbound::Credit => match (rank.checked_sub(1), feed.as_deref_mut()) {
-                    (Some(below), _) => self.send::<F>(below, &Wire::Actor(Inbound::Credit)),
+                Outbound::Credit => match (s.checked_sub(1), feed.as_deref_mut()) {
+                    (Some(below), _) => deliver(self, below, Inbound::Credit)?,
                     (None, Some(feed)) => feed.credit(),
                     (None, None) => {
                         return Err(Error::Protocol("the first stage has no data feed".into()))
                     }
                 },
                 Outbound::Global { batch, error } => {
-                    let message = Wire::Actor(Inbound::Global { batch, error });
+                    let mut ranks = Vec::new();
                     for to in self.globals.clone() {
-                        self.send(to, &message);
+                        if self.local.contains(&to) {
+                            let inbound = Inbound::Global {
+                                batch,
+                                error: error.clone(),
+                            };
+                            deliver(self, to, inbound)?;
+                        } else if !ranks.contains(&self.owner(to)) {
+                            ranks.push(self.owner(to));
+                        }
+                    }
+                    let message = Wire::Actor(Inbound::Global { batch, error });
+                    for rank in ranks {
+                        self.send(s, rank, &message);
                     }
                 }
-                Outbound::Step(step) if rank == 0 => observer.on_stage_step(&step),
-                Outbound::Step(step) => self.send::<F>(0, &Wire::Step(step)),
+                Outbound::Step(step) if self.rank == 0 => observer.on_stage_step(&step),
+                Outbound::Step(step) => self.send::<F>(s, 0, &Wire::Step(step)),
                 Outbound::TopLoss { samples, loss } => {
                     tally.loss_sum += loss * samples as f64;
                     tally.samples += samples;
-                    if rank == 0 {
+                    if self.rank == 0 {
                         tally.observe(self.epoch, self.batches, loss, observer);
                     } else {
                         let samples = samples as u64;
-                        self.send::<F>(0, &Wire::TopLoss { samples, loss });
+                        self.send::<F>(s, 0, &Wire::TopLoss { samples, loss });
                     }
                 }
             }
@@ -303,13 +369,14 @@ impl Link<'_> {
         Ok(())
     }
 
-    /// Handles one received message: to the actor (while it runs), to rank 0's observer,
-    /// or the end of another rank's epoch. A message that does not decode, or comes from
-    /// a rank that has no business sending it, is refused.
+    /// Handles one received message: to the stage it is for (while this rank's stages
+    /// run), to rank 0's observer, or the end of another rank's stage's epoch. A message
+    /// that does not decode, or comes from a rank that has no business sending it, is
+    /// refused.
     fn handle<F: Float>(
         &mut self,
         (from, bytes): (usize, Vec<u8>),
-        actor: Option<(&mut StageActor<'_, F>, &mut Vec<Outbound<F>>)>,
+        actors: Option<&mut [StageActor<'_, F>]>,
         observer: &mut dyn Observer,
         tally: &mut Tally,
     ) -> Result<()> {
@@ -336,49 +403,83 @@ impl Link<'_> {
                 reason,
             }),
             Wire::Done {
+                stage,
                 stats,
                 loss_sum,
                 samples,
                 state,
-            } => match self.done.get_mut(from) {
-                Some(slot @ None) if from != rank => {
-                    *slot = Some(Done {
-                        stats,
-                        loss_sum,
-                        samples,
-                        state,
-                    });
-                    Ok(())
+            } => {
+                let stage = stage as usize;
+                let from_owner = stage < self.done.len() && self.owner(stage) == from;
+                match self.done.get_mut(stage) {
+                    Some(slot @ None) if from_owner && from != rank => {
+                        *slot = Some(Done {
+                            stats,
+                            loss_sum,
+                            samples,
+                            state,
+                        });
+                        Ok(())
+                    }
+                    _ => unexpected(&format!("an end of epoch for stage {stage}")),
                 }
-                _ => unexpected("a second end of epoch"),
-            },
-            Wire::Step(step) if rank == 0 && step.stage == from => {
+            }
+            Wire::Step(step)
+                if rank == 0 && step.stage < self.done.len() && self.owner(step.stage) == from =>
+            {
                 observer.on_stage_step(&step);
                 Ok(())
             }
             Wire::Step(_) => unexpected("a stage step"),
-            // The sums come with the top rank's end of epoch.
-            Wire::TopLoss { loss, .. } if rank == 0 && from == top => {
+            // The sums come with the top stage's end of epoch.
+            Wire::TopLoss { loss, .. } if rank == 0 && from == self.owner(top) => {
                 tally.observe(self.epoch, self.batches, loss, observer);
                 Ok(())
             }
             Wire::TopLoss { .. } => unexpected("the top loss"),
             Wire::Actor(inbound) => {
-                let expected = match &inbound {
-                    Inbound::Up(_) | Inbound::End => from + 1 == rank,
-                    Inbound::Down { .. } | Inbound::Credit => from == rank + 1,
-                    Inbound::Global { .. } => from == top && rank < top,
-                    Inbound::Abort => false,
+                let (first, last) = (self.local.start, self.local.end - 1);
+                // The stages of this rank the message is for.
+                let targets: Vec<usize> = match &inbound {
+                    Inbound::Up(_) | Inbound::End if from + 1 == rank => vec![first],
+                    Inbound::Down { .. } | Inbound::Credit if from == rank + 1 => vec![last],
+                    Inbound::Global { .. } if from == self.owner(top) && from != rank => self
+                        .globals
+                        .iter()
+                        .copied()
+                        .filter(|s| self.local.contains(s))
+                        .collect(),
+                    _ => Vec::new(),
                 };
-                if !expected {
+                if targets.is_empty() {
                     return unexpected("a stage message");
                 }
-                match (actor, inbound) {
-                    (Some((actor, out)), inbound) => actor.receive(inbound, out),
+                let Some(actors) = actors else {
                     // A credit after the stage has finished is of no use to it.
-                    (None, Inbound::Credit) => Ok(()),
-                    (None, _) => unexpected("a stage message after the end of its epoch"),
+                    return match inbound {
+                        Inbound::Credit => Ok(()),
+                        _ => unexpected("a stage message after the end of its epoch"),
+                    };
+                };
+                let mut out = Vec::new();
+                match inbound {
+                    Inbound::Global { batch, error } => {
+                        for &s in &targets {
+                            let inbound = Inbound::Global {
+                                batch,
+                                error: error.clone(),
+                            };
+                            actors[s - first].receive(inbound, &mut out)?;
+                            self.dispatch(s, &mut out, actors, None, observer, tally)?;
+                        }
+                    }
+                    inbound => {
+                        let s = targets[0];
+                        actors[s - first].receive(inbound, &mut out)?;
+                        self.dispatch(s, &mut out, actors, None, observer, tally)?;
+                    }
                 }
+                Ok(())
             }
         }
     }
@@ -397,41 +498,66 @@ impl Tally {
     }
 }
 
-/// The loop of this rank's stage, as [`Pipelined`](crate::Pipelined)'s stage threads
-/// run it: handle what has arrived, do one unit of work, send what it produced, and
-/// wait for a message only when there is nothing to do.
+/// The loop of this rank's stages, as [`Pipelined`](crate::Pipelined)'s stage threads
+/// run them, taking turns: handle what has arrived, let each stage do one unit of work
+/// and deliver what it produced, and wait for a message only when no stage has anything
+/// to do. `current` names the stage whose turn it is (for a panic's report).
 fn stage_loop<F: Float>(
-    actor: &mut StageActor<'_, F>,
+    actors: &mut [StageActor<'_, F>],
     link: &mut Link<'_>,
     mut feed: Option<Feed<'_, F>>,
     observer: &mut dyn Observer,
     tally: &mut Tally,
-) -> Result<()> {
+    current: &mut Option<usize>,
+) -> std::result::Result<(), Failure> {
+    let first = link.local.start;
     let mut out = Vec::new();
     loop {
+        *current = None;
         link.drain();
         while let Some(received) = link.inbox.pop_front() {
-            link.handle(received, Some((&mut *actor, &mut out)), observer, tally)?;
+            link.handle(received, Some(&mut *actors), observer, tally)
+                .map_err(|e| (None, e))?;
         }
-        if let Some(feed) = &mut feed {
-            feed.fill(actor, &mut out)?;
+        let mut worked = false;
+        for i in 0..actors.len() {
+            *current = Some(i);
+            let failed = |e| (Some(i), e);
+            if i == 0 {
+                if let Some(feed) = &mut feed {
+                    feed.fill(&mut actors[0], &mut out).map_err(failed)?;
+                    link.dispatch(first, &mut out, actors, Some(feed), observer, tally)
+                        .map_err(failed)?;
+                }
+            }
+            let started = Instant::now();
+            let work = actors[i].work(&mut out).map_err(failed)?;
+            if work.is_some_and(|w| w.computes()) {
+                actors[i].add_busy(started.elapsed().as_secs_f64());
+            }
+            worked |= work.is_some();
+            link.dispatch(first + i, &mut out, actors, feed.as_mut(), observer, tally)
+                .map_err(failed)?;
         }
-        let started = Instant::now();
-        let work = actor.work(&mut out)?;
-        if work.is_some_and(|w| w.computes()) {
-            actor.add_busy(started.elapsed().as_secs_f64());
-        }
-        link.dispatch(&mut out, feed.as_mut(), observer, tally)?;
-        if actor.is_finished() {
+        if actors.iter().all(StageActor::is_finished) {
             return Ok(());
         }
-        if work.is_none() && link.inbox.is_empty() {
+        if !worked && link.inbox.is_empty() {
             link.wait();
         }
     }
 }
 
 impl Mpi {
+    /// The stages each rank runs for a stack of `stages` ([`stage_placement`] over this
+    /// run's ranks).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the run has more ranks than the stack has stages.
+    pub fn placement(&self, stages: usize) -> Result<Vec<Range<usize>>> {
+        stage_placement(stages, self.ranks())
+    }
+
     /// [`Scheduler::train_epoch`] with the first stage's batches made by `make`.
     pub(crate) fn train_epoch_with<F: Float>(
         &mut self,
@@ -442,13 +568,8 @@ impl Mpi {
         make: &MakeBatch<'_, F>,
     ) -> Result<EpochReport> {
         let (rank, n) = (self.rank(), stages.len());
-        if n != self.ranks() {
-            return Err(Error::Config(format!(
-                "the mpi scheduler runs one stage per rank: the stack has {n} stages but the \
-                 run has {} ranks (start it with mpirun -n {n})",
-                self.ranks()
-            )));
-        }
+        let placement = self.placement(n)?;
+        let local = placement[rank].clone();
         let roles = roles(stages, &self.config)?;
         let network_input = feeds_network_input(&roles);
         let start = Instant::now();
@@ -460,55 +581,81 @@ impl Mpi {
             batches: batches.len(),
             replay: self.config.replay.as_ref().map(|r| (r.batches, r.seed)),
         };
-        let role = roles[rank].clone();
         let mut link = Link {
             world: &self.world,
             rank,
+            placement,
+            local: local.clone(),
             top: n - 1,
             globals: roles[n - 1].global_targets.clone(),
             inbox: std::mem::take(&mut self.early),
             early: VecDeque::new(),
             done: (0..n).map(|_| None).collect(),
             bytes_sent: 0,
-            wire: WireBytes::default(),
+            wire: vec![WireBytes::default(); local.len()],
             epoch: plan.epoch,
             batches: batches.len(),
         };
         let mut tally = Tally::default();
         let run = {
-            let stage_name = stages[rank].name().to_string();
-            let mut actor = StageActor::new(rank, &mut stages[rank], role, settings);
+            let names: Vec<String> = stages[local.clone()]
+                .iter()
+                .map(|s| s.name().to_string())
+                .collect();
+            let mut actors: Vec<StageActor<'_, F>> = stages[local.clone()]
+                .iter_mut()
+                .zip(local.clone())
+                .map(|(stage, s)| StageActor::new(s, stage, roles[s].clone(), settings))
+                .collect();
             let feed =
                 (rank == 0).then(|| Feed::new(make, &batches, settings.capacity, network_input));
+            let mut current = None;
             let result = catch_unwind(AssertUnwindSafe(|| {
-                stage_loop(&mut actor, &mut link, feed, observer, &mut tally)
+                stage_loop(
+                    &mut actors,
+                    &mut link,
+                    feed,
+                    observer,
+                    &mut tally,
+                    &mut current,
+                )
             }));
+            // A failure of the rank's message handling is charged to its first stage.
+            let at = |i: Option<usize>| i.unwrap_or(0);
             match result {
-                Ok(Ok(())) => Ok(actor.stats(start.elapsed().as_secs_f64(), false)),
-                Ok(Err(e @ Error::RankFailed { .. })) => Err((e, false)),
-                Ok(Err(e @ Error::Data(_))) => Err((e, true)),
-                Ok(Err(e)) => Err((actor.failure(e), true)),
-                Err(payload) => Err((
-                    actor.failed(format!("panicked: {}", panic_message(&payload))),
-                    true,
-                )),
+                Ok(Ok(())) => Ok(actors
+                    .iter_mut()
+                    .map(|a| a.stats(start.elapsed().as_secs_f64(), false))
+                    .collect::<Vec<_>>()),
+                Ok(Err((_, e @ Error::RankFailed { .. }))) => Err((e, false, 0)),
+                Ok(Err((i, e @ Error::Data(_)))) => Err((e, true, at(i))),
+                Ok(Err((i, e))) => Err((actors[at(i)].failure(e), true, at(i))),
+                Err(payload) => {
+                    let i = at(current);
+                    let reason = format!("panicked: {}", panic_message(&payload));
+                    Err((actors[i].failed(reason), true, i))
+                }
             }
-            .map_err(|(e, tell)| (e, tell, stage_name))
+            .map_err(|(e, tell, i)| (e, tell, names[i].clone(), local.start + i))
         };
         let stats = match run {
-            Ok(stats) => StageStats {
-                wire: Some(link.wire),
-                ..stats
-            },
-            Err((e, tell, stage)) => {
+            Ok(stats) => stats
+                .into_iter()
+                .zip(&link.wire)
+                .map(|(stats, wire)| StageStats {
+                    wire: Some(*wire),
+                    ..stats
+                })
+                .collect::<Vec<_>>(),
+            Err((e, tell, stage, index)) => {
                 if tell {
                     let failed = Wire::<F>::Failed {
                         rank: rank as u32,
                         stage,
                         reason: e.to_string(),
                     };
-                    for to in (0..n).filter(|&j| j != rank) {
-                        link.send(to, &failed);
+                    for to in (0..self.ranks()).filter(|&j| j != rank) {
+                        link.send(index, to, &failed);
                     }
                 }
                 self.bytes_sent += link.bytes_sent;
@@ -534,46 +681,53 @@ impl Mpi {
         Ok(report)
     }
 
-    /// Sends this rank's figures and stage state to every other rank, waits for theirs
-    /// and loads their stages' states into this rank's copies: every rank ends the epoch
-    /// holding the same stack. Returns every stage's figures and the top stage's loss
-    /// sum and sample count.
+    /// Sends the figures and state of each of this rank's stages to every other rank,
+    /// waits for theirs and loads their stages' states into this rank's copies: every
+    /// rank ends the epoch holding the same stack. Returns every stage's figures and the
+    /// top stage's loss sum and sample count.
     fn finish_epoch<F: Float>(
         &self,
         stages: &mut [Stage<F>],
         link: &mut Link<'_>,
-        stats: StageStats,
+        stats: Vec<StageStats>,
         tally: &mut Tally,
         observer: &mut dyn Observer,
     ) -> Result<(Vec<StageStats>, f64, usize)> {
-        let (rank, n) = (link.rank, stages.len());
+        let (rank, n, top) = (link.rank, stages.len(), link.top);
         let wire_path = Path::new("(stage state sent between MPI ranks)");
-        let mut state = StateDict::new();
-        stages[rank].save_state("", &mut state);
-        let done = Wire::<F>::Done {
-            stats: stats.clone(),
-            loss_sum: tally.loss_sum,
-            samples: tally.samples as u64,
-            state: state_to_bytes(&state, &BTreeMap::new(), wire_path)?,
-        };
-        for to in (0..n).filter(|&j| j != rank) {
-            link.send(to, &done);
+        for (s, stats) in link.local.clone().zip(stats) {
+            let mut state = StateDict::new();
+            stages[s].save_state("", &mut state);
+            let (loss_sum, samples) = if s == top {
+                (tally.loss_sum, tally.samples as u64)
+            } else {
+                (0.0, 0)
+            };
+            let done = Wire::<F>::Done {
+                stage: s as u32,
+                stats: stats.clone(),
+                loss_sum,
+                samples,
+                state: state_to_bytes(&state, &BTreeMap::new(), wire_path)?,
+            };
+            for to in (0..self.ranks()).filter(|&j| j != rank) {
+                link.send(s, to, &done);
+            }
+            link.done[s] = Some(Done {
+                stats,
+                loss_sum,
+                samples,
+                state: Vec::new(),
+            });
         }
-        let own = Done {
-            stats,
-            loss_sum: tally.loss_sum,
-            samples: tally.samples as u64,
-            state: Vec::new(),
-        };
-        link.done[rank] = Some(own);
         while link.done.iter().any(Option::is_none) {
             if link.inbox.is_empty() {
                 link.wait();
             }
             while let Some(received) = link.inbox.pop_front() {
-                // Each rank's messages arrive in the order it sent them: after its end
-                // of epoch, only the next epoch's.
-                if link.done.get(received.0).is_some_and(Option::is_some) {
+                // Each rank's messages arrive in the order it sent them: after the end
+                // of epoch of all its stages, only the next epoch's.
+                if link.has_finished(received.0) {
                     link.early.push_back(received);
                 } else {
                     link.handle::<F>(received, None, observer, tally)?;
@@ -583,12 +737,12 @@ impl Mpi {
         let mut all = Vec::with_capacity(n);
         let (mut loss_sum, mut samples) = (0.0, 0usize);
         for (j, done) in link.done.iter_mut().enumerate() {
-            let done = done.take().expect("every rank's end has arrived");
-            if j == n - 1 {
+            let done = done.take().expect("every stage's end has arrived");
+            if j == top {
                 loss_sum = done.loss_sum;
                 samples = usize::try_from(done.samples).unwrap_or(usize::MAX);
             }
-            if j != rank {
+            if !link.local.contains(&j) {
                 let (mut dict, _) = state_from_bytes::<F>(&done.state, wire_path)?;
                 stages[j].load_state("", &mut dict)?;
             }

@@ -56,9 +56,12 @@ pub(crate) enum Wire<F> {
         /// The loss.
         loss: f64,
     },
-    /// A rank's end of the epoch: its stage's figures, the top stage's loss sums (zero
-    /// elsewhere) and its stage's state (a safetensors file's bytes).
+    /// The end of the epoch of one of a rank's stages: its figures, the top stage's loss
+    /// sums (zero elsewhere) and its state (a safetensors file's bytes). A rank sends one
+    /// per stage it runs, bottom first.
     Done {
+        /// The stage's index in the stack.
+        stage: u32,
         /// The stage's figures.
         stats: StageStats,
         /// Sum of the top loss times samples (top stage only).
@@ -145,12 +148,14 @@ pub(crate) fn encode<F: Float>(message: &Wire<F>) -> Vec<u8> {
             w.f64(*loss);
         }
         Wire::Done {
+            stage,
             stats,
             loss_sum,
             samples,
             state,
         } => {
             w.u8(DONE);
+            w.u32(*stage);
             w.str(&stats.stage);
             w.u64(stats.updates);
             w.u64(stats.inputs);
@@ -312,6 +317,7 @@ pub(crate) fn decode<F: Float>(bytes: &[u8]) -> Result<Wire<F>> {
             loss: r.f64("loss")?,
         },
         DONE => {
+            let stage = r.u32("stage index")?;
             let stats = StageStats {
                 stage: r.str("stage")?,
                 updates: r.u64("updates")?,
@@ -348,6 +354,7 @@ pub(crate) fn decode<F: Float>(bytes: &[u8]) -> Result<Wire<F>> {
                 },
             };
             Wire::Done {
+                stage,
                 stats,
                 loss_sum: r.f64("loss sum")?,
                 samples: r.u64("samples")?,
@@ -566,6 +573,7 @@ mod tests {
                 loss: 2.5,
             },
             Wire::Done {
+                stage: 1,
                 stats: StageStats {
                     stage: "stage1".into(),
                     updates: 10,
