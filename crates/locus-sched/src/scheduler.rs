@@ -63,7 +63,7 @@ pub trait Scheduler<F: Float> {
     ) -> Result<EpochReport>;
 
     /// Whether this process evaluates, reports and saves the run. True but on the ranks
-    /// above 0 of a scheduler spread over processes ([`Mpi`](crate::Mpi)), which hold the
+    /// above 0 of a scheduler spread over processes (`Mpi`, cargo feature `mpi`), which hold the
     /// same trained stages as rank 0 after each epoch and leave the rest to it.
     fn is_main_process(&self) -> bool {
         true
