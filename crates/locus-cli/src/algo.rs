@@ -447,6 +447,7 @@ impl Algorithm {
             local_classifier: LocalClassifierConfig::new(10, 0),
             forward_forward: ForwardForwardConfig::default(),
             dfa_feedback: DfaFeedbackInit::Uniform,
+            hsic: HsicBottleneckConfig::new(10),
         };
         // A hidden stage with a stand-in module: the greedy scheduler's own check reads
         // only the objective.
@@ -516,6 +517,9 @@ pub struct ObjectiveSettings {
     pub forward_forward: ForwardForwardConfig,
     /// How DFA draws its feedback matrices (for `dfa`).
     pub dfa_feedback: DfaFeedbackInit,
+    /// Weights, kernels and estimator of the HSIC bottleneck (for `hsic`); its `classes`
+    /// is this struct's.
+    pub hsic: HsicBottleneckConfig,
 }
 
 impl Algorithm {
@@ -537,6 +541,10 @@ impl Algorithm {
                 .forward_forward
                 .check()
                 .map_err(|e| anyhow::anyhow!("invalid Forward-Forward settings: {e}")),
+            HiddenSignal::HsicBottleneck => settings
+                .hsic
+                .check()
+                .map_err(|e| anyhow::anyhow!("invalid HSIC-bottleneck settings: {e}")),
             _ => Ok(()),
         }
     }
@@ -608,9 +616,10 @@ impl Algorithm {
                 )
             }
             HiddenSignal::HsicBottleneck => Box::new(
-                HsicBottleneckConfig::new(settings.classes)
+                settings
+                    .hsic
                     .build()
-                    .expect("the reference HSIC configuration is valid for >= 2 classes"),
+                    .expect("HSIC-bottleneck settings are checked before stages are built"),
             ),
             // End-to-end CPC and the supervised encoder backpropagate below the top.
             HiddenSignal::Contrastive(Family::Cpc | Family::BpEncoder) => {

@@ -145,6 +145,20 @@ pub enum InitKind {
     Lecun,
 }
 
+/// The HSIC estimator of the HSIC bottleneck's loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HsicEstimatorKind {
+    /// The normalised HSIC tr(R_K R_L), R_K = KH(KH + εbI)⁻¹, ε = 1e-5, as the reference
+    /// code trains with (after NOCCO, Fukumizu et al. 2008).
+    Nocco,
+    /// The centred kernel alignment HSIC(K, L)/√(HSIC(K, K)·HSIC(L, L)).
+    Normalized,
+    /// The biased V-statistic tr(KHLH)/(b − 1)² (Gretton et al. 2005).
+    Biased,
+    /// The unbiased U-statistic (Song et al. 2012); needs batches of at least 4.
+    Unbiased,
+}
+
 /// How DFA draws its feedback matrices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DfaFeedbackKind {
@@ -243,6 +257,20 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = DfaFeedbackKind::Uniform)]
     #[serde(serialize_with = "crate::config_toml::value_name")]
     pub dfa_feedback_init: DfaFeedbackKind,
+    /// Weight λy of nHSIC(Z, Y) in every hidden stage's HSIC-bottleneck loss
+    /// nHSIC(Z, X) − λy·nHSIC(Z, Y) (hsic) [default: 50, the reference configuration's].
+    #[arg(long, allow_negative_numbers = true)]
+    pub hsic_lambda_y: Option<f64>,
+    /// Bandwidth σ of the HSIC bottleneck's Gaussian kernels, in the reference code's
+    /// convention: the squared distances of rows d wide are divided by 2σ²·d (hsic)
+    /// [default: 5, the reference configuration's].
+    #[arg(long, allow_negative_numbers = true)]
+    pub hsic_sigma: Option<f64>,
+    /// The HSIC estimator of the bottleneck's loss (hsic) [default: nocco, the reference
+    /// code's].
+    #[arg(long, value_enum)]
+    #[serde(serialize_with = "crate::config_toml::optional_value_name")]
+    pub hsic_estimator: Option<HsicEstimatorKind>,
     /// Standardise the inputs with one mean and standard deviation measured on the
     /// training split (recorded in results.json as config.input_standardization), as
     /// the standard MNIST protocols do.

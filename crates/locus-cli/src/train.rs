@@ -9,8 +9,9 @@ use locus_data::Dataset;
 use locus_eval::{EpochRecord, RunReport};
 use locus_models::{LeNetConfig, MlpConfig};
 use locus_objectives::{
-    DfaFeedbackInit, ForwardForwardConfig, Goodness, HeadKind, LocalClassifierConfig, SgModel,
-    SgTarget, SyntheticGradientConfig,
+    BottleneckKernel, DfaFeedbackInit, ForwardForwardConfig, Goodness, HeadKind,
+    HsicBottleneckConfig, HsicEstimator, LocalClassifierConfig, SgModel, SgTarget,
+    SyntheticGradientConfig,
 };
 use locus_sched::{LrSchedule, ReadoutLast, Stage};
 use locus_train::{Classification, Trainer};
@@ -18,8 +19,8 @@ use serde_json::json;
 
 use crate::algo::{HiddenSignal, ObjectiveSettings, OptimizerDefaults};
 use crate::args::{
-    ActivationKind, DfaFeedbackKind, GoodnessKind, HeadKindArg, InitKind, ModelKind, OptimizerKind,
-    ScheduleKind, SgModelKind, SgTargetKind, TrainArgs,
+    ActivationKind, DfaFeedbackKind, GoodnessKind, HeadKindArg, HsicEstimatorKind, InitKind,
+    ModelKind, OptimizerKind, ScheduleKind, SgModelKind, SgTargetKind, TrainArgs,
 };
 use crate::progress::ProgressBar;
 use crate::run_state::Checkpointing;
@@ -169,7 +170,38 @@ pub(crate) fn with_algorithm_defaults(args: &TrainArgs) -> TrainArgs {
     if plain && args.schedule.scheduler == crate::scheduler::SchedulerKind::Lockstep {
         resolved.format_epochs.get_or_insert(defaults.format_epochs);
     }
+    if matches!(algorithm.hidden, HiddenSignal::HsicBottleneck) {
+        resolved.hsic_lambda_y.get_or_insert(HSIC_LAMBDA_Y);
+        resolved.hsic_sigma.get_or_insert(HSIC_SIGMA);
+        resolved
+            .hsic_estimator
+            .get_or_insert(HsicEstimatorKind::Nocco);
+    }
     resolved
+}
+
+/// The HSIC bottleneck's default λy.
+const HSIC_LAMBDA_Y: f64 = 50.0;
+/// The HSIC bottleneck's default bandwidth, in the reference code's convention.
+const HSIC_SIGMA: f64 = 5.0;
+
+/// The HSIC-bottleneck objective the `--hsic-*` flags describe, for `classes` classes:
+/// λx = 1, λy, one width-scaled Gaussian kernel of bandwidth σ for Z, X and Y, and the
+/// estimator.
+pub(crate) fn hsic_bottleneck(args: &TrainArgs, classes: usize) -> HsicBottleneckConfig {
+    HsicBottleneckConfig::new(classes)
+        .with_lambdas(1.0, args.hsic_lambda_y.unwrap_or(HSIC_LAMBDA_Y))
+        .with_kernel(BottleneckKernel::WidthScaledGaussian {
+            sigma: args.hsic_sigma.unwrap_or(HSIC_SIGMA),
+        })
+        .with_estimator(
+            match args.hsic_estimator.unwrap_or(HsicEstimatorKind::Nocco) {
+                HsicEstimatorKind::Nocco => HsicEstimator::NormalizedCca { epsilon: 1e-5 },
+                HsicEstimatorKind::Normalized => HsicEstimator::Normalized,
+                HsicEstimatorKind::Biased => HsicEstimator::Biased,
+                HsicEstimatorKind::Unbiased => HsicEstimator::Unbiased,
+            },
+        )
 }
 
 /// Refuses `--layer-norm` and `--sg-warmup-epochs` where nothing would use them, and a
@@ -278,6 +310,19 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
             args.algo
         );
     }
+    let hsic_flags = [
+        ("--hsic-lambda-y", args.hsic_lambda_y.is_some()),
+        ("--hsic-sigma", args.hsic_sigma.is_some()),
+        ("--hsic-estimator", args.hsic_estimator.is_some()),
+    ];
+    if let Some((flag, _)) = hsic_flags.iter().find(|(_, given)| *given) {
+        if !matches!(algo::find(&args.algo)?.hidden, HiddenSignal::HsicBottleneck) {
+            anyhow::bail!(
+                "{flag} applies to the HSIC bottleneck (--algo hsic), not --algo {}",
+                args.algo
+            );
+        }
+    }
     if crate::sequence::wants_sequences(args) {
         if args.standardize {
             anyhow::bail!(
@@ -355,8 +400,23 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
             DfaFeedbackKind::Uniform => DfaFeedbackInit::Uniform,
             DfaFeedbackKind::LecunNormal => DfaFeedbackInit::LeCunNormal,
         },
+        hsic: hsic_bottleneck(args, classes),
     };
     algorithm.check(&settings)?;
+    if args.hsic_estimator == Some(HsicEstimatorKind::Unbiased) {
+        let last = match split.train.len() % args.batch_size {
+            0 => args.batch_size,
+            rest => rest,
+        };
+        if args.batch_size.min(last) < 4 {
+            anyhow::bail!(
+                "--hsic-estimator unbiased needs batches of at least 4 samples, but with \
+                 --batch-size {} the {} training samples leave a last batch of {last}",
+                args.batch_size,
+                split.train.len()
+            );
+        }
+    }
     if let Some(supervised) = algorithm.forward_forward() {
         return crate::forward_forward::run(args, &settings, &optimizer, split, supervised);
     }
@@ -460,7 +520,7 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
         checkpoints.report_stop(trained.epochs_done);
         return Ok(());
     }
-    let config: BTreeMap<String, serde_json::Value> = [
+    let mut config: BTreeMap<String, serde_json::Value> = [
         ("model", json!(format!("{:?}", args.model).to_lowercase())),
         ("network", model_config),
         ("activation", json!(activation_name(args))),
@@ -484,6 +544,9 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    if matches!(algorithm.hidden, HiddenSignal::HsicBottleneck) {
+        config.insert("hsic_bottleneck".into(), json!(settings.hsic));
+    }
     let run = RunReport {
         algo: algorithm.name.to_string(),
         dataset: args.dataset.name().to_string(),

@@ -478,6 +478,77 @@ fn hsic_trains_every_hidden_stage_on_its_dependences() {
     );
 }
 
+/// The HSIC bottleneck's own flags: recorded in results.json (λx 1 and the reference's
+/// λy 50, σ 5 and NOCCO estimator by default), changing the run when set, and refused
+/// with other algorithms or with values the objective cannot use.
+#[test]
+fn hsic_flags_set_the_bottleneck_and_bad_ones_are_named() {
+    let tiny = [
+        "--algo",
+        "hsic",
+        "--train-limit",
+        "300",
+        "--format-epochs",
+        "0",
+    ];
+    let small: Vec<&str> = tiny.iter().copied().chain(SMALL.iter().copied()).collect();
+    let defaults = train(&small);
+    let h = &defaults["config"]["hsic_bottleneck"];
+    assert_eq!(h["lambda_x"], 1.0, "{h}");
+    assert_eq!(h["lambda_y"], 50.0, "{h}");
+    assert_eq!(h["kernel_z"]["width_scaled_gaussian"]["sigma"], 5.0, "{h}");
+    assert!(h["estimator"]["NormalizedCca"]["epsilon"].is_f64(), "{h}");
+    let mut set = small.clone();
+    set.extend([
+        "--hsic-lambda-y",
+        "100",
+        "--hsic-sigma",
+        "2",
+        "--hsic-estimator",
+        "normalized",
+    ]);
+    let j = train(&set);
+    let h = &j["config"]["hsic_bottleneck"];
+    assert_eq!(h["lambda_y"], 100.0, "{h}");
+    assert_eq!(h["kernel_x"]["width_scaled_gaussian"]["sigma"], 2.0, "{h}");
+    assert_eq!(h["estimator"], "Normalized", "{h}");
+    assert_ne!(j["train_loss"], defaults["train_loss"]);
+    assert!(bp_has_no_hsic_key());
+    fails_with(
+        &["--algo", "dfa", "--hsic-lambda-y", "10"],
+        &["--hsic-lambda-y applies to the HSIC bottleneck", "dfa"],
+    );
+    let mut bad = small.clone();
+    bad.extend(["--hsic-sigma", "-1"]);
+    fails_with(&bad, &["bandwidth", "-1"]);
+    let mut bad = small.clone();
+    bad.extend(["--hsic-lambda-y", "NaN"]);
+    fails_with(&bad, &["λy", "NaN"]);
+    // 300 samples in batches of 149 leave a last batch of 2.
+    fails_with(
+        &[
+            "--algo",
+            "hsic",
+            "--dataset",
+            "mnist1d",
+            "--train-limit",
+            "300",
+            "--epochs",
+            "1",
+            "--hsic-estimator",
+            "unbiased",
+            "--batch-size",
+            "149",
+        ],
+        &["at least 4", "last batch of 2"],
+    );
+}
+
+fn bp_has_no_hsic_key() -> bool {
+    let j = train(&["--algo", "bp", "--train-limit", "300"].concat_with(SMALL));
+    j["config"].get("hsic_bottleneck").is_none()
+}
+
 /// `--algo hsic` with a hidden stage as wide as the classes: that stage also reports its
 /// unformatted accuracy (its largest unit, the units matched to the classes after the
 /// fact), above chance; the wider stage and the read-out do not.
