@@ -48,7 +48,7 @@ for title, folder, variants in [
     rising = all(b > a for a, b in zip(g, g[1:]))
     print()
     print(f"- each GIM stage above the one below: {'yes' if rising else 'no'}")
-    print(f"- top stage, GIM − CPC: {100 * (g[-1] - c[-1]):+.1f} points (target: within ±1)")
+    print(f"- top stage, GIM − CPC: {100 * (g[-1] - c[-1]):+.1f} points")
     print(f"- top stage, GIM − random init: {100 * (g[-1] - init[-1]):+.1f} points, "
           f"CPC − random init: {100 * (c[-1] - init[-1]):+.1f} points")
     bounds = [s.get("infonce_bound") for s in gim["stages"]]
