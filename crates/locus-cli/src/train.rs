@@ -316,9 +316,11 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
         ("--hsic-estimator", args.hsic_estimator.is_some()),
     ];
     if let Some((flag, _)) = hsic_flags.iter().find(|(_, given)| *given) {
-        if !matches!(algo::find(&args.algo)?.hidden, HiddenSignal::HsicBottleneck) {
+        let hsic = |a: &algo::Algorithm| matches!(a.hidden, HiddenSignal::HsicBottleneck);
+        if !hsic(algo::find(&args.algo)?) {
             anyhow::bail!(
-                "{flag} applies to the HSIC bottleneck (--algo hsic), not --algo {}",
+                "{flag} applies to the HSIC bottleneck (--algo {}), not --algo {}",
+                algo::names_where(hsic),
                 args.algo
             );
         }

@@ -516,7 +516,7 @@ fn hsic_flags_set_the_bottleneck_and_bad_ones_are_named() {
     assert!(bp_has_no_hsic_key());
     fails_with(
         &["--algo", "dfa", "--hsic-lambda-y", "10"],
-        &["--hsic-lambda-y applies to the HSIC bottleneck", "dfa"],
+        &["--hsic-lambda-y applies to the HSIC bottleneck (--algo hsic), not --algo dfa"],
     );
     let mut bad = small.clone();
     bad.extend(["--hsic-sigma", "-1"]);
