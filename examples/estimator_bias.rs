@@ -54,10 +54,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(out.join("cells.csv"), csv(&cells))?;
     std::fs::write(out.join("table.md"), table(&config, &cells))?;
     for &n in &config.batch_sizes {
-        let png = estimates_chart(&cells, n).render(800, 500)?.to_png_bytes();
+        let png = estimates_chart(&cells, n).to_png(800, 500)?;
         std::fs::write(out.join(format!("estimates-n{n}.png")), png)?;
     }
-    let png = std_chart(&config, &cells).render(800, 500)?.to_png_bytes();
+    let png = std_chart(&config, &cells).to_png(800, 500)?;
     std::fs::write(out.join("std.png"), png)?;
     print!("{}", table(&config, &cells));
     Ok(())

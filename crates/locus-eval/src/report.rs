@@ -158,8 +158,7 @@ impl RunReport {
                 let path = dir.join(name);
                 let (width, height) = PLOT_SIZE;
                 chart
-                    .render(width, height)
-                    .and_then(|image| image.write_png(&path))
+                    .save(&path, width, height)
                     .map_err(|e| match e {
                         PlotError::Io { cause, .. } => with_path(&path, cause),
                         other => with_path(&path, std::io::Error::other(other)),
