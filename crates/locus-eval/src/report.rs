@@ -2,7 +2,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::plot::{
     alignment_curves, learning_curves, loss_curves, stage_accuracy_curves, Metric, PlotError,
@@ -10,6 +10,21 @@ use crate::plot::{
 
 /// Width and height in pixels of the plots [`RunReport::write_to_dir`] writes.
 const PLOT_SIZE: (u32, u32) = (800, 500);
+
+/// A figure that may be `null`: serde_json writes a NaN or infinite `f64` as `null` (a
+/// diverged run's loss), and reading it back gives NaN, so such a report still loads.
+fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// Named figures, each of which may be `null` (read as NaN, as [`nan_if_null`]).
+fn nans_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, f64>, D::Error> {
+    let figures = BTreeMap::<String, Option<f64>>::deserialize(d)?;
+    Ok(figures
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or(f64::NAN)))
+        .collect())
+}
 
 /// What a run reports about one stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,10 +39,11 @@ pub struct StageReport {
     pub params: usize,
     /// Mean local loss over the last epoch in which the stage learned (the last epoch,
     /// except under a greedy layer-wise schedule).
+    #[serde(deserialize_with = "nan_if_null")]
     pub final_loss: f64,
     /// Algorithm-specific figures (e.g. `alignment_deg`, `probe_accuracy`), written as
     /// top-level keys of the stage's JSON object.
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "nans_if_null")]
     pub metrics: BTreeMap<String, f64>,
 }
 
@@ -37,16 +53,24 @@ pub struct EpochRecord {
     /// Epoch number, from 1.
     pub epoch: u64,
     /// Mean training loss of the top stage over the epoch.
+    #[serde(deserialize_with = "nan_if_null")]
     pub train_loss: f64,
     /// Test accuracy after the epoch, in `[0, 1]`.
+    #[serde(deserialize_with = "nan_if_null")]
     pub test_accuracy: f64,
     /// Mean test loss after the epoch.
+    #[serde(deserialize_with = "nan_if_null")]
     pub test_loss: f64,
     /// Seconds spent training in this epoch (evaluation excluded).
+    #[serde(deserialize_with = "nan_if_null")]
     pub train_s: f64,
     /// Per-stage figures after the epoch, keyed `"<stage>.<figure>"` (e.g.
     /// `"stage2.alignment_deg"`); written as extra CSV columns.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "nans_if_null"
+    )]
     pub stage_metrics: BTreeMap<String, f64>,
 }
 
@@ -66,14 +90,19 @@ pub struct RunReport {
     /// Seed of weights and batch order.
     pub seed: u64,
     /// Test accuracy after the last epoch, in `[0, 1]`.
+    #[serde(deserialize_with = "nan_if_null")]
     pub test_accuracy: f64,
     /// Mean test loss after the last epoch.
+    #[serde(deserialize_with = "nan_if_null")]
     pub test_loss: f64,
     /// Mean training loss of the last epoch.
+    #[serde(deserialize_with = "nan_if_null")]
     pub train_loss: f64,
     /// Wall-clock seconds of the whole run (training and evaluation, data loading excluded).
+    #[serde(deserialize_with = "nan_if_null")]
     pub wall_s: f64,
     /// Training samples per second (training time only).
+    #[serde(deserialize_with = "nan_if_null")]
     pub samples_per_s: f64,
     /// Per-stage figures, bottom first.
     pub stages: Vec<StageReport>,
@@ -246,6 +275,37 @@ mod tests {
         assert!(lines[2].ends_with(",60.25,80"), "{}", lines[2]);
         assert!(dir.join("alignment.png").is_file());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn non_finite_figures_written_as_null_read_back_as_nan() {
+        let mut diverged = epoch(2, f64::NAN);
+        diverged.train_loss = f64::INFINITY;
+        diverged.stage_metrics.insert("stage1.loss".into(), f64::NAN);
+        diverged.stage_metrics.insert("stage1.hsic_zy".into(), 0.5);
+        let mut run = report(vec![epoch(1, 0.4), diverged]);
+        run.train_loss = f64::NAN;
+        run.stages.push(StageReport {
+            name: "stage1".into(),
+            module: "Linear(2→2)".into(),
+            objective: "x".into(),
+            params: 6,
+            final_loss: f64::NAN,
+            metrics: [("alignment_deg".to_string(), f64::NAN)].into(),
+        });
+        let json = serde_json::to_string(&run).unwrap();
+        assert!(json.contains(r#""train_loss":null"#), "{json}");
+        let back: RunReport = serde_json::from_str(&json).unwrap();
+        assert!(back.train_loss.is_nan() && back.stages[0].final_loss.is_nan());
+        assert!(back.stages[0].metrics["alignment_deg"].is_nan());
+        let last = &back.history[1];
+        assert!(last.test_accuracy.is_nan() && last.train_loss.is_nan());
+        assert!(last.stage_metrics["stage1.loss"].is_nan());
+        assert_eq!(last.stage_metrics["stage1.hsic_zy"], 0.5);
+        assert_eq!(back.history[0], run.history[0]);
+        // Numbers still have to be numbers.
+        let text = json.replace(r#""train_loss":null"#, r#""train_loss":"high""#);
+        assert!(serde_json::from_str::<RunReport>(&text).is_err());
     }
 
     #[test]
