@@ -59,7 +59,7 @@ impl From<MetricKind> for Metric {
 }
 
 /// Reads one run's report; every error names the file.
-fn read_report(path: &Path) -> anyhow::Result<RunReport> {
+pub(crate) fn read_report(path: &Path) -> anyhow::Result<RunReport> {
     let file = if path.is_dir() {
         path.join("results.json")
     } else {

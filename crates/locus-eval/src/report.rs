@@ -5,11 +5,9 @@ use std::path::Path;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::plot::{
-    alignment_curves, learning_curves, loss_curves, stage_accuracy_curves, Metric, PlotError,
+    alignment_curves, learning_curves, loss_curves, stage_accuracy_curves, LineChart, Metric,
+    PlotError,
 };
-
-/// Width and height in pixels of the plots [`RunReport::write_to_dir`] writes.
-const PLOT_SIZE: (u32, u32) = (800, 500);
 
 /// A figure that may be `null`: serde_json writes a NaN or infinite `f64` as `null` (a
 /// diverged run's loss), and reading it back gives NaN, so such a report still loads.
@@ -117,6 +115,25 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// Width and height in pixels of the plots [`write_to_dir`](Self::write_to_dir) writes.
+    pub const PLOT_SIZE: (u32, u32) = (800, 500);
+
+    /// The run's plots that have something to draw, each with the file stem
+    /// [`write_to_dir`](Self::write_to_dir) writes it under: `curves` (test accuracy per
+    /// epoch, [`learning_curves`]), `loss` ([`loss_curves`]), `alignment`
+    /// ([`alignment_curves`]) and `stage-accuracy` ([`stage_accuracy_curves`]).
+    pub fn plots(&self) -> Vec<(&'static str, LineChart)> {
+        [
+            ("curves", learning_curves(&[self], Metric::TestAccuracy)),
+            ("loss", loss_curves(self)),
+            ("alignment", alignment_curves(self)),
+            ("stage-accuracy", stage_accuracy_curves(self)),
+        ]
+        .into_iter()
+        .filter(|(_, chart)| chart.has_points())
+        .collect()
+    }
+
     /// The report as one line of JSON.
     ///
     /// # Errors
@@ -135,7 +152,8 @@ impl RunReport {
     /// - `stage-accuracy.png`, each stage's own test accuracy per epoch
     ///   ([`stage_accuracy_curves`]), when stages report a `probe_accuracy`.
     ///
-    /// A plot with nothing to draw (no history, or only non-finite values) is not written.
+    /// A plot with nothing to draw (no history, or only non-finite values) is not written
+    /// (see [`plots`](Self::plots)); `locus redraw` draws them again from results.json.
     ///
     /// # Errors
     /// Any I/O error, with the path in the message.
@@ -176,23 +194,13 @@ impl RunReport {
             writeln!(csv)?;
         }
         std::fs::write(&csv_path, csv).map_err(|e| with_path(&csv_path, e))?;
-        let charts = [
-            ("curves.png", learning_curves(&[self], Metric::TestAccuracy)),
-            ("loss.png", loss_curves(self)),
-            ("alignment.png", alignment_curves(self)),
-            ("stage-accuracy.png", stage_accuracy_curves(self)),
-        ];
-        for (name, chart) in charts {
-            if chart.has_points() {
-                let path = dir.join(name);
-                let (width, height) = PLOT_SIZE;
-                chart
-                    .save(&path, width, height)
-                    .map_err(|e| match e {
-                        PlotError::Io { cause, .. } => with_path(&path, cause),
-                        other => with_path(&path, std::io::Error::other(other)),
-                    })?;
-            }
+        for (stem, chart) in self.plots() {
+            let path = dir.join(format!("{stem}.png"));
+            let (width, height) = Self::PLOT_SIZE;
+            chart.save(&path, width, height).map_err(|e| match e {
+                PlotError::Io { cause, .. } => with_path(&path, cause),
+                other => with_path(&path, std::io::Error::other(other)),
+            })?;
         }
         Ok(())
     }
@@ -281,7 +289,9 @@ mod tests {
     fn non_finite_figures_written_as_null_read_back_as_nan() {
         let mut diverged = epoch(2, f64::NAN);
         diverged.train_loss = f64::INFINITY;
-        diverged.stage_metrics.insert("stage1.loss".into(), f64::NAN);
+        diverged
+            .stage_metrics
+            .insert("stage1.loss".into(), f64::NAN);
         diverged.stage_metrics.insert("stage1.hsic_zy".into(), 0.5);
         let mut run = report(vec![epoch(1, 0.4), diverged]);
         run.train_loss = f64::NAN;
@@ -319,8 +329,9 @@ mod tests {
             let png = std::fs::read(dir.join(name)).unwrap();
             assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name}");
             // IHDR: width and height right after the chunk header.
-            assert_eq!(png[16..20], PLOT_SIZE.0.to_be_bytes(), "{name}");
-            assert_eq!(png[20..24], PLOT_SIZE.1.to_be_bytes(), "{name}");
+            let (width, height) = RunReport::PLOT_SIZE;
+            assert_eq!(png[16..20], width.to_be_bytes(), "{name}");
+            assert_eq!(png[20..24], height.to_be_bytes(), "{name}");
         }
 
         let empty = dir.join("empty");

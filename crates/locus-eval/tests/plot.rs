@@ -53,8 +53,14 @@ fn chart() -> LineChart {
     LineChart::new("round trip")
         .x_label("epoch")
         .y_label("loss")
-        .series(Series::new("train", vec![(1.0, 3.0), (2.0, 1.0), (3.0, 0.5)]))
-        .series(Series::new("test", vec![(1.0, 3.5), (2.0, 1.5), (3.0, 1.0)]))
+        .series(Series::new(
+            "train",
+            vec![(1.0, 3.0), (2.0, 1.0), (3.0, 0.5)],
+        ))
+        .series(Series::new(
+            "test",
+            vec![(1.0, 3.5), (2.0, 1.5), (3.0, 1.0)],
+        ))
 }
 
 #[test]
@@ -80,10 +86,16 @@ fn svg_is_a_document_of_the_asked_size_naming_what_it_shows() {
     assert!(svg.contains(r#"width="640""#) && svg.contains(r#"height="400""#));
     // plotters writes each text element's content on a line of its own.
     for text in ["round trip", "train", "test", "epoch", "loss"] {
-        assert!(svg.lines().any(|l| l.trim() == text), "no {text} in the SVG");
+        assert!(
+            svg.lines().any(|l| l.trim() == text),
+            "no {text} in the SVG"
+        );
     }
     // Series are drawn in their palette colours.
-    assert!(svg.contains("#1F77B4") || svg.contains("#1f77b4"), "no series colour");
+    assert!(
+        svg.contains("#1F77B4") || svg.contains("#1f77b4"),
+        "no series colour"
+    );
 }
 
 #[test]
@@ -236,8 +248,12 @@ fn values_outside_a_fixed_range_are_clipped_at_the_edge() {
 
 /// The error of drawing `chart`, the same for PNG and SVG.
 fn err(chart: &LineChart) -> PlotError {
-    let png = chart.to_png(400, 300).expect_err("this chart should not draw");
-    let svg = chart.to_svg(400, 300).expect_err("this chart should not draw");
+    let png = chart
+        .to_png(400, 300)
+        .expect_err("this chart should not draw");
+    let svg = chart
+        .to_svg(400, 300)
+        .expect_err("this chart should not draw");
     assert_eq!(png.to_string(), svg.to_string());
     png
 }

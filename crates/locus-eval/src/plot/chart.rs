@@ -401,16 +401,21 @@ impl LineChart {
                     drawn.push(vec![(x, y)]);
                     // Squares cut at the frame, so no series colour leaves the plot area.
                     let corner = |dx: i32, dy: i32| {
-                        ((x + dx).clamp(plot.x0, plot.x1), (y + dy).clamp(plot.y0, plot.y1))
+                        (
+                            (x + dx).clamp(plot.x0, plot.x1),
+                            (y + dy).clamp(plot.y0, plot.y1),
+                        )
                     };
-                    let square = Rectangle::new([corner(-half, -half), corner(half, half)], colour.filled());
+                    let square =
+                        Rectangle::new([corner(-half, -half), corner(half, half)], colour.filled());
                     root.draw(&square).map_err(backend_error)?;
                 }
             }
         }
         // The frame just outside the plot area.
         let frame = [(plot.x0 - 1, plot.y0 - 1), (plot.x1 + 1, plot.y1 + 1)];
-        root.draw(&Rectangle::new(frame, BLACK)).map_err(backend_error)?;
+        root.draw(&Rectangle::new(frame, BLACK))
+            .map_err(backend_error)?;
 
         if !self.title.is_empty() {
             let (width, _) = root.dim_in_pixel();
@@ -573,7 +578,10 @@ mod tests {
         // Far beyond the box: clipped in data space, so plotters never walks ~1e15 pixels.
         let far = clipped_runs(&[(0.0, 0.5), (1.0, 1e18), (2.0, -1e18)], bx);
         assert_eq!(far.len(), 2);
-        assert!(far.iter().flatten().all(|&(_, y)| (0.0..=10.0).contains(&y)));
+        assert!(far
+            .iter()
+            .flatten()
+            .all(|&(_, y)| (0.0..=10.0).contains(&y)));
         assert!(clipped_runs(&[(-1.0, -1.0), (-2.0, -3.0)], bx).is_empty());
     }
 

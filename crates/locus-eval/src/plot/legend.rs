@@ -66,7 +66,12 @@ pub(crate) fn draw_legend<DB: DrawingBackend>(
         y1: y0 + h,
     };
     // Preference order on ties: top right, bottom right, top left, bottom left.
-    let corners = [at(right, top), at(right, bottom), at(left, top), at(left, bottom)];
+    let corners = [
+        at(right, top),
+        at(right, bottom),
+        at(left, top),
+        at(left, bottom),
+    ];
     let legend = corners
         .into_iter()
         .min_by_key(|r| hidden(r, drawn))
@@ -87,8 +92,11 @@ pub(crate) fn draw_legend<DB: DrawingBackend>(
         let mid = legend.y0 + gap + i as i32 * row_h + row_h / 2;
         let start = legend.x0 + 2 * gap;
         let line = ShapeStyle::from(colour.colour()).stroke_width(LINE_THICKNESS);
-        root.draw(&PathElement::new(vec![(start, mid), (start + swatch, mid)], line))
-            .map_err(failed)?;
+        root.draw(&PathElement::new(
+            vec![(start, mid), (start + swatch, mid)],
+            line,
+        ))
+        .map_err(failed)?;
         root.draw_text(name, &text, (start + swatch + gap, mid))
             .map_err(failed)?;
     }

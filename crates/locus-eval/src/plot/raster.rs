@@ -119,7 +119,12 @@ impl DrawingBackend for GlyphText<'_> {
         Ok((width.ceil() as u32, height.ceil() as u32))
     }
 
-    fn draw_text<S: BackendTextStyle>(&mut self, text: &str, style: &S, pos: BackendCoord) -> Drawn {
+    fn draw_text<S: BackendTextStyle>(
+        &mut self,
+        text: &str,
+        style: &S,
+        pos: BackendCoord,
+    ) -> Drawn {
         let colour = style.color();
         if colour.alpha == 0.0 {
             return Ok(());
@@ -251,7 +256,10 @@ mod tests {
         let want = [20.0 + bearing, 20.0 + advance + bearing];
         assert_eq!(stems.len(), 2, "{columns:?}");
         for (got, want) in stems.iter().zip(want) {
-            assert!((*got as f32 - want).abs() <= 1.0, "stem at {got}, want {want}");
+            assert!(
+                (*got as f32 - want).abs() <= 1.0,
+                "stem at {got}, want {want}"
+            );
         }
     }
 }
