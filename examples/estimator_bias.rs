@@ -12,10 +12,12 @@
 //! - `std.png`: the standard deviation of one batch's estimate, at each batch size.
 //!
 //! Run: `cargo run --release --example estimator_bias -- [OUT_DIR] [--batches N]`
-//! (`reproduce/estimators.sh` runs it).
+//! (`reproduce/estimators.sh` runs it). With `--replot` it measures nothing and only draws
+//! the charts again from OUT_DIR/cells.jsonl (`reproduce/replot.sh` does this).
 
+use std::error::Error;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use locus::eval::plot::{LineChart, Rgb, Series, PALETTE};
@@ -25,12 +27,15 @@ use locus_testing::estimators::{optimal_critic_sweep, Cell, Estimator, SweepConf
 /// table says by how much they differ), so it would hide under NWJ's line.
 const SHOWN: [Estimator; 3] = [Estimator::InfoNce, Estimator::Nwj, Estimator::Dv];
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn Error>> {
     let mut out = PathBuf::from("book/src/results/estimators");
     let mut config = SweepConfig::default();
     let mut args = std::env::args().skip(1);
+    let mut replot = false;
     while let Some(arg) = args.next() {
-        if arg == "--batches" {
+        if arg == "--replot" {
+            replot = true;
+        } else if arg == "--batches" {
             let value = args.next().ok_or("--batches needs a number")?;
             config.batches = value
                 .parse()
@@ -40,6 +45,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     std::fs::create_dir_all(&out)?;
+    if replot {
+        let cells = read_jsonl(&out.join("cells.jsonl"))?;
+        return draw(&out, &config, &cells);
+    }
 
     let start = Instant::now();
     let cells = optimal_critic_sweep(&config)?;
@@ -53,14 +62,59 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(out.join("cells.jsonl"), jsonl(&cells))?;
     std::fs::write(out.join("cells.csv"), csv(&cells))?;
     std::fs::write(out.join("table.md"), table(&config, &cells))?;
-    for &n in &config.batch_sizes {
-        let png = estimates_chart(&cells, n).render(800, 500)?.to_png_bytes();
-        std::fs::write(out.join(format!("estimates-n{n}.png")), png)?;
-    }
-    let png = std_chart(&config, &cells).render(800, 500)?.to_png_bytes();
-    std::fs::write(out.join("std.png"), png)?;
+    draw(&out, &config, &cells)?;
     print!("{}", table(&config, &cells));
     Ok(())
+}
+
+/// Writes the charts of `cells` into `out`.
+fn draw(out: &Path, config: &SweepConfig, cells: &[Cell]) -> Result<(), Box<dyn Error>> {
+    for &n in &config.batch_sizes {
+        estimates_chart(cells, n).save(&out.join(format!("estimates-n{n}.png")), 800, 500)?;
+    }
+    std_chart(config, cells).save(&out.join("std.png"), 800, 500)?;
+    Ok(())
+}
+
+/// The cells [`jsonl`] wrote to `path`.
+fn read_jsonl(path: &Path) -> Result<Vec<Cell>, Box<dyn Error>> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let estimators = [
+        Estimator::InfoNce,
+        Estimator::Nwj,
+        Estimator::Dv,
+        Estimator::Js,
+    ];
+    let mut cells = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        let number = |key: &str| {
+            v[key]
+                .as_f64()
+                .ok_or_else(|| format!("{}: no number {key} in {line}", path.display()))
+        };
+        let name = v["estimator"].as_str().unwrap_or_default();
+        let estimator = (estimators.into_iter())
+            .find(|e| e.name() == name)
+            .ok_or_else(|| format!("{}: unknown estimator {name:?}", path.display()))?;
+        cells.push(Cell {
+            estimator,
+            batch_size: number("batch_size")? as usize,
+            log_n: number("log_n")?,
+            true_mi: number("true_mi")?,
+            dim: number("dim")? as usize,
+            rho: number("rho")?,
+            batches: number("batches")? as usize,
+            mean: number("mean")?,
+            bias: number("bias")?,
+            std: number("std")?,
+            std_error: number("std_error")?,
+            median: number("median")?,
+            min: number("min")?,
+            max: number("max")?,
+        });
+    }
+    Ok(cells)
 }
 
 fn jsonl(cells: &[Cell]) -> String {

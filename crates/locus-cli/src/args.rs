@@ -17,11 +17,14 @@ pub enum Command {
     Train(Box<TrainArgs>),
     /// List the algorithms `--algo` takes: family, paper, default optimizer.
     List(crate::list::ListArgs),
-    /// Draw the learning curves of finished runs (their results.json files) as a PNG.
+    /// Draw the learning curves of finished runs (their results.json files) as a PNG or SVG.
     Plot(crate::plot::PlotArgs),
     /// Draw one figure of finished runs against another, a point per run (e.g. accuracy
-    /// against a simulated delay), as a PNG.
+    /// against a simulated delay), as a PNG or SVG.
     PlotPoints(crate::plot_points::PlotPointsArgs),
+    /// Draw a finished run's own plots (curves, loss, alignment, stage accuracy) again from
+    /// its results.json, beside it.
+    Redraw(crate::redraw::RedrawArgs),
     /// Compare finished runs: a table of their figures, grouped by configuration, with the
     /// mean ± sample standard deviation over each group's seeds; with --out, the tables
     /// (compare.md), the groups (compare.json) and the runs' learning curves (curves.png).

@@ -21,6 +21,7 @@ mod plot;
 mod plot_points;
 mod presets;
 mod progress;
+mod redraw;
 mod run_file;
 mod run_state;
 mod scheduler;
@@ -49,6 +50,7 @@ pub fn run_with(
         args::Command::List(a) => list::run(&a),
         args::Command::Plot(a) => plot::run(&a),
         args::Command::PlotPoints(a) => plot_points::run(&a),
+        args::Command::Redraw(a) => redraw::run(&a),
         args::Command::Compare(a) => compare::run(&a),
         args::Command::Data(a) => data_files::run(&a),
     }

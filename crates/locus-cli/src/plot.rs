@@ -1,5 +1,5 @@
 //! `locus plot`: learning curves of finished runs, read from their results.json files, drawn
-//! on one PNG chart.
+//! on one chart (PNG or SVG).
 
 use std::path::{Path, PathBuf};
 
@@ -13,8 +13,8 @@ pub struct PlotArgs {
     /// results.json files written by `locus train --out DIR` (or their directories).
     #[arg(required = true, value_name = "RESULTS.json")]
     pub results: Vec<PathBuf>,
-    /// The PNG file to write.
-    #[arg(long, value_name = "FILE.png")]
+    /// The image to write: PNG, or SVG if its name ends in `.svg`.
+    #[arg(long, value_name = "FILE.png|FILE.svg")]
     pub out: PathBuf,
     /// The per-epoch figure to plot.
     #[arg(long, value_enum, default_value_t = MetricKind::TestAccuracy)]
@@ -59,7 +59,7 @@ impl From<MetricKind> for Metric {
 }
 
 /// Reads one run's report; every error names the file.
-fn read_report(path: &Path) -> anyhow::Result<RunReport> {
+pub(crate) fn read_report(path: &Path) -> anyhow::Result<RunReport> {
     let file = if path.is_dir() {
         path.join("results.json")
     } else {
@@ -132,10 +132,9 @@ pub fn run(args: &PlotArgs) -> anyhow::Result<()> {
     if let Some(title) = &args.title {
         chart.set_title(title.as_str());
     }
-    let image = chart
-        .render(args.width, args.height)
+    chart
+        .save(&args.out, args.width, args.height)
         .context("cannot draw the chart")?;
-    image.write_png(&args.out)?;
     println!(
         "wrote {} ({} run{})",
         args.out.display(),

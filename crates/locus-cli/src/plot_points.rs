@@ -15,8 +15,8 @@ pub struct PlotPointsArgs {
     /// results.json files written by `locus train --out DIR` (or their directories).
     #[arg(required = true, value_name = "RESULTS.json")]
     pub results: Vec<PathBuf>,
-    /// The PNG file to write.
-    #[arg(long, value_name = "FILE.png")]
+    /// The image to write: PNG, or SVG if its name ends in `.svg`.
+    #[arg(long, value_name = "FILE.png|FILE.svg")]
     pub out: PathBuf,
     /// The figure on the x axis: a dotted path into results.json, where `*` takes the mean
     /// over a list, e.g. `config.scheduler_config.link_delay` or `stages.*.staleness`.
@@ -112,10 +112,9 @@ pub fn run(args: &PlotPointsArgs) -> anyhow::Result<()> {
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
         chart = chart.series(Series::new(name, points));
     }
-    let image = chart
-        .render(args.width, args.height)
+    chart
+        .save(&args.out, args.width, args.height)
         .context("cannot draw the chart")?;
-    image.write_png(&args.out)?;
     println!("wrote {} ({} runs)", args.out.display(), args.results.len());
     Ok(())
 }

@@ -1,7 +1,6 @@
-//! `locus plot` as a user meets it: curves of real runs as a valid PNG of the asked size,
-//! and clear errors naming the file for missing or corrupt results.
+//! `locus plot` as a user meets it: curves of real runs as a PNG of the asked size or an
+//! SVG, and clear errors naming the file for missing or corrupt results.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 mod common;
@@ -29,49 +28,21 @@ fn train(dir: &Path, seed: &str) -> PathBuf {
     dir.join("results.json")
 }
 
-/// Checks `png` is a well-formed 8-bit RGB PNG (signature, chunk CRCs, IHDR, IDAT that
-/// inflates to one filter-0 scanline per row, IEND last) and returns its width and height.
+/// Decodes `png` (with the `png` crate) and returns its width and height, after checking it
+/// is not blank: a chart has more than one colour.
 fn check_png(png: &[u8]) -> (u32, u32) {
-    let signature = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1A, b'\n'];
-    assert_eq!(png[..8], signature, "PNG signature");
-    let (mut rest, mut kinds, mut idat, mut size) = (&png[8..], Vec::new(), Vec::new(), (0, 0));
-    while !rest.is_empty() {
-        let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
-        let (body, crc) = (&rest[4..8 + len], &rest[8 + len..12 + len]);
-        let mut expected = flate2::Crc::new();
-        expected.update(body);
-        let kind = String::from_utf8_lossy(&body[..4]).into_owned();
-        assert_eq!(expected.sum().to_be_bytes(), crc, "CRC of {kind}");
-        let data = &body[4..];
-        match kind.as_str() {
-            "IHDR" => {
-                let word = |i: usize| u32::from_be_bytes(data[i..i + 4].try_into().unwrap());
-                size = (word(0), word(4));
-                assert_eq!(data[8..], [8, 2, 0, 0, 0], "8-bit RGB, not interlaced");
-            }
-            "IDAT" => idat.extend_from_slice(data),
-            _ => {}
-        }
-        kinds.push(kind);
-        rest = &rest[12 + len..];
-    }
-    assert_eq!(kinds.first().map(String::as_str), Some("IHDR"));
-    assert_eq!(kinds.last().map(String::as_str), Some("IEND"));
-    let mut raw = Vec::new();
-    flate2::read::ZlibDecoder::new(&idat[..])
-        .read_to_end(&mut raw)
-        .expect("IDAT inflates");
-    let row = 1 + 3 * size.0 as usize;
-    assert_eq!(raw.len(), row * size.1 as usize, "scanline bytes");
-    assert!(raw.chunks(row).all(|line| line[0] == 0), "filter type 0");
-    // A chart is not blank: more than one colour.
-    let first = &raw[1..4];
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(png));
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().expect("a PNG header");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("a sane size")];
+    let info = reader.next_frame(&mut pixels).expect("PNG data");
+    assert_eq!(info.color_type, png::ColorType::Rgb, "RGB pixels");
+    let pixels = &pixels[..info.buffer_size()];
     assert!(
-        raw.chunks(row)
-            .any(|l| l[1..].chunks(3).any(|px| px != first)),
+        pixels.chunks(3).any(|px| px != &pixels[..3]),
         "the image is a single colour"
     );
-    size
+    (info.width, info.height)
 }
 
 #[test]
@@ -110,6 +81,73 @@ fn plots_trained_runs_as_a_png_of_the_asked_size() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(check_png(&std::fs::read(&out).unwrap()), (640, 360));
     assert!(b.exists());
+
+    // The same as SVG, chosen by the file name; the legend names the runs.
+    let svg = dir.join("two.svg");
+    let o = locus(&[
+        "plot",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        svg.to_str().unwrap(),
+        "--labels",
+        "first,second",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        svg.starts_with(r#"<svg width="800" height="500""#),
+        "{svg:.80}"
+    );
+    for label in ["first", "second", "epoch", "test accuracy"] {
+        assert!(
+            svg.lines().any(|l| l.trim() == label),
+            "no {label} in the SVG"
+        );
+    }
+}
+
+#[test]
+fn redraw_draws_a_runs_own_plots_again_from_its_results() {
+    let dir = scratch("redraw");
+    train(&dir.join("run"), "3");
+    let run = dir.join("run");
+    for name in ["curves.png", "loss.png"] {
+        std::fs::remove_file(run.join(name)).unwrap();
+    }
+    let o = locus(&["redraw", run.to_str().unwrap(), "--only", "curves"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        check_png(&std::fs::read(run.join("curves.png")).unwrap()),
+        (800, 500)
+    );
+    assert!(
+        !run.join("loss.png").exists(),
+        "--only curves drew loss.png"
+    );
+
+    // Every plot, as SVG, the run given by its results.json.
+    let results = run.join("results.json");
+    let o = locus(&["redraw", results.to_str().unwrap(), "--format", "svg"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for name in ["curves.svg", "loss.svg"] {
+        let svg = std::fs::read_to_string(run.join(name)).unwrap();
+        assert!(svg.starts_with("<svg"), "{name}");
+    }
+    fails_with(
+        &["redraw", run.to_str().unwrap(), "--only", "speed"],
+        &["speed", "curves, loss, alignment, stage-accuracy"],
+    );
+    // A bp run has no alignment curves (its updates are exact gradients).
+    fails_with(
+        &["redraw", run.to_str().unwrap(), "--only", "alignment"],
+        &["none of the plots", "curves"],
+    );
+    let missing = dir.join("nothing-here");
+    fails_with(
+        &["redraw", missing.to_str().unwrap()],
+        &[missing.to_str().unwrap()],
+    );
 }
 
 /// Asserts a run failed with a message containing every `needle`, and did not panic.
@@ -165,6 +203,9 @@ fn unplottable_requests_are_errors_not_panics() {
         ],
         &["too small"],
     );
+    let jpeg = dir.join("x.jpg");
+    let jpeg = jpeg.to_str().unwrap();
+    fails_with(&["plot", results, "--out", jpeg], &[jpeg, ".png or .svg"]);
     let unwritable = dir.join("no-such-dir").join("x.png");
     let unwritable = unwritable.to_str().unwrap();
     fails_with(&["plot", results, "--out", unwritable], &[unwritable]);
@@ -177,6 +218,16 @@ fn unplottable_requests_are_errors_not_panics() {
     std::fs::write(&empty, json.to_string()).unwrap();
     let empty = empty.to_str().unwrap();
     fails_with(&["plot", empty, "--out", out], &[empty, "history"]);
+
+    // A diverged epoch, written as null (serde_json's NaN), is left out of the curve.
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(results).unwrap()).unwrap();
+    json["history"][0]["test_accuracy"] = serde_json::Value::Null;
+    json["history"][0]["train_loss"] = serde_json::Value::Null;
+    let diverged = dir.join("diverged.json");
+    std::fs::write(&diverged, json.to_string()).unwrap();
+    let o = locus(&["plot", diverged.to_str().unwrap(), "--out", out]);
+    assert!(o.status.success(), "{}", stderr(&o));
 
     // --labels names one series per file, no more, no fewer.
     fails_with(

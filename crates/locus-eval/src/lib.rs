@@ -1,4 +1,7 @@
 //! Metrics, reports and plots: how runs are measured, written down and drawn.
+//!
+//! Plots are drawn with plotters, as PNG or SVG, in DejaVu Sans compiled into the library
+//! (no system font needed); [`plot`] says why plotters and which of its features.
 #![warn(missing_docs)]
 
 mod collapse;

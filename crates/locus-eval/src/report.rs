@@ -2,14 +2,27 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::plot::{
-    alignment_curves, learning_curves, loss_curves, stage_accuracy_curves, Metric, PlotError,
+    alignment_curves, learning_curves, loss_curves, stage_accuracy_curves, LineChart, Metric,
+    PlotError,
 };
 
-/// Width and height in pixels of the plots [`RunReport::write_to_dir`] writes.
-const PLOT_SIZE: (u32, u32) = (800, 500);
+/// A figure that may be `null`: serde_json writes a NaN or infinite `f64` as `null` (a
+/// diverged run's loss), and reading it back gives NaN, so such a report still loads.
+fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// Named figures, each of which may be `null` (read as NaN, as [`nan_if_null`]).
+fn nans_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, f64>, D::Error> {
+    let figures = BTreeMap::<String, Option<f64>>::deserialize(d)?;
+    Ok(figures
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or(f64::NAN)))
+        .collect())
+}
 
 /// What a run reports about one stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,10 +37,11 @@ pub struct StageReport {
     pub params: usize,
     /// Mean local loss over the last epoch in which the stage learned (the last epoch,
     /// except under a greedy layer-wise schedule).
+    #[serde(deserialize_with = "nan_if_null")]
     pub final_loss: f64,
     /// Algorithm-specific figures (e.g. `alignment_deg`, `probe_accuracy`), written as
     /// top-level keys of the stage's JSON object.
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "nans_if_null")]
     pub metrics: BTreeMap<String, f64>,
 }
 
@@ -37,16 +51,24 @@ pub struct EpochRecord {
     /// Epoch number, from 1.
     pub epoch: u64,
     /// Mean training loss of the top stage over the epoch.
+    #[serde(deserialize_with = "nan_if_null")]
     pub train_loss: f64,
     /// Test accuracy after the epoch, in `[0, 1]`.
+    #[serde(deserialize_with = "nan_if_null")]
     pub test_accuracy: f64,
     /// Mean test loss after the epoch.
+    #[serde(deserialize_with = "nan_if_null")]
     pub test_loss: f64,
     /// Seconds spent training in this epoch (evaluation excluded).
+    #[serde(deserialize_with = "nan_if_null")]
     pub train_s: f64,
     /// Per-stage figures after the epoch, keyed `"<stage>.<figure>"` (e.g.
     /// `"stage2.alignment_deg"`); written as extra CSV columns.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "nans_if_null"
+    )]
     pub stage_metrics: BTreeMap<String, f64>,
 }
 
@@ -66,14 +88,19 @@ pub struct RunReport {
     /// Seed of weights and batch order.
     pub seed: u64,
     /// Test accuracy after the last epoch, in `[0, 1]`.
+    #[serde(deserialize_with = "nan_if_null")]
     pub test_accuracy: f64,
     /// Mean test loss after the last epoch.
+    #[serde(deserialize_with = "nan_if_null")]
     pub test_loss: f64,
     /// Mean training loss of the last epoch.
+    #[serde(deserialize_with = "nan_if_null")]
     pub train_loss: f64,
     /// Wall-clock seconds of the whole run (training and evaluation, data loading excluded).
+    #[serde(deserialize_with = "nan_if_null")]
     pub wall_s: f64,
     /// Training samples per second (training time only).
+    #[serde(deserialize_with = "nan_if_null")]
     pub samples_per_s: f64,
     /// Per-stage figures, bottom first.
     pub stages: Vec<StageReport>,
@@ -88,6 +115,25 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// Width and height in pixels of the plots [`write_to_dir`](Self::write_to_dir) writes.
+    pub const PLOT_SIZE: (u32, u32) = (800, 500);
+
+    /// The run's plots that have something to draw, each with the file stem
+    /// [`write_to_dir`](Self::write_to_dir) writes it under: `curves` (test accuracy per
+    /// epoch, [`learning_curves`]), `loss` ([`loss_curves`]), `alignment`
+    /// ([`alignment_curves`]) and `stage-accuracy` ([`stage_accuracy_curves`]).
+    pub fn plots(&self) -> Vec<(&'static str, LineChart)> {
+        [
+            ("curves", learning_curves(&[self], Metric::TestAccuracy)),
+            ("loss", loss_curves(self)),
+            ("alignment", alignment_curves(self)),
+            ("stage-accuracy", stage_accuracy_curves(self)),
+        ]
+        .into_iter()
+        .filter(|(_, chart)| chart.has_points())
+        .collect()
+    }
+
     /// The report as one line of JSON.
     ///
     /// # Errors
@@ -106,7 +152,8 @@ impl RunReport {
     /// - `stage-accuracy.png`, each stage's own test accuracy per epoch
     ///   ([`stage_accuracy_curves`]), when stages report a `probe_accuracy`.
     ///
-    /// A plot with nothing to draw (no history, or only non-finite values) is not written.
+    /// A plot with nothing to draw (no history, or only non-finite values) is not written
+    /// (see [`plots`](Self::plots)); `locus redraw` draws them again from results.json.
     ///
     /// # Errors
     /// Any I/O error, with the path in the message.
@@ -147,24 +194,13 @@ impl RunReport {
             writeln!(csv)?;
         }
         std::fs::write(&csv_path, csv).map_err(|e| with_path(&csv_path, e))?;
-        let charts = [
-            ("curves.png", learning_curves(&[self], Metric::TestAccuracy)),
-            ("loss.png", loss_curves(self)),
-            ("alignment.png", alignment_curves(self)),
-            ("stage-accuracy.png", stage_accuracy_curves(self)),
-        ];
-        for (name, chart) in charts {
-            if chart.has_points() {
-                let path = dir.join(name);
-                let (width, height) = PLOT_SIZE;
-                chart
-                    .render(width, height)
-                    .and_then(|image| image.write_png(&path))
-                    .map_err(|e| match e {
-                        PlotError::Io { cause, .. } => with_path(&path, cause),
-                        other => with_path(&path, std::io::Error::other(other)),
-                    })?;
-            }
+        for (stem, chart) in self.plots() {
+            let path = dir.join(format!("{stem}.png"));
+            let (width, height) = Self::PLOT_SIZE;
+            chart.save(&path, width, height).map_err(|e| match e {
+                PlotError::Io { cause, .. } => with_path(&path, cause),
+                other => with_path(&path, std::io::Error::other(other)),
+            })?;
         }
         Ok(())
     }
@@ -250,6 +286,39 @@ mod tests {
     }
 
     #[test]
+    fn non_finite_figures_written_as_null_read_back_as_nan() {
+        let mut diverged = epoch(2, f64::NAN);
+        diverged.train_loss = f64::INFINITY;
+        diverged
+            .stage_metrics
+            .insert("stage1.loss".into(), f64::NAN);
+        diverged.stage_metrics.insert("stage1.hsic_zy".into(), 0.5);
+        let mut run = report(vec![epoch(1, 0.4), diverged]);
+        run.train_loss = f64::NAN;
+        run.stages.push(StageReport {
+            name: "stage1".into(),
+            module: "Linear(2→2)".into(),
+            objective: "x".into(),
+            params: 6,
+            final_loss: f64::NAN,
+            metrics: [("alignment_deg".to_string(), f64::NAN)].into(),
+        });
+        let json = serde_json::to_string(&run).unwrap();
+        assert!(json.contains(r#""train_loss":null"#), "{json}");
+        let back: RunReport = serde_json::from_str(&json).unwrap();
+        assert!(back.train_loss.is_nan() && back.stages[0].final_loss.is_nan());
+        assert!(back.stages[0].metrics["alignment_deg"].is_nan());
+        let last = &back.history[1];
+        assert!(last.test_accuracy.is_nan() && last.train_loss.is_nan());
+        assert!(last.stage_metrics["stage1.loss"].is_nan());
+        assert_eq!(last.stage_metrics["stage1.hsic_zy"], 0.5);
+        assert_eq!(back.history[0], run.history[0]);
+        // Numbers still have to be numbers.
+        let text = json.replace(r#""train_loss":null"#, r#""train_loss":"high""#);
+        assert!(serde_json::from_str::<RunReport>(&text).is_err());
+    }
+
+    #[test]
     fn write_to_dir_writes_plots_only_when_there_is_a_curve() {
         let dir = std::env::temp_dir().join(format!("locus-eval-report-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -260,8 +329,9 @@ mod tests {
             let png = std::fs::read(dir.join(name)).unwrap();
             assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name}");
             // IHDR: width and height right after the chunk header.
-            assert_eq!(png[16..20], PLOT_SIZE.0.to_be_bytes(), "{name}");
-            assert_eq!(png[20..24], PLOT_SIZE.1.to_be_bytes(), "{name}");
+            let (width, height) = RunReport::PLOT_SIZE;
+            assert_eq!(png[16..20], width.to_be_bytes(), "{name}");
+            assert_eq!(png[20..24], height.to_be_bytes(), "{name}");
         }
 
         let empty = dir.join("empty");

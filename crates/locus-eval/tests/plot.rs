@@ -1,123 +1,125 @@
-//! Charts as a user sees them: PNG files any decoder reads back pixel for pixel, series
-//! drawn where their values say, and clear errors for input that cannot be drawn.
+//! Charts as a user sees them: PNG files a decoder reads back at the asked size, series
+//! drawn where their values say, SVG documents naming what they show, and clear errors for
+//! input that cannot be drawn.
 
-use std::io::Read;
+use locus_eval::plot::{LineChart, PlotError, Rgb, Series, MAX_SIDE, PALETTE};
 
-use locus_eval::plot::{Image, LineChart, PlotError, Rgb, Series, MAX_SIDE, PALETTE};
-
-/// A decoded PNG: width, height, RGB bytes.
-type Decoded = (u32, u32, Vec<u8>);
-
-/// A strict decoder for what the encoder promises (8-bit RGB, filter type 0), written
-/// independently of it: the CRCs are checked with flate2's CRC-32, which PNG shares.
-fn decode(png: &[u8]) -> Result<Decoded, String> {
-    let signature = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1A, b'\n'];
-    let mut rest = png.strip_prefix(&signature[..]).ok_or("bad signature")?;
-    let (mut header, mut idat, mut ended) = (None, Vec::new(), false);
-    while !rest.is_empty() {
-        if ended {
-            return Err("data after IEND".into());
-        }
-        if rest.len() < 12 {
-            return Err("truncated chunk".into());
-        }
-        let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
-        let body = rest.get(4..8 + len).ok_or("chunk longer than the file")?;
-        let stored = rest.get(8 + len..12 + len).ok_or("missing CRC")?;
-        let mut crc = flate2::Crc::new();
-        crc.update(body);
-        let kind = String::from_utf8_lossy(&body[..4]).into_owned();
-        if crc.sum().to_be_bytes() != stored {
-            return Err(format!("CRC mismatch in {kind}"));
-        }
-        let data = &body[4..];
-        match kind.as_str() {
-            "IHDR" => {
-                let word = |i: usize| u32::from_be_bytes(data[i..i + 4].try_into().unwrap());
-                if data.len() != 13 || data[8..] != [8, 2, 0, 0, 0] {
-                    return Err(format!("unexpected IHDR {data:?}"));
-                }
-                header = Some((word(0), word(4)));
-            }
-            "IDAT" => idat.extend_from_slice(data),
-            "IEND" => ended = true,
-            other => return Err(format!("unexpected chunk {other}")),
-        }
-        rest = &rest[12 + len..];
-    }
-    let (width, height) = header.ok_or("no IHDR")?;
-    if !ended {
-        return Err("no IEND".into());
-    }
-    let mut raw = Vec::new();
-    flate2::read::ZlibDecoder::new(&idat[..])
-        .read_to_end(&mut raw)
-        .map_err(|e| format!("IDAT does not inflate: {e}"))?;
-    let row = 1 + 3 * width as usize;
-    if raw.len() != row * height as usize {
-        return Err(format!(
-            "{} bytes of scanlines for {width}x{height}",
-            raw.len()
-        ));
-    }
-    let mut rgb = Vec::with_capacity(raw.len());
-    for (y, line) in raw.chunks(row).enumerate() {
-        if line[0] != 0 {
-            return Err(format!("row {y} uses filter type {}", line[0]));
-        }
-        rgb.extend_from_slice(&line[1..]);
-    }
-    Ok((width, height, rgb))
+/// A decoded PNG: width, height and each pixel's colour, row-major from the top left.
+struct Image {
+    width: u32,
+    height: u32,
+    rgb: Vec<u8>,
 }
 
-#[test]
-fn png_bytes_decode_to_the_same_pixels() {
-    // Every channel takes many values, so a swapped channel or row is caught.
-    let (w, h) = (37, 23);
-    let mut img = Image::new(w, h, Rgb::WHITE).unwrap();
-    for y in 0..h {
-        for x in 0..w {
-            let c = Rgb::new((x * 7) as u8, (y * 11) as u8, ((x * y) % 256) as u8);
-            img.set_pixel(x.into(), y.into(), c);
+impl Image {
+    /// Decodes `png` with the `png` crate (indexed colour expanded to RGB).
+    fn decode(png: &[u8]) -> Image {
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(png));
+        decoder.set_transformations(png::Transformations::EXPAND);
+        let mut reader = decoder.read_info().expect("a PNG header");
+        let mut rgb = vec![0; reader.output_buffer_size().expect("a sane size")];
+        let info = reader.next_frame(&mut rgb).expect("PNG data");
+        assert_eq!(info.color_type, png::ColorType::Rgb, "8-bit RGB pixels");
+        assert_eq!(info.bit_depth, png::BitDepth::Eight);
+        rgb.truncate(info.buffer_size());
+        Image {
+            width: info.width,
+            height: info.height,
+            rgb,
         }
     }
-    let (dw, dh, rgb) = decode(&img.to_png_bytes()).unwrap();
-    assert_eq!((dw, dh), (w, h));
-    assert_eq!(rgb, img.as_rgb_bytes());
-    assert_eq!(img.pixel(5, 3), Some(Rgb::new(35, 33, 15)));
 
-    let chart = LineChart::new("round trip")
+    fn render(chart: &LineChart, width: u32, height: u32) -> Image {
+        Image::decode(&chart.to_png(width, height).unwrap())
+    }
+
+    fn width(&self) -> u32 {
+        self.width
+    }
+
+    fn height(&self) -> u32 {
+        self.height
+    }
+
+    fn pixel(&self, x: u32, y: u32) -> Option<Rgb> {
+        (x < self.width && y < self.height).then(|| {
+            let i = 3 * (y as usize * self.width as usize + x as usize);
+            Rgb::new(self.rgb[i], self.rgb[i + 1], self.rgb[i + 2])
+        })
+    }
+}
+
+fn chart() -> LineChart {
+    LineChart::new("round trip")
         .x_label("epoch")
         .y_label("loss")
-        .series(Series::new("a", vec![(1.0, 3.0), (2.0, 1.0), (3.0, 0.5)]));
-    let img = chart.render(640, 400).unwrap();
-    let (dw, dh, rgb) = decode(&img.to_png_bytes()).unwrap();
-    assert_eq!((dw, dh), (640, 400));
-    assert_eq!(rgb, img.as_rgb_bytes());
+        .series(Series::new(
+            "train",
+            vec![(1.0, 3.0), (2.0, 1.0), (3.0, 0.5)],
+        ))
+        .series(Series::new(
+            "test",
+            vec![(1.0, 3.5), (2.0, 1.5), (3.0, 1.0)],
+        ))
 }
 
 #[test]
-fn the_decoder_notices_a_flipped_byte() {
-    let png = Image::new(4, 4, Rgb::BLACK).unwrap().to_png_bytes();
-    assert!(decode(&png).is_ok());
-    for i in [8 + 10, png.len() - 20, png.len() - 1] {
-        let mut bad = png.clone();
-        bad[i] ^= 0x40;
-        assert!(decode(&bad).is_err(), "flipping byte {i} went unnoticed");
+fn png_decodes_to_the_asked_size_with_the_series_colours() {
+    for (w, h) in [(640, 400), (123, 457), (1600, 1000)] {
+        let img = Image::render(&chart(), w, h);
+        assert_eq!((img.width(), img.height()), (w, h));
+        for colour in [Rgb::WHITE, Rgb::BLACK, PALETTE[0], PALETTE[1]] {
+            let n = (0..h)
+                .flat_map(|y| (0..w).map(move |x| (x, y)))
+                .filter(|&(x, y)| img.pixel(x, y) == Some(colour))
+                .count();
+            assert!(n > 20, "{w}x{h}: {n} pixels of {colour:?}");
+        }
     }
 }
 
 #[test]
-fn write_png_writes_the_same_bytes_and_names_a_bad_path() {
-    let img = Image::new(3, 2, Rgb::new(9, 8, 7)).unwrap();
-    let path = std::env::temp_dir().join(format!("locus-eval-plot-{}.png", std::process::id()));
-    img.write_png(&path).unwrap();
-    assert_eq!(std::fs::read(&path).unwrap(), img.to_png_bytes());
-    std::fs::remove_file(&path).unwrap();
+fn svg_is_a_document_of_the_asked_size_naming_what_it_shows() {
+    let svg = chart().to_svg(640, 400).unwrap();
+    assert!(svg.starts_with("<svg"), "{}", &svg[..40]);
+    assert!(svg.trim_end().ends_with("</svg>"));
+    assert!(svg.contains(r#"width="640""#) && svg.contains(r#"height="400""#));
+    // plotters writes each text element's content on a line of its own.
+    for text in ["round trip", "train", "test", "epoch", "loss"] {
+        assert!(
+            svg.lines().any(|l| l.trim() == text),
+            "no {text} in the SVG"
+        );
+    }
+    // Series are drawn in their palette colours.
+    assert!(
+        svg.contains("#1F77B4") || svg.contains("#1f77b4"),
+        "no series colour"
+    );
+}
+
+#[test]
+fn save_picks_the_format_from_the_name_and_names_a_bad_path() {
+    let dir = std::env::temp_dir().join(format!("locus-eval-plot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = dir.join("chart.PNG");
+    chart().save(&png, 300, 200).unwrap();
+    let img = Image::decode(&std::fs::read(&png).unwrap());
+    assert_eq!((img.width(), img.height()), (300, 200));
+    let svg = dir.join("chart.svg");
+    chart().save(&svg, 300, 200).unwrap();
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+
+    let jpeg = dir.join("chart.jpg");
+    let err = chart().save(&jpeg, 300, 200).unwrap_err();
+    assert!(matches!(err, PlotError::UnknownFormat { .. }), "{err:?}");
+    assert!(err.to_string().contains("chart.jpg"), "{err}");
+    assert!(!jpeg.exists());
     let bad = std::path::Path::new("/nonexistent-dir/x.png");
-    let err = img.write_png(bad).unwrap_err();
+    let err = chart().save(bad, 300, 200).unwrap_err();
     assert!(matches!(err, PlotError::Io { .. }), "{err:?}");
     assert!(err.to_string().contains("/nonexistent-dir/x.png"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The plot area, found as the inside of the black frame: the rows and columns holding a
@@ -163,7 +165,7 @@ fn series_land_where_their_values_say() {
         .series(Series::new("half", vec![(0.0, 0.5), (1.0, 0.5)]))
         .series(Series::new("quarter", vec![(0.0, 0.25), (1.0, 0.25)]))
         .series(Series::new("rising", vec![(0.0, 0.0), (1.0, 0.8)]));
-    let img = chart.render(600, 400).unwrap();
+    let img = Image::render(&chart, 600, 400);
     let (left, top, right, bottom) = plot_area(&img);
     // Value v sits on row bottom - v * (bottom - top); the 2-pixel line covers it and the
     // row above.
@@ -227,7 +229,7 @@ fn values_outside_a_fixed_range_are_clipped_at_the_edge() {
     let chart = LineChart::new("")
         .y_range(0.0, 1.0)
         .series(Series::new("up", vec![(0.0, 0.5), (1.0, 5.0)]));
-    let img = chart.render(400, 300).unwrap();
+    let img = Image::render(&chart, 400, 300);
     let (left, top, right, bottom) = plot_area(&img);
     let mut seen = false;
     for y in 0..img.height() {
@@ -244,10 +246,16 @@ fn values_outside_a_fixed_range_are_clipped_at_the_edge() {
     assert!(seen);
 }
 
+/// The error of drawing `chart`, the same for PNG and SVG.
 fn err(chart: &LineChart) -> PlotError {
-    chart
-        .render(400, 300)
-        .expect_err("this chart should not render")
+    let png = chart
+        .to_png(400, 300)
+        .expect_err("this chart should not draw");
+    let svg = chart
+        .to_svg(400, 300)
+        .expect_err("this chart should not draw");
+    assert_eq!(png.to_string(), svg.to_string());
+    png
 }
 
 #[test]
@@ -294,13 +302,13 @@ fn undrawable_input_is_a_clear_error() {
         PlotError::DataTooLarge { axis: "y", .. }
     ));
     // The same points on a fixed range are just clipped.
-    assert!(huge.clone().y_range(0.0, 1.0).render(400, 300).is_ok());
+    assert!(huge.clone().y_range(0.0, 1.0).to_png(400, 300).is_ok());
 
     for (w, h) in [(0, 300), (400, 0), (MAX_SIDE + 1, 300)] {
-        let e = ok().render(w, h).unwrap_err();
+        let e = ok().to_png(w, h).unwrap_err();
         assert!(matches!(e, PlotError::InvalidSize { .. }), "{w}x{h}: {e:?}");
     }
-    let e = ok().x_label("x").y_label("y").render(40, 30).unwrap_err();
+    let e = ok().x_label("x").y_label("y").to_png(40, 30).unwrap_err();
     match e {
         PlotError::TooSmall {
             min_width,
@@ -308,7 +316,7 @@ fn undrawable_input_is_a_clear_error() {
             ..
         } => {
             // The size it asks for is enough.
-            let fits = ok().x_label("x").y_label("y").render(min_width, min_height);
+            let fits = ok().x_label("x").y_label("y").to_png(min_width, min_height);
             assert!(fits.is_ok(), "{min_width}x{min_height}: {:?}", fits.err());
         }
         other => panic!("expected TooSmall, got {other:?}"),
@@ -318,7 +326,7 @@ fn undrawable_input_is_a_clear_error() {
 #[test]
 fn a_single_point_and_a_flat_series_still_draw() {
     let one = LineChart::new("one").series(Series::new("p", vec![(3.0, 7.0)]));
-    let img = one.render(300, 200).unwrap();
+    let img = Image::render(&one, 300, 200);
     let (left, top, right, bottom) = plot_area(&img);
     let inside = (top..=bottom)
         .flat_map(|y| (left..=right).map(move |x| (x, y)))

@@ -180,8 +180,7 @@ impl Comparison {
         if chart_name.is_some() {
             let path = dir.join("curves.png");
             chart
-                .render(800, 500)
-                .and_then(|image| image.write_png(&path))
+                .save(&path, 800, 500)
                 .with_context(|| format!("cannot draw {}", path.display()))?;
         }
         let write = |name: &str, text: String| {

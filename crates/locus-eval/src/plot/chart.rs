@@ -1,11 +1,48 @@
 //! Line charts: named series of `(x, y)` points drawn as lines over nice axes, with a title,
 //! axis names and a legend.
 
-use super::canvas::{Image, Rgb};
-use super::font::{draw_text, text_height, text_width, Direction};
-use super::layout::{Layout, Rect};
-use super::legend::draw_legend;
-use super::{PlotError, MAX_VALUE};
+use std::path::Path;
+
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::font::{family, text_width};
+use super::layout::Layout;
+use super::legend::{draw_legend, PixelRect};
+use super::raster::{encode_png, GlyphText};
+use super::{PlotError, MAX_SIDE, MAX_VALUE};
+
+/// A colour: 8-bit red, green and blue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rgb {
+    /// Red, 0–255.
+    pub r: u8,
+    /// Green, 0–255.
+    pub g: u8,
+    /// Blue, 0–255.
+    pub b: u8,
+}
+
+impl Rgb {
+    /// White, the chart background.
+    pub const WHITE: Rgb = Rgb::new(255, 255, 255);
+    /// Black, for axes and text.
+    pub const BLACK: Rgb = Rgb::new(0, 0, 0);
+
+    /// A colour from its three channels.
+    pub const fn new(r: u8, g: u8, b: u8) -> Self {
+        Rgb { r, g, b }
+    }
+
+    /// The same colour for plotters (kept out of the public API, so plotters' version is
+    /// not part of ours).
+    pub(crate) fn colour(self) -> RGBColor {
+        RGBColor(self.r, self.g, self.b)
+    }
+}
 
 /// The colours series get in order (the "tab10" palette of matplotlib), repeating after
 /// ten series.
@@ -30,7 +67,7 @@ pub const LINE_THICKNESS: u32 = 2;
 const MAX_MARKED_POINTS: usize = 40;
 
 /// Colour of the grid lines behind the data.
-pub(crate) const GRID: Rgb = Rgb::new(225, 225, 225);
+const GRID: Rgb = Rgb::new(225, 225, 225);
 
 /// The smallest and largest value of something.
 type Span = (f64, f64);
@@ -86,9 +123,10 @@ impl Series {
 ///     .y_label("test accuracy")
 ///     .y_range(0.0, 1.0)
 ///     .series(Series::new("bp", vec![(1.0, 0.81), (2.0, 0.90), (3.0, 0.93)]));
-/// let image = chart.render(640, 400).unwrap();
-/// assert_eq!((image.width(), image.height()), (640, 400));
-/// assert!(image.to_png_bytes().starts_with(b"\x89PNG"));
+/// let png = chart.to_png(640, 400).unwrap();
+/// assert!(png.starts_with(b"\x89PNG"));
+/// let svg = chart.to_svg(640, 400).unwrap();
+/// assert!(svg.contains("test accuracy"));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineChart {
@@ -134,14 +172,14 @@ impl LineChart {
     }
 
     /// Fixes the horizontal axis to `[min, max]` instead of fitting the data; checked by
-    /// [`render`](Self::render).
+    /// [`to_png`](Self::to_png).
     pub fn x_range(mut self, min: f64, max: f64) -> Self {
         self.x_range = Some((min, max));
         self
     }
 
     /// Fixes the vertical axis to `[min, max]` instead of fitting the data; checked by
-    /// [`render`](Self::render).
+    /// [`to_png`](Self::to_png).
     pub fn y_range(mut self, min: f64, max: f64) -> Self {
         self.y_range = Some((min, max));
         self
@@ -168,13 +206,13 @@ impl LineChart {
         &self.series
     }
 
-    /// Whether any series has a point, i.e. whether [`render`](Self::render) has something
+    /// Whether any series has a point, i.e. whether [`to_png`](Self::to_png) has something
     /// to draw.
     pub fn has_points(&self) -> bool {
         self.series.iter().any(|s| !s.points.is_empty())
     }
 
-    /// Draws the chart on a white `width` × `height` image.
+    /// The chart as a PNG file (8-bit RGB) of `width` × `height` pixels.
     ///
     /// Series without points are allowed (they only appear in the legend), as long as some
     /// series has one.
@@ -186,9 +224,65 @@ impl LineChart {
     /// - [`PlotError::NoData`] if no series has a point;
     /// - [`PlotError::DataTooLarge`] for points beyond ±[`MAX_VALUE`] on an axis without a
     ///   fixed range;
-    /// - [`PlotError::TooSmall`] if the labels leave no room for the plot area.
-    pub fn render(&self, width: u32, height: u32) -> Result<Image, PlotError> {
-        let mut img = Image::new(width, height, Rgb::WHITE)?;
+    /// - [`PlotError::TooSmall`] if the labels leave no room for the plot area;
+    /// - [`PlotError::Backend`] if plotters or the PNG encoder fails (not expected).
+    pub fn to_png(&self, width: u32, height: u32) -> Result<Vec<u8>, PlotError> {
+        let layout = self.layout(width, height)?;
+        let mut rgb = vec![255u8; width as usize * height as usize * 3];
+        {
+            let backend = GlyphText(BitMapBackend::with_buffer(&mut rgb, (width, height)));
+            let root = backend.into_drawing_area();
+            self.draw(&root, &layout)?;
+            root.present().map_err(backend_error)?;
+        }
+        encode_png(width, height, &rgb)
+    }
+
+    /// The chart as an SVG document of `width` × `height` pixels. Its text names the font
+    /// family `sans-serif`: a viewer draws it in its own sans-serif font, and the layout,
+    /// measured with the embedded DejaVu Sans, fits fonts of similar width.
+    ///
+    /// # Errors
+    /// As [`to_png`](Self::to_png).
+    pub fn to_svg(&self, width: u32, height: u32) -> Result<String, PlotError> {
+        let layout = self.layout(width, height)?;
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+            self.draw(&root, &layout)?;
+            root.present().map_err(backend_error)?;
+        }
+        Ok(svg)
+    }
+
+    /// Writes the chart to `path`, replacing any file there: as SVG if the file name ends
+    /// in `.svg`, as PNG if it ends in `.png` (either case).
+    ///
+    /// # Errors
+    /// [`PlotError::UnknownFormat`] for another file name, [`PlotError::Io`] (with the path)
+    /// if the file cannot be written, and the errors of [`to_png`](Self::to_png).
+    pub fn save(&self, path: &Path, width: u32, height: u32) -> Result<(), PlotError> {
+        let extension = path.extension().and_then(|e| e.to_str());
+        let bytes = match extension.map(str::to_ascii_lowercase).as_deref() {
+            Some("png") => self.to_png(width, height)?,
+            Some("svg") => self.to_svg(width, height)?.into_bytes(),
+            _ => {
+                return Err(PlotError::UnknownFormat {
+                    path: path.to_path_buf(),
+                })
+            }
+        };
+        std::fs::write(path, bytes).map_err(|cause| PlotError::Io {
+            path: path.to_path_buf(),
+            cause,
+        })
+    }
+
+    /// Checks the chart and the size, and lays the chart out.
+    fn layout(&self, width: u32, height: u32) -> Result<Layout, PlotError> {
+        if !(1..=MAX_SIDE).contains(&width) || !(1..=MAX_SIDE).contains(&height) {
+            return Err(PlotError::InvalidSize { width, height });
+        }
         let within = |v: f64| v.abs() <= MAX_VALUE;
         for (axis, range) in [("x", self.x_range), ("y", self.y_range)] {
             if let Some((min, max)) = range {
@@ -204,19 +298,7 @@ impl LineChart {
                 return Err(PlotError::DataTooLarge { axis, min, max });
             }
         }
-        let layout = Layout::new(self, width, height, x_data, y_data)?;
-
-        self.draw_grid(&mut img, &layout);
-        for (i, s) in self.series.iter().enumerate() {
-            draw_series(&mut img, &layout, s, self.colour_of(i));
-        }
-        self.draw_frame_and_ticks(&mut img, &layout);
-        self.draw_titles(&mut img, &layout);
-        let entries: Vec<(&str, Rgb)> = (self.series.iter().enumerate())
-            .map(|(i, s)| (s.name.as_str(), self.colour_of(i)))
-            .collect();
-        draw_legend(&mut img, &layout, &entries);
-        Ok(img)
+        Layout::new(self, width, height, x_data, y_data)
     }
 
     /// The colour of series `i`.
@@ -250,121 +332,175 @@ impl LineChart {
         Ok((x, y))
     }
 
-    fn draw_grid(&self, img: &mut Image, l: &Layout) {
-        let p = l.plot;
-        for &t in &l.x_axis.ticks {
-            let x = l.px(t).round() as i64;
-            img.fill_rect(x, p.y, 1, p.h, GRID);
-        }
-        for &t in &l.y_axis.ticks {
-            let y = l.py(t).round() as i64;
-            img.fill_rect(p.x, y, p.w, 1, GRID);
-        }
-    }
-
-    /// The frame just outside the plot area, tick marks and tick labels.
-    fn draw_frame_and_ticks(&self, img: &mut Image, l: &Layout) {
-        let (p, s, black) = (l.plot, l.scale, Rgb::BLACK);
-        img.fill_rect(p.x - 1, p.y - 1, p.w + 2, 1, black);
-        img.fill_rect(p.x - 1, p.y + p.h, p.w + 2, 1, black);
-        img.fill_rect(p.x - 1, p.y - 1, 1, p.h + 2, black);
-        img.fill_rect(p.x + p.w, p.y - 1, 1, p.h + 2, black);
-        for &t in &l.x_axis.ticks {
-            let x = l.px(t).round() as i64;
-            img.fill_rect(x, p.y + p.h, 1, l.tick_len, black);
-            let label = l.x_axis.label(t);
-            let at = (
-                x - text_width(&label, s) / 2,
-                p.y + p.h + l.tick_len + 2 * s,
-            );
-            draw_text(img, at, &label, s, Direction::Horizontal, black);
-        }
-        for &t in &l.y_axis.ticks {
-            let y = l.py(t).round() as i64;
-            img.fill_rect(p.x - l.tick_len, y, l.tick_len, 1, black);
-            let label = l.y_axis.label(t);
-            // Centre the capital height (7 of the 8 font rows) on the tick.
-            let at = (
-                p.x - l.tick_len - 2 * s - text_width(&label, s),
-                y - 7 * s / 2,
-            );
-            draw_text(img, at, &label, s, Direction::Horizontal, black);
-        }
-    }
-
-    /// The title above the plot and the axis names.
-    fn draw_titles(&self, img: &mut Image, l: &Layout) {
-        let (p, s, black) = (l.plot, l.scale, Rgb::BLACK);
-        let centred = |width: i64, centre: i64| (centre - width / 2).max(l.pad);
-        if !self.title.is_empty() {
-            let w = text_width(&self.title, l.title_scale);
-            let x = centred(w, i64::from(img.width()) / 2);
-            draw_text(
-                img,
-                (x, l.pad),
-                &self.title,
-                l.title_scale,
-                Direction::Horizontal,
-                black,
-            );
-        }
+    /// Draws the laid-out chart on `root`: grid, ticks and axis names by plotters' mesh,
+    /// then the series (clipped to the axes), the frame, the title and the legend.
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        l: &Layout,
+    ) -> Result<(), PlotError> {
+        root.fill(&WHITE).map_err(backend_error)?;
+        let text = TextStyle::from((family(), l.text)).color(&BLACK);
+        let (xa, ya) = (&l.x_axis, &l.y_axis);
+        let x_range = Ticked::new(xa.min, xa.max, &xa.ticks);
+        let y_range = Ticked::new(ya.min, ya.max, &ya.ticks);
+        let mut chart = ChartBuilder::on(root)
+            .margin_top(l.top)
+            .margin_bottom(l.pad)
+            .margin_left(l.pad)
+            .margin_right(l.right)
+            .x_label_area_size(l.bottom - l.pad)
+            .y_label_area_size(l.left - l.pad)
+            .build_cartesian_2d(x_range, y_range)
+            .map_err(backend_error)?;
+        let x_label = |v: &f64| xa.label(*v);
+        let y_label = |v: &f64| ya.label(*v);
+        let mut mesh = chart.configure_mesh();
+        mesh.bold_line_style(GRID.colour())
+            .light_line_style(TRANSPARENT)
+            .axis_style(BLACK)
+            .set_all_tick_mark_size(l.tick_len)
+            .label_style(text.clone())
+            .axis_desc_style(text.clone())
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&y_label);
         if !self.x_label.is_empty() {
-            let w = text_width(&self.x_label, s);
-            let y = i64::from(img.height()) - l.pad - text_height(s);
-            let x = centred(w, p.x + p.w / 2);
-            draw_text(img, (x, y), &self.x_label, s, Direction::Horizontal, black);
+            mesh.x_desc(self.x_label.as_str());
         }
         if !self.y_label.is_empty() {
-            let w = text_width(&self.y_label, s);
-            let bottom = (p.y + p.h / 2 + w / 2).min(i64::from(img.height()) - 1);
-            draw_text(
-                img,
-                (l.pad, bottom),
-                &self.y_label,
-                s,
-                Direction::Upward,
-                black,
-            );
+            mesh.y_desc(self.y_label.as_str());
+        }
+        mesh.draw().map_err(backend_error)?;
+
+        let (xs, ys) = chart.plotting_area().get_pixel_range();
+        let plot = PixelRect {
+            x0: xs.start,
+            y0: ys.start,
+            x1: xs.end - 1,
+            y1: ys.end - 1,
+        };
+        let bounds = (xa.min, ya.min, xa.max, ya.max);
+        // Every drawn line and marker in pixels, for the legend to avoid.
+        let mut drawn: Vec<Vec<(i32, i32)>> = Vec::new();
+        for (i, s) in self.series.iter().enumerate() {
+            let colour = self.colour_of(i).colour();
+            let line = ShapeStyle::from(colour).stroke_width(LINE_THICKNESS);
+            for run in clipped_runs(&s.points, bounds) {
+                drawn.push(run.iter().map(|p| chart.backend_coord(p)).collect());
+                chart
+                    .draw_series(std::iter::once(PathElement::new(run, line)))
+                    .map_err(backend_error)?;
+            }
+            if s.points.len() <= MAX_MARKED_POINTS {
+                let half = (l.text / 8.0).round().max(2.0) as i32;
+                let inside = |&&(x, y): &&(f64, f64)| {
+                    (bounds.0..=bounds.2).contains(&x) && (bounds.1..=bounds.3).contains(&y)
+                };
+                for p in s.points.iter().filter(inside) {
+                    let (x, y) = chart.backend_coord(p);
+                    drawn.push(vec![(x, y)]);
+                    // Squares cut at the frame, so no series colour leaves the plot area.
+                    let corner = |dx: i32, dy: i32| {
+                        (
+                            (x + dx).clamp(plot.x0, plot.x1),
+                            (y + dy).clamp(plot.y0, plot.y1),
+                        )
+                    };
+                    let square =
+                        Rectangle::new([corner(-half, -half), corner(half, half)], colour.filled());
+                    root.draw(&square).map_err(backend_error)?;
+                }
+            }
+        }
+        // The frame just outside the plot area.
+        let frame = [(plot.x0 - 1, plot.y0 - 1), (plot.x1 + 1, plot.y1 + 1)];
+        root.draw(&Rectangle::new(frame, BLACK))
+            .map_err(backend_error)?;
+
+        if !self.title.is_empty() {
+            let (width, _) = root.dim_in_pixel();
+            let half = (text_width(&self.title, l.title) / 2.0).ceil() as i32;
+            let centre = (width as i32 / 2).max(l.pad + half);
+            let style = TextStyle::from((family(), l.title))
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Center, VPos::Top));
+            root.draw_text(&self.title, &style, (centre, l.pad))
+                .map_err(backend_error)?;
+        }
+        let entries: Vec<(&str, Rgb)> = (self.series.iter().enumerate())
+            .map(|(i, s)| (s.name.as_str(), self.colour_of(i)))
+            .collect();
+        draw_legend(root, l, plot, &entries, &drawn)
+    }
+}
+
+/// An axis as plotters sees it: our span, and our ticks (nice steps, whole numbers for
+/// epochs, a fixed range kept exact) as its key points, which plotters' own choice for `f64`
+/// does not offer.
+struct Ticked {
+    span: RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl Ticked {
+    fn new(min: f64, max: f64, ticks: &[f64]) -> Self {
+        Ticked {
+            span: (min..max).into(),
+            ticks: ticks.to_vec(),
         }
     }
 }
 
-/// Draws one series: its segments clipped to the plot area, and markers on short series.
-fn draw_series(img: &mut Image, l: &Layout, series: &Series, colour: Rgb) {
-    let p = l.plot;
-    let bounds = (
-        p.x as f64,
-        p.y as f64,
-        (p.x + p.w - 1) as f64,
-        (p.y + p.h - 1) as f64,
-    );
-    // Values far outside a fixed range map to huge (even infinite) pixel coordinates;
-    // bounding them keeps clipping exact where it matters, a few pixels around the plot.
-    let bound = |v: f64| v.clamp(-1e9, 1e9);
-    let pixel = |&(x, y): &(f64, f64)| (bound(l.px(x)), bound(l.py(y)));
-    let points: Vec<(f64, f64)> = series.points.iter().map(pixel).collect();
-    let round = |(x, y): (f64, f64)| (x.round() as i64, y.round() as i64);
+impl Ranged for Ticked {
+    // Labels come from `Axis::label` through the mesh's formatters.
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.span.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        // Grid lines at the ticks only: no lighter lines between them.
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.span.range()
+    }
+}
+
+/// A plotters failure as a [`PlotError`].
+fn backend_error(e: impl std::fmt::Display) -> PlotError {
+    PlotError::Backend {
+        message: e.to_string(),
+    }
+}
+
+/// The parts of the line through `points` inside the box `(x_min, y_min, x_max, y_max)`,
+/// each a run of joined points.
+fn clipped_runs(points: &[(f64, f64)], bounds: (f64, f64, f64, f64)) -> Vec<Vec<(f64, f64)>> {
+    let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
+    // Whether the last run ends at the previous point, unclipped, so the next segment
+    // continues it.
+    let mut open = false;
     for pair in points.windows(2) {
-        if let Some((a, b)) = clip_segment(pair[0], pair[1], bounds) {
-            img.draw_line(round(a), round(b), LINE_THICKNESS, colour);
-        }
-    }
-    if points.len() <= MAX_MARKED_POINTS {
-        let size = 2 * l.scale + 2;
-        for &(x, y) in &points {
-            let (x, y) = round((x, y));
-            if p.contains(x, y) {
-                let marker = Rect {
-                    x: x - size / 2,
-                    y: y - size / 2,
-                    w: size,
-                    h: size,
+        match clip_segment(pair[0], pair[1], bounds) {
+            Some((a, b)) => {
+                match runs.last_mut() {
+                    Some(run) if open && a == pair[0] => run.push(b),
+                    _ => runs.push(vec![a, b]),
                 }
-                .intersect(&p);
-                img.fill_rect(marker.x, marker.y, marker.w, marker.h, colour);
+                open = b == pair[1];
             }
+            None => open = false,
         }
     }
+    runs
 }
 
 /// The part of the segment `a`–`b` inside the box `(x_min, y_min, x_max, y_max)`, by
@@ -430,14 +566,23 @@ mod tests {
     }
 
     #[test]
-    fn far_out_of_range_values_are_clipped_not_walked() {
-        // Without clipping, Bresenham would step through ~1e15 pixels here.
-        let chart = LineChart::new("").y_range(0.0, 1.0).series(Series::new(
-            "huge",
-            vec![(0.0, 0.5), (1.0, 1e18), (2.0, -1e18)],
-        ));
-        let img = chart.render(200, 150).unwrap();
-        assert!(img.as_rgb_bytes().chunks(3).any(|c| c == [31, 119, 180]));
+    fn runs_split_where_the_line_leaves_the_box() {
+        let bx = (0.0, 0.0, 10.0, 10.0);
+        let points = [(1.0, 1.0), (2.0, 2.0), (3.0, 20.0), (4.0, 2.0), (5.0, 3.0)];
+        let runs = clipped_runs(&points, bx);
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        assert_eq!(runs[0][..2], [(1.0, 1.0), (2.0, 2.0)]);
+        assert_eq!(runs[0].len(), 3);
+        assert_eq!(runs[1].len(), 3);
+        assert_eq!(runs[1][1..], [(4.0, 2.0), (5.0, 3.0)]);
+        // Far beyond the box: clipped in data space, so plotters never walks ~1e15 pixels.
+        let far = clipped_runs(&[(0.0, 0.5), (1.0, 1e18), (2.0, -1e18)], bx);
+        assert_eq!(far.len(), 2);
+        assert!(far
+            .iter()
+            .flatten()
+            .all(|&(_, y)| (0.0..=10.0).contains(&y)));
+        assert!(clipped_runs(&[(-1.0, -1.0), (-2.0, -3.0)], bx).is_empty());
     }
 
     #[test]

@@ -242,7 +242,7 @@ mod tests {
         let r = run("bp", 0, "mnist", &[0.5, f64::NAN, 0.7]);
         let chart = learning_curves(&[&r], Metric::TestAccuracy);
         assert_eq!(chart.all_series()[0].points(), [(1.0, 0.5), (3.0, 0.7)]);
-        assert!(chart.render(300, 200).is_ok());
+        assert!(chart.to_png(300, 200).is_ok());
         let loss = loss_curves(&r);
         let names: Vec<&str> = loss.all_series().iter().map(|s| s.name()).collect();
         assert_eq!(names, ["train loss", "test loss"]);
@@ -301,7 +301,7 @@ mod alignment_tests {
             chart.all_series()[0].points(),
             &[(1.0, 80.0), (2.0, 60.0), (3.0, 50.0)]
         );
-        assert!(chart.render(400, 300).is_ok());
+        assert!(chart.to_png(400, 300).is_ok());
     }
 
     #[test]
@@ -323,7 +323,7 @@ mod alignment_tests {
         assert_eq!(names, ["stage1", "stage2"]);
         // The non-finite epoch is left out.
         assert_eq!(chart.all_series()[0].points(), &[(1.0, 7.0), (2.0, 7.5)]);
-        assert!(chart.render(400, 300).is_ok());
+        assert!(chart.to_png(400, 300).is_ok());
         assert!(!stage_metric_curves(&run, "probe_accuracy").has_points());
     }
 }

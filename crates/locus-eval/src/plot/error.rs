@@ -83,6 +83,20 @@ pub enum PlotError {
         /// The largest value.
         max: f64,
     },
+    /// [`LineChart::save`](crate::plot::LineChart::save) was given a file name that ends
+    /// neither in `.png` nor in `.svg`.
+    #[error("cannot tell the image format of {}: the file name should end in .png or .svg", path.display())]
+    UnknownFormat {
+        /// The file.
+        path: PathBuf,
+    },
+    /// plotters or the PNG encoder failed; not expected for a chart that passed the
+    /// checks above, and reported rather than unwrapped.
+    #[error("drawing the chart failed: {message}")]
+    Backend {
+        /// What the drawing library said.
+        message: String,
+    },
     /// Writing an image file failed.
     #[error("cannot write {}: {cause}", path.display())]
     Io {
