@@ -390,8 +390,8 @@ impl Algorithm {
     /// configuration its results page reports. dni and cdni: a cosine schedule and batch
     /// normalisation (784-1000-1000-10, 20 epochs: dni 1.70% test error with true targets,
     /// cdni 1.23%; `reproduce/synthetic_gradients_batch_norm.sh`), and true targets for
-    /// dni. hsic: batch normalisation and five epochs of the read-out alone after the
-    /// hidden stages (`reproduce/hsic.sh`). The others: a constant rate, no
+    /// dni. hsic: a cosine schedule in each phase, batch normalisation and five epochs of
+    /// the read-out alone after the hidden stages (`reproduce/hsic.sh`). The others: a constant rate, no
     /// normalisation, bootstrapped targets, the read-out learning alongside.
     pub fn training_defaults(&self) -> TrainingDefaults {
         match self.hidden {
@@ -408,9 +408,12 @@ impl Algorithm {
             // The reference network normalises every layer (without a learned scale and
             // shift); on MNIST-1D, five epochs, batch normalisation takes the test accuracy
             // from 0.31 to 0.60. The reference's format step (five epochs of the read-out
-            // alone) then takes MNIST from 3.90% to 3.36% error (5 + 5 epochs, seed 0).
+            // alone) then takes MNIST from 3.90% to 3.36% error (5 + 5 epochs, seed 0). A
+            // cosine schedule in each phase settles the read-out, whose test accuracy
+            // swings by a point from epoch to epoch at a constant rate: MNIST, 10 + 5
+            // epochs, seed 0, 3.59% → 2.80% (`reproduce/hsic_mnist_defaults.sh`).
             HiddenSignal::HsicBottleneck => TrainingDefaults {
-                lr_schedule: ScheduleKind::Constant,
+                lr_schedule: ScheduleKind::Cosine,
                 batch_norm: true,
                 sg_target: SgTargetKind::Bootstrapped,
                 format_epochs: 5,
