@@ -228,8 +228,8 @@ pub struct TrainArgs {
     #[serde(serialize_with = "crate::config_toml::optional_value_name")]
     pub optimizer: Option<OptimizerKind>,
     /// Learning-rate schedule over the epochs [default: cosine for dni and cdni, as on
-    /// their results page, and for hsic, in each of its two phases; constant for the
-    /// others].
+    /// their results page, and for hsic (in each of its two phases; constant on mnist1d);
+    /// constant for the others].
     #[arg(long, value_enum)]
     #[serde(serialize_with = "crate::config_toml::optional_value_name")]
     pub lr_schedule: Option<ScheduleKind>,

@@ -153,7 +153,7 @@ pub(crate) fn with_algorithm_defaults(args: &TrainArgs) -> TrainArgs {
     let Ok(algorithm) = algo::find(&args.algo) else {
         return resolved;
     };
-    let defaults = algorithm.training_defaults();
+    let defaults = algorithm.training_defaults(args.dataset);
     resolved.lr_schedule.get_or_insert(defaults.lr_schedule);
     let plain = algorithm.plain() && !crate::sequence::wants_sequences(args);
     if plain && args.model == ModelKind::Mlp && !args.layer_norm {
