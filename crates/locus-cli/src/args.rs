@@ -228,7 +228,7 @@ pub struct TrainArgs {
     #[serde(serialize_with = "crate::config_toml::optional_value_name")]
     pub optimizer: Option<OptimizerKind>,
     /// Learning-rate schedule over the epochs [default: cosine for dni and cdni, as on
-    /// their results page, and for hsic (in each of its two phases; constant on mnist1d);
+    /// their results page, and for hsic on mnist and idx (in each of its two phases);
     /// constant for the others].
     #[arg(long, value_enum)]
     #[serde(serialize_with = "crate::config_toml::optional_value_name")]
