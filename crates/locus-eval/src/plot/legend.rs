@@ -33,6 +33,9 @@ impl PixelRect {
     }
 }
 
+/// Opacity of the legend's white background.
+const LEGEND_OPACITY: f64 = 0.75;
+
 /// Draws a legend of `entries` (name, colour) inside `plot`, in the corner that covers the
 /// fewest pixels of `drawn` (the series' lines and markers, in pixels). Does nothing
 /// without entries.
@@ -81,7 +84,8 @@ pub(crate) fn draw_legend<DB: DrawingBackend>(
         message: e.to_string(),
     };
     let corners = [(legend.x0, legend.y0), (legend.x1, legend.y1)];
-    root.draw(&Rectangle::new(corners, WHITE.filled()))
+    // Translucent: where every corner has data, the lines it covers stay visible.
+    root.draw(&Rectangle::new(corners, WHITE.mix(LEGEND_OPACITY).filled()))
         .map_err(failed)?;
     root.draw(&Rectangle::new(corners, BORDER.colour()))
         .map_err(failed)?;
