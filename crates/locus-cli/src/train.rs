@@ -180,17 +180,20 @@ pub(crate) fn with_algorithm_defaults(args: &TrainArgs) -> TrainArgs {
     resolved
 }
 
-/// The HSIC bottleneck's default λy.
-const HSIC_LAMBDA_Y: f64 = 50.0;
+/// The HSIC bottleneck's default λy: the reference configuration's.
+const HSIC_LAMBDA_Y: f64 = HsicBottleneckConfig::DEFAULT_LAMBDA_Y;
 /// The HSIC bottleneck's default bandwidth, in the reference code's convention.
-const HSIC_SIGMA: f64 = 5.0;
+const HSIC_SIGMA: f64 = HsicBottleneckConfig::DEFAULT_SIGMA;
 
 /// The HSIC-bottleneck objective the `--hsic-*` flags describe, for `classes` classes:
 /// λx = 1, λy, one width-scaled Gaussian kernel of bandwidth σ for Z, X and Y, and the
 /// estimator.
 pub(crate) fn hsic_bottleneck(args: &TrainArgs, classes: usize) -> HsicBottleneckConfig {
     HsicBottleneckConfig::new(classes)
-        .with_lambdas(1.0, args.hsic_lambda_y.unwrap_or(HSIC_LAMBDA_Y))
+        .with_lambdas(
+            HsicBottleneckConfig::DEFAULT_LAMBDA_X,
+            args.hsic_lambda_y.unwrap_or(HSIC_LAMBDA_Y),
+        )
         .with_kernel(BottleneckKernel::WidthScaledGaussian {
             sigma: args.hsic_sigma.unwrap_or(HSIC_SIGMA),
         })

@@ -83,13 +83,23 @@ pub struct HsicBottleneckConfig {
 }
 
 impl HsicBottleneckConfig {
+    /// The reference configuration's `λx`.
+    pub const DEFAULT_LAMBDA_X: f64 = 1.0;
+    /// The reference configuration's `λy`.
+    pub const DEFAULT_LAMBDA_Y: f64 = 50.0;
+    /// The reference configuration's bandwidth `σ`, in its width-scaled convention
+    /// ([`BottleneckKernel::WidthScaledGaussian`]).
+    pub const DEFAULT_SIGMA: f64 = 5.0;
+
     /// The reference configuration for `classes` classes.
     pub fn new(classes: usize) -> Self {
-        let kernel = BottleneckKernel::WidthScaledGaussian { sigma: 5.0 };
+        let kernel = BottleneckKernel::WidthScaledGaussian {
+            sigma: Self::DEFAULT_SIGMA,
+        };
         HsicBottleneckConfig {
             classes,
-            lambda_x: 1.0,
-            lambda_y: 50.0,
+            lambda_x: Self::DEFAULT_LAMBDA_X,
+            lambda_y: Self::DEFAULT_LAMBDA_Y,
             estimator: HsicEstimator::NormalizedCca { epsilon: 1e-5 },
             kernel_z: kernel,
             kernel_x: kernel,
