@@ -8,14 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 res=book/src/results/gim-mnist1d-defaults
-if [ -z "${LOCUS_BIN:-}" ]; then cargo build --release -q -p locus-cli; fi
-locus=${LOCUS_BIN:-target/release/locus}
-train() {  # train NAME ARGS...
-  local dir=$res/$1; shift
-  if [ -f "$dir/results.json" ]; then echo "kept $dir"; return 0; fi
-  echo "== $dir"
-  "$locus" train --dataset mnist1d --epochs 5 --seed 1 "$@" --out "$dir" > /dev/null
-}
+# shellcheck source=reproduce/lib.sh
+source reproduce/lib.sh
+locus=$(locus_binary)
+common=(--dataset mnist1d --epochs 5 --seed 1)
+train() { train_once "$res/$1" "${@:2}"; }  # train NAME ARGS...
 for algo in gim cpc bp-encoder; do train "$algo" --algo "$algo"; done
 train gim-old-defaults --algo gim --optimizer sgd --enc-widths 64,64,64 --seq-strides 1,2,1 \
   --prediction-skip 0

@@ -15,16 +15,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-${LOCUS_DATA:-../shared/data}}
 res=book/src/results/hsic
-if [ -z "${LOCUS_BIN:-}" ]; then cargo build --release -q -p locus-cli; fi
-locus=${LOCUS_BIN:-target/release/locus}
-train() {  # train NAME ARGS...
-  local dir=$res/$1; shift
-  if [ -f "$dir/results.json" ]; then echo "kept $dir"; return 0; fi
-  echo "== $dir"
-  mkdir -p "$dir"
-  echo "$*" > "$dir/args.txt"
-  "$locus" train "$@" --out "$dir" > /dev/null
-}
+# shellcheck source=reproduce/lib.sh
+source reproduce/lib.sh
+locus=$(locus_binary)
+train() { train_once "$res/$1" "${@:2}"; }  # train NAME ARGS...
 for seed in 0 1 2; do
   train "mnist1d-hsic-seed$seed" --algo hsic --dataset mnist1d --epochs 20 --seed "$seed"
   train "mnist1d-bp-seed$seed" --algo bp --dataset mnist1d --epochs 20 --seed "$seed"

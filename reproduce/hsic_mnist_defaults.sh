@@ -10,17 +10,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-${LOCUS_DATA:-../shared/data}}
 res=book/src/results/hsic/mnist-defaults
-if [ -z "${LOCUS_BIN:-}" ]; then cargo build --release -q -p locus-cli; fi
-locus=${LOCUS_BIN:-target/release/locus}
+# shellcheck source=reproduce/lib.sh
+source reproduce/lib.sh
+locus=$(locus_binary)
 export MATMUL_NUM_THREADS=1
-train() {  # train NAME ARGS...
-  local dir=$res/$1; shift
-  if [ -f "$dir/results.json" ]; then echo "kept $dir"; return 0; fi
-  echo "== $dir"
-  mkdir -p "$dir"
-  echo "$*" > "$dir/args.txt"
-  "$locus" train "$@" --dataset mnist --data-dir "$data/mnist" --quiet --out "$dir" > /dev/null
-}
+common=(--dataset mnist --data-dir "$data/mnist" --quiet)
+train() { train_once "$res/$1" "${@:2}"; }  # train NAME ARGS...
 for seed in 0 1; do
   train "bp-seed$seed" --algo bp --seed "$seed"
   train "hsic-seed$seed" --algo hsic --seed "$seed"

@@ -12,19 +12,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-${LOCUS_DATA:-../shared/data}}
 res=book/src/results/protocols
-if [ -z "${LOCUS_BIN:-}" ]; then cargo build --release -q -p locus-cli; fi
-locus=${LOCUS_BIN:-target/release/locus}
+# shellcheck source=reproduce/lib.sh
+source reproduce/lib.sh
+locus=$(locus_binary)
 seeds=${SEEDS:-0}
 algos=${ALGOS:-bp fa dfa usf brsf frsf}
 for seed in $seeds; do
   for algo in $algos; do
-    dir=$res/nokland2016-$algo-seed$seed
-    if [ -f "$dir/results.json" ]; then echo "kept $dir"; continue; fi
-    echo "== $dir"
-    mkdir -p "$dir"
-    args=(--algo "$algo" --preset nokland2016 --data-dir "$data/mnist" --seed "$seed")
-    echo "${args[*]}" > "$dir/args.txt"
-    "$locus" train "${args[@]}" --out "$dir" > /dev/null
+    train_once "$res/nokland2016-$algo-seed$seed" \
+      --algo "$algo" --preset nokland2016 --data-dir "$data/mnist" --seed "$seed"
   done
 done
 python3 - "$res" > "$res/table.md" <<'PY'

@@ -10,17 +10,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-${LOCUS_DATA:-../shared/data}}
 res=book/src/results/dni-mnist-defaults
-if [ -z "${LOCUS_BIN:-}" ]; then cargo build --release -q -p locus-cli; fi
-locus=${LOCUS_BIN:-target/release/locus}
-train() {  # train NAME ARGS...
-  local dir=$res/$1; shift
-  if [ -f "$dir/results.json" ]; then echo "kept $dir"; return 0; fi
-  echo "== $dir"
-  mkdir -p "$dir"
-  echo "$*" > "$dir/args.txt"
-  "$locus" train --dataset mnist --data-dir "$data/mnist" --epochs 20 --seed 0 "$@" \
-    --out "$dir" > /dev/null
-}
+# shellcheck source=reproduce/lib.sh
+source reproduce/lib.sh
+locus=$(locus_binary)
+common=(--dataset mnist --data-dir "$data/mnist" --epochs 20 --seed 0)
+train() { train_once "$res/$1" "${@:2}"; }  # train NAME ARGS...
 for algo in dni cdni; do train "$algo" --algo "$algo"; done
 python3 - "$res" > "$res/table.md" <<'PY'
 import json, os, sys

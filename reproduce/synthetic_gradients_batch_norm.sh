@@ -20,10 +20,9 @@ cd "$(dirname "$0")/.."
 data=${1:-${LOCUS_DATA:-../shared/data}}
 out=book/src/results/dni-mnist-batch-norm
 mkdir -p "$out"
-cargo build --release -q -p locus-cli || exit 1
-# A private copy, so rebuilding the workspace during the run does not swap binaries.
-locus=$(mktemp -d)/locus
-cp target/release/locus "$locus"
+# shellcheck source=reproduce/lib.sh
+source reproduce/lib.sh
+locus=$(locus_binary) || exit 1
 # shellcheck source=reproduce/legacy_synthetic_gradient.sh
 source reproduce/legacy_synthetic_gradient.sh
 legacy_sg_bin=$locus; locus=legacy_sg_locus
@@ -31,15 +30,8 @@ export MATMUL_NUM_THREADS=1
 common=(--dataset mnist --data-dir "$data/mnist" --optimizer adam --lr 0.0003
         --lr-schedule cosine --batch-size 64 --batch-norm)
 widths() { local w=256; for ((i = 1; i < $1; i++)); do w+=",256"; done; echo "$w"; }
-run() {  # run NAME ARGS...: a failed run leaves its error in NAME/failed.txt
-  local name=$1; shift
-  if [ -z "${FORCE:-}" ] && [ -f "$out/$name/results.json" ]; then return; fi
-  rm -rf "${out:?}/$name"; mkdir -p "$out/$name"
-  echo "--epochs ${epochs:-20} $*" > "$out/$name/args.txt"
-  if ! "$locus" train "${common[@]}" --epochs "${epochs:-20}" "$@" --out "$out/$name" 2> "$out/$name/stderr.txt" >/dev/null; then
-    grep -a "^error" "$out/$name/stderr.txt" | tail -1 > "$out/$name/failed.txt"
-  fi
-  rm -f "$out/$name/stderr.txt"
+run() {  # run NAME ARGS...: the epochs ($epochs, default 20) recorded with ARGS
+  train_once "$out/$1" --epochs "${epochs:-20}" "${@:2}"
 }
 run60() { local epochs=60; run "$@"; }  # the same run over 60 epochs
 jobs_=()

@@ -19,28 +19,20 @@ cd "$(dirname "$0")/.."
 data=${1:-${LOCUS_DATA:-../shared/data}}
 out=book/src/results/dni-mnist-ideas
 mkdir -p "$out"
-cargo build --release -q -p locus-cli || exit 1
-# A private copy, so rebuilding the workspace meanwhile does not swap binaries.
-locus=$(mktemp -d)/locus
-cp target/release/locus "$locus"
+# shellcheck source=reproduce/lib.sh
+source reproduce/lib.sh
+locus=$(locus_binary) || exit 1
 # shellcheck source=reproduce/legacy_synthetic_gradient.sh
 source reproduce/legacy_synthetic_gradient.sh
 legacy_sg_bin=$locus; locus=legacy_sg_locus
 export MATMUL_NUM_THREADS=${MATMUL_NUM_THREADS:-1}
-run() {  # run NAME ARGS...: a failed run leaves its error in NAME/failed.txt
-  local name=$1; shift
-  if [ -z "${FORCE:-}" ] && [ -f "$out/$name/results.json" ]; then return; fi
+run() {  # run NAME ARGS...: the shared settings but those ARGS give
   local common=(--dataset mnist --data-dir "$data/mnist" --lr-schedule cosine --batch-size 64
                 --seed 0)
   case " $* " in *" --lr "*) ;; *) common+=(--optimizer adam --lr 0.0003) ;; esac
   case " $* " in *" --hidden "*) ;; *) common+=(--hidden 256,256,256) ;; esac
   case " $* " in *" --epochs "*) ;; *) common+=(--epochs 10) ;; esac
-  rm -rf "${out:?}/$name"; mkdir -p "$out/$name"
-  echo "$*" > "$out/$name/args.txt"
-  if ! "$locus" train "${common[@]}" "$@" --out "$out/$name" 2> "$out/$name/stderr.txt" >/dev/null; then
-    grep -a "^error" "$out/$name/stderr.txt" | tail -1 > "$out/$name/failed.txt"
-  fi
-  rm -f "$out/$name/stderr.txt"
+  train_once "$out/$1" "${@:2}"
 }
 h6=256,256,256,256,256,256
 run bp --algo bp

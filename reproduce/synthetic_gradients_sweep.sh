@@ -3,28 +3,22 @@
 # (10 epochs, seed 0, 784-256-256-256-10, every layer its own stage) per setting, with
 # backprop and cDNI as references, and DNI whose gradient models barely move off zero
 # (--sg-lr 1e-9), which shows what the stages' own optimizer does with a near-zero signal. Writes one directory per run and a table, sweep.md, into
-# book/src/results/dni-mnist-sweep/. About 15 minutes on 2 cores.
+# book/src/results/dni-mnist-sweep/. About 15 minutes on 2 cores. Runs whose directory
+# already holds a results.json are kept; set FORCE=1 to redo them.
 #   reproduce/synthetic_gradients_sweep.sh [DATA_DIR]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-${LOCUS_DATA:-../shared/data}}
 out=book/src/results/dni-mnist-sweep
 mkdir -p "$out"
-cargo build --release -q -p locus-cli || exit 1
-locus=target/release/locus
+# shellcheck source=reproduce/lib.sh
+source reproduce/lib.sh
+locus=$(locus_binary) || exit 1
 # shellcheck source=reproduce/legacy_synthetic_gradient.sh
 source reproduce/legacy_synthetic_gradient.sh
 legacy_sg_bin=$locus; locus=legacy_sg_locus
 common=(--dataset mnist --data-dir "$data/mnist" --hidden 256,256,256 --epochs 10 --seed 0)
-run() {  # run NAME ARGS...: a failed run leaves its error in NAME/failed.txt
-  local name=$1; shift
-  rm -rf "${out:?}/$name"; mkdir -p "$out/$name"
-  echo "$*" > "$out/$name/args.txt"
-  if ! "$locus" train "${common[@]}" "$@" --out "$out/$name" 2> "$out/$name/stderr.txt" >/dev/null; then
-    grep -a "^error" "$out/$name/stderr.txt" | tail -1 > "$out/$name/failed.txt"
-  fi
-  rm -f "$out/$name/stderr.txt"
-}
+run() { train_once "$out/$1" "${@:2}"; }  # run NAME ARGS...
 adam=(--optimizer adam --lr 0.0003)
 run bp "${adam[@]}" --algo bp
 run dni-sglr1e-9 "${adam[@]}" --algo dni --sg-lr 1e-9

@@ -67,9 +67,9 @@ pub(crate) fn read_report(path: &Path) -> anyhow::Result<RunReport> {
     };
     let text = std::fs::read_to_string(&file)
         .with_context(|| format!("cannot read {}", file.display()))?;
-    let report: RunReport = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{} is not a valid results.json (as `locus train --out DIR` writes)",
+    let report = RunReport::from_json(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a valid results.json (as `locus train --out DIR` writes): {e}",
             file.display()
         )
     })?;

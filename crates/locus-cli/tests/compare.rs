@@ -305,7 +305,7 @@ fn compare_names_what_it_cannot_read() {
     std::fs::write(foreign.join("results.json"), r#"{"accuracy": 0.9}"#).unwrap();
     fails_with(
         &["compare", foreign.to_str().unwrap()],
-        &["results.json is not a results.json of `locus train` (no 'algo')"],
+        &["results.json is not a results.json of `locus train` (missing field `algo`"],
     );
     std::fs::write(
         foreign.join("results.json"),
@@ -315,7 +315,7 @@ fn compare_names_what_it_cannot_read() {
     .unwrap();
     fails_with(
         &["compare", foreign.to_str().unwrap()],
-        &["'test_accuracy' is \"high\", not a number"],
+        &["(test_accuracy: invalid type: string \"high\", expected f64"],
     );
     std::fs::write(foreign.join("results.json"), "{not json").unwrap();
     fails_with(&["compare", foreign.to_str().unwrap()], &["is not JSON"]);

@@ -15,5 +15,5 @@ pub mod unformatted;
 pub use collapse::{collapse_warnings, MAX_PROBE_DROP, MIN_INFONCE_BOUND, MIN_OUTPUT_STD};
 pub use pooling::FeaturePooling;
 pub use probe::{probe_accuracy, LinearProbe, ProbeConfig};
-pub use report::{EpochRecord, RunReport, StageReport};
+pub use report::{EpochRecord, ReportParseError, RunReport, StageReport};
 pub use unformatted::{best_unit_matching, unformatted_accuracy};

@@ -24,6 +24,17 @@ fn nans_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, f64>
         .collect())
 }
 
+/// Why a text is not a [`RunReport`] ([`RunReport::from_json`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
+pub struct ReportParseError {
+    /// The field where reading failed, e.g. `stages[1].final_loss` (`None` at the top
+    /// level: a missing field, text that is not JSON, or text after the report).
+    pub field: Option<String>,
+    /// What is wrong, with serde_json's line and column.
+    pub message: String,
+}
+
 /// What a run reports about one stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageReport {
@@ -134,6 +145,27 @@ impl RunReport {
         .collect()
     }
 
+    /// Reads a report from the text of a results.json, as
+    /// [`write_to_dir`](Self::write_to_dir) writes it; `null` figures (a NaN or infinity
+    /// when written) read as NaN.
+    ///
+    /// # Errors
+    /// Text that is not JSON, or JSON that is not a report: [`ReportParseError`] names the
+    /// field (e.g. `stages[1].final_loss`) and what is wrong with it.
+    pub fn from_json(text: &str) -> Result<RunReport, ReportParseError> {
+        let mut json = serde_json::Deserializer::from_str(text);
+        let report: RunReport =
+            serde_path_to_error::deserialize(&mut json).map_err(|e| ReportParseError {
+                field: Some(e.path().to_string()).filter(|p| p != "."),
+                message: e.inner().to_string(),
+            })?;
+        json.end().map_err(|e| ReportParseError {
+            field: None,
+            message: e.to_string(),
+        })?;
+        Ok(report)
+    }
+
     /// The report as one line of JSON.
     ///
     /// # Errors
@@ -209,6 +241,44 @@ impl RunReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_json_reads_what_write_to_dir_writes_and_names_the_bad_field() {
+        let mut original = report(vec![epoch(1, 0.5), epoch(2, f64::NAN)]);
+        original.stages.push(StageReport {
+            name: "stage1".into(),
+            module: "Linear(4→2)".into(),
+            objective: "SupervisedLoss".into(),
+            params: 10,
+            final_loss: 0.5,
+            metrics: BTreeMap::from([("probe_accuracy".to_string(), 0.75)]),
+        });
+        let text = serde_json::to_string_pretty(&original).unwrap();
+        let back = RunReport::from_json(&text).unwrap();
+        assert_eq!(back.stages, original.stages);
+        assert_eq!(back.history[0], original.history[0]);
+        assert!(back.history[1].test_accuracy.is_nan());
+
+        let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        value["stages"][0]["final_loss"] = serde_json::json!("low");
+        let e = RunReport::from_json(&value.to_string()).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("stages[0].final_loss"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("stages[0].final_loss: invalid type"),
+            "{e}"
+        );
+
+        value["stages"][0]["final_loss"] = serde_json::json!(0.5);
+        value.as_object_mut().unwrap().remove("algo");
+        let e = RunReport::from_json(&value.to_string()).unwrap_err();
+        assert_eq!(e.field, None);
+        assert!(e.message.contains("missing field `algo`"), "{e}");
+
+        let e = RunReport::from_json(&format!("{text} {{}}")).unwrap_err();
+        assert!(e.message.contains("trailing characters"), "{e}");
+        assert!(RunReport::from_json("{not json").is_err());
+    }
 
     #[test]
     fn stage_metrics_become_top_level_keys() {

@@ -1,12 +1,12 @@
-//! Reading finished runs for `locus compare`: the figures of each run directory's
-//! results.json, its learning curve (from results.json, else epochs.csv) and the
-//! configuration it ran with (its config.toml, else results.json's `config`).
+//! Reading finished runs for `locus compare`: the figures and learning curve of each run
+//! directory's results.json (read as a [`RunReport`]) and the configuration it ran with
+//! (its config.toml, else results.json's `config`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context};
-use locus_eval::EpochRecord;
+use locus_eval::{EpochRecord, RunReport};
 use serde_json::Value;
 
 /// The keys of config.toml that say how a run was printed, not what it trained, and the
@@ -214,176 +214,55 @@ fn read_run(file: &Path) -> anyhow::Result<Run> {
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let value: Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
-    let incompatible = |what: String| {
-        anyhow!(
-            "{} is not a results.json of `locus train` ({what}); `locus compare` reads the run \
-             directories that `locus train --out DIR` writes",
-            file.display()
-        )
-    };
-    let Value::Object(map) = &value else {
-        return Err(incompatible("not a JSON object".into()));
-    };
-    if map.contains_key("groups") {
+    if value.get("groups").is_some() {
         anyhow::bail!(
             "{} is a comparison (compare.json), not a run's results.json: give the runs \
              themselves",
             file.display()
         );
     }
-    let text_of = |key: &str| match map.get(key) {
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(other) => Err(incompatible(format!("'{key}' is {other}, not a string"))),
-        None => Err(incompatible(format!("no '{key}'"))),
-    };
-    let count_of = |key: &str| match map.get(key) {
-        Some(v) => v
-            .as_u64()
-            .ok_or_else(|| incompatible(format!("'{key}' is {v}, not a whole number"))),
-        None => Err(incompatible(format!("no '{key}'"))),
-    };
-    let figure_of = |key: &str| match map.get(key) {
-        Some(v) => figure(v).ok_or_else(|| incompatible(format!("'{key}' is {v}, not a number"))),
-        None => Err(incompatible(format!("no '{key}'"))),
-    };
-    let (algo, dataset, epochs) = (text_of("algo")?, text_of("dataset")?, count_of("epochs")?);
-    let seed = count_of("seed")?;
-    let (test_accuracy, train_loss, samples_per_s) = (
-        figure_of("test_accuracy")?,
-        figure_of("train_loss")?,
-        figure_of("samples_per_s")?,
-    );
-    let Some(Value::Array(stages)) = map.get("stages") else {
-        return Err(incompatible("no 'stages' list".into()));
-    };
-    let mut probes = Vec::new();
-    for (i, stage) in stages.iter().enumerate() {
-        let name = stage.get("name").and_then(Value::as_str);
-        let name = name.ok_or_else(|| incompatible(format!("stage {} has no name", i + 1)))?;
-        if let Some(v) = stage.get("probe_accuracy") {
-            let p = figure(v).ok_or_else(|| {
-                incompatible(format!(
-                    "stage {name}'s probe_accuracy is {v}, not a number"
-                ))
-            })?;
-            probes.push((name.to_string(), p));
-        }
-    }
-    let config = match map.get("config") {
-        Some(Value::Object(config)) => config.clone(),
-        Some(other) => return Err(incompatible(format!("'config' is {other}, not an object"))),
-        None => Default::default(),
-    };
+    let report = RunReport::from_json(&text).map_err(|e| {
+        anyhow!(
+            "{} is not a results.json of `locus train` ({e}); `locus compare` reads the run \
+             directories that `locus train --out DIR` writes",
+            file.display()
+        )
+    })?;
+    let probes = report
+        .stages
+        .iter()
+        .filter_map(|stage| {
+            let probe = stage.metrics.get("probe_accuracy")?;
+            Some((stage.name.clone(), *probe))
+        })
+        .collect();
     let mut configuration = BTreeMap::new();
-    configuration.insert("algo".to_string(), algo.clone());
-    configuration.insert("dataset".to_string(), dataset.clone());
-    configuration.insert("epochs".to_string(), epochs.to_string());
-    for (key, value) in &config {
+    configuration.insert("algo".to_string(), report.algo.clone());
+    configuration.insert("dataset".to_string(), report.dataset.clone());
+    configuration.insert("epochs".to_string(), report.epochs.to_string());
+    for (key, value) in &report.config {
         if !MEASURED_IN_CONFIG.contains(&key.as_str()) {
             flatten(key, value, &mut configuration);
         }
     }
-    let history = match map.get("history") {
-        Some(Value::Array(rows)) if !rows.is_empty() => rows
-            .iter()
-            .enumerate()
-            .map(|(i, row)| {
-                epoch_record(row)
-                    .ok_or_else(|| incompatible(format!("history row {} is malformed", i + 1)))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?,
-        _ => read_epochs_csv(&run_dir(file).join("epochs.csv"))?,
-    };
     Ok(Run {
         dir: run_dir(file),
-        scheduler: config
+        scheduler: report
+            .config
             .get("scheduler")
             .and_then(Value::as_str)
             .map(String::from),
-        seed,
-        test_accuracy,
-        train_loss,
-        samples_per_s,
-        algo,
-        dataset,
-        epochs,
+        seed: report.seed,
+        test_accuracy: report.test_accuracy,
+        train_loss: report.train_loss,
+        samples_per_s: report.samples_per_s,
+        algo: report.algo,
+        dataset: report.dataset,
+        epochs: report.epochs,
         probes,
-        history,
+        history: report.history,
         configuration,
     })
-}
-
-/// A figure of results.json: a number, or NaN for `null` (serde_json writes a NaN or an
-/// infinity as `null`); `None` for anything else.
-fn figure(value: &Value) -> Option<f64> {
-    match value {
-        Value::Null => Some(f64::NAN),
-        v => v.as_f64(),
-    }
-}
-
-/// One row of results.json's `history`.
-fn epoch_record(row: &Value) -> Option<EpochRecord> {
-    let number = |key: &str| row.get(key).map_or(Some(f64::NAN), figure);
-    Some(EpochRecord {
-        epoch: row.get("epoch")?.as_u64()?,
-        train_loss: number("train_loss")?,
-        test_accuracy: number("test_accuracy")?,
-        test_loss: number("test_loss")?,
-        train_s: number("train_s")?,
-        stage_metrics: BTreeMap::new(),
-    })
-}
-
-/// The learning curve in epochs.csv ([`locus_eval::RunReport::write_to_dir`]'s columns),
-/// or none when the file is missing.
-fn read_epochs_csv(path: &Path) -> anyhow::Result<Vec<EpochRecord>> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(Vec::new());
-    };
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    let column = |name: &str| {
-        header.iter().position(|h| *h == name).with_context(|| {
-            format!(
-                "{} has no '{name}' column (its header is {:?})",
-                path.display(),
-                header.join(",")
-            )
-        })
-    };
-    let columns = [
-        column("epoch")?,
-        column("train_loss")?,
-        column("test_accuracy")?,
-        column("test_loss")?,
-        column("train_s")?,
-    ];
-    lines
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(i, line)| {
-            let cells: Vec<&str> = line.split(',').collect();
-            let bad = || anyhow!("{} line {}: {line:?} is malformed", path.display(), i + 2);
-            let cell = |c: usize| cells.get(c).copied().ok_or_else(bad);
-            let number = |c: usize| -> anyhow::Result<f64> {
-                let text = cell(c)?;
-                Ok(if text.is_empty() {
-                    f64::NAN
-                } else {
-                    text.parse().map_err(|_| bad())?
-                })
-            };
-            Ok(EpochRecord {
-                epoch: cell(columns[0])?.parse().map_err(|_| bad())?,
-                train_loss: number(columns[1])?,
-                test_accuracy: number(columns[2])?,
-                test_loss: number(columns[3])?,
-                train_s: number(columns[4])?,
-                stage_metrics: BTreeMap::new(),
-            })
-        })
-        .collect()
 }
 
 /// The flags of a run's config.toml but [`NOT_CONFIGURATION`], each as TOML writes its
@@ -462,12 +341,5 @@ mod tests {
         );
         assert_eq!(out["scheduler"], "lockstep");
         assert_eq!(out["hidden"], "[16,16]");
-    }
-
-    #[test]
-    fn null_figures_read_as_nan_and_other_types_are_refused() {
-        assert!(figure(&json!(null)).unwrap().is_nan());
-        assert_eq!(figure(&json!(0.5)), Some(0.5));
-        assert_eq!(figure(&json!("0.5")), None);
     }
 }
