@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use locus_core::OptimizerConfig;
-use locus_data::{gather, Dataset, Split};
+use locus_data::gather;
 use locus_eval::{FeaturePooling, ProbeConfig, RunReport};
 use locus_sched::{GreedyLayerWise, LrSchedule, Scheduler, Stage, StageBudget};
 use locus_train::{EpochDone, Evaluate, Evaluated, LinearProbes, Trainer};
@@ -32,7 +32,7 @@ const EVAL_BATCH: usize = 500;
 struct Run<'a> {
     args: &'a TrainArgs,
     family: Family,
-    split: Split,
+    data: data::RunData,
     pooling: FeaturePooling,
     probe: ProbeConfig,
     schedule: LrSchedule,
@@ -72,8 +72,8 @@ pub fn run(given: &TrainArgs, family: Family) -> anyhow::Result<()> {
     optimizer
         .build::<f32>()
         .context("invalid optimizer settings")?;
-    let split = data::load(args)?;
-    let shape = split.train.sample_shape().to_vec();
+    let data = data::load_for_run(args)?;
+    let shape = data.train().sample_shape().to_vec();
     // The family's defaults for this kind of sample, resolved once so that every later
     // reader (the objectives, results.json) sees the values the run used.
     let encoder = Encoder::for_samples(&shape, c)?;
@@ -83,7 +83,7 @@ pub fn run(given: &TrainArgs, family: Family) -> anyhow::Result<()> {
         None => encoder.default_prediction_skip(),
     });
     let (args, c) = (&resolved, &resolved.contrastive);
-    let classes = split.train.num_classes().max(split.test.num_classes());
+    let classes = data.classes();
     let mut stages = build_stages(family, &encoder, c, args.seed, &optimizer, classes, &shape)?;
     let encoder_stages = match family {
         Family::BpEncoder => stages.len() - 1,
@@ -93,7 +93,7 @@ pub fn run(given: &TrainArgs, family: Family) -> anyhow::Result<()> {
         args,
         family,
         pooling: c.probe_pool,
-        split,
+        data,
         probe,
         schedule: match args.schedule_kind() {
             ScheduleKind::Constant => LrSchedule::Constant,
@@ -101,16 +101,18 @@ pub fn run(given: &TrainArgs, family: Family) -> anyhow::Result<()> {
         },
         optimizer,
     };
-    eprintln!(
-        "locus train: {} on {} ({} train / {} test samples), {} encoder stages of {}, probes on {} features",
-        args.algo,
-        args.dataset.name(),
-        run.split.train.len(),
-        run.split.test.len(),
-        encoder_stages,
-        encoder.kind(),
-        run.pooling.short_name()
-    );
+    if crate::scheduler::reports() {
+        eprintln!(
+            "locus train: {} on {} ({} train / {} test samples), {} encoder stages of {}, probes on {} features",
+            args.algo,
+            args.dataset.name(),
+            run.data.train().len(),
+            run.data.test().len(),
+            encoder_stages,
+            encoder.kind(),
+            run.pooling.short_name()
+        );
+    }
     let schedule = run.schedule;
     // --gim-schedule cached|recompute is greedy layer-wise training with each stage
     // learning for --epochs epochs, its inputs cached once per turn or recomputed on every
@@ -147,8 +149,8 @@ pub fn run(given: &TrainArgs, family: Family) -> anyhow::Result<()> {
         (scheduler.as_mut(), rates)
     };
     let mut probes = LinearProbes::new(
-        &run.split.train,
-        &run.split.test,
+        run.data.train(),
+        run.data.test(),
         run.probe,
         run.pooling,
         epochs,
@@ -162,7 +164,8 @@ pub fn run(given: &TrainArgs, family: Family) -> anyhow::Result<()> {
     if family == Family::BpEncoder {
         probes = probes.with_classifier_head();
     }
-    let init_probes = if c.probe_init {
+    // Rank 0 alone probes in an MPI run: the other ranks hold no samples.
+    let init_probes = if c.probe_init && crate::scheduler::reports() {
         Some(probes.probe_all(&stages)?)
     } else {
         None
@@ -175,7 +178,7 @@ pub fn run(given: &TrainArgs, family: Family) -> anyhow::Result<()> {
         last_epoch: epochs - 1,
         peak_rss: None,
     };
-    let mut bar = ProgressBar::new(args, epochs, run.split.train.len());
+    let mut bar = ProgressBar::new(args, epochs, run.data.train().len());
     let (checkpoints, progress) = Checkpointing::start(args, epochs, &mut stages, scheduler)?;
     let trained = Trainer::new(epochs, args.batch_size, args.seed)
         .with_learning_rates(rates)
@@ -184,11 +187,11 @@ pub fn run(given: &TrainArgs, family: Family) -> anyhow::Result<()> {
         .run(
             &mut stages,
             scheduler,
-            &run.split.train,
+            run.data.train(),
             &mut evaluation,
             &mut bar,
             &mut |done| {
-                if !args.quiet {
+                if !args.quiet && crate::scheduler::reports() {
                     log_epoch(done);
                 }
                 checkpoints.after_epoch(done)
@@ -198,13 +201,17 @@ pub fn run(given: &TrainArgs, family: Family) -> anyhow::Result<()> {
         checkpoints.report_stop(trained.epochs_done);
         return Ok(());
     }
+    // In an MPI run, rank 0 alone holds the samples and reports.
+    if !crate::scheduler::reports() {
+        return Ok(());
+    }
     let peak_rss = evaluation.peak_rss;
     let cache_bytes = greedy
         .as_ref()
         .map_or(0, GreedyLayerWise::largest_cache_bytes);
     let first = {
-        let n = run.split.train.len().min(args.batch_size);
-        gather::<f32>(&run.split.train, &(0..n).collect::<Vec<_>>())?
+        let n = run.data.train().len().min(args.batch_size);
+        gather::<f32>(run.data.train(), &(0..n).collect::<Vec<_>>())?
     };
     let step_bytes = StepBytes::measure(&stages, &first.inputs)?;
     let memory = run.memory_report(&step_bytes, cache_bytes, peak_rss, peak_reset);
@@ -238,8 +245,8 @@ pub fn run(given: &TrainArgs, family: Family) -> anyhow::Result<()> {
         ("scheduler_config", scheduler_settings),
         ("probe", json!(run.probe)),
         ("probe_pooling", json!(run.pooling.short_name())),
-        ("train_samples", json!(run.split.train.len())),
-        ("test_samples", json!(run.split.test.len())),
+        ("train_samples", json!(run.data.train().len())),
+        ("test_samples", json!(run.data.test().len())),
         ("data_seed", json!(args.data_seed)),
         ("float", json!("f32")),
         ("memory", memory.clone()),
@@ -256,7 +263,7 @@ pub fn run(given: &TrainArgs, family: Family) -> anyhow::Result<()> {
         test_loss: trained.test_loss,
         train_loss: trained.train_loss,
         wall_s: checkpoints.wall_s(),
-        samples_per_s: trained.samples_per_s(run.split.train.len()),
+        samples_per_s: trained.samples_per_s(run.data.train().len()),
         stages: stage_reports,
         config,
         history: trained.history,

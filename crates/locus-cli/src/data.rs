@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use locus_data::mnist1d::{generate, Mnist1dConfig};
-use locus_data::{idx, npy, resolve_data_dir, Dataset, Split, Standardization};
+use locus_data::{idx, npy, resolve_data_dir, Dataset, DatasetShape, Split, Standardization};
 
 use crate::args::{DatasetKind, TrainArgs};
 
@@ -57,6 +57,83 @@ pub fn load(args: &TrainArgs) -> anyhow::Result<Split> {
         let _ = STANDARDIZATION.set(stats);
     }
     Ok(split)
+}
+
+/// A run's data as this process holds it.
+#[derive(Debug)]
+pub enum RunData {
+    /// The samples: in every run but on the ranks above 0 of `--scheduler mpi`.
+    Held(Split),
+    /// Under `--scheduler mpi`, on a rank above 0: the description of the two splits rank
+    /// 0 read (length, sample shape, classes), which is all the rank needs to build the
+    /// network and count the batches; its stages get their inputs from rank 0, and only
+    /// rank 0 evaluates.
+    Described {
+        /// The training split's description.
+        train: DatasetShape,
+        /// The test split's description.
+        test: DatasetShape,
+    },
+}
+
+impl RunData {
+    /// The training split (its description only on an MPI rank above 0).
+    pub fn train(&self) -> &dyn Dataset {
+        match self {
+            RunData::Held(split) => &split.train,
+            RunData::Described { train, .. } => train,
+        }
+    }
+
+    /// The test split (its description only on an MPI rank above 0).
+    pub fn test(&self) -> &dyn Dataset {
+        match self {
+            RunData::Held(split) => &split.test,
+            RunData::Described { test, .. } => test,
+        }
+    }
+
+    /// The classes of the run: the larger count of the two splits.
+    pub fn classes(&self) -> usize {
+        self.train().num_classes().max(self.test().num_classes())
+    }
+}
+
+/// [`load`] for a run under the scheduler its arguments name. Under `--scheduler mpi`
+/// only rank 0 reads (or generates) the data: it sends the other ranks the splits'
+/// descriptions, or the reason it could not load them, so that they stop with it rather
+/// than wait.
+///
+/// # Errors
+/// [`load`]'s; on the other ranks of an MPI run, rank 0's failure to load, or a
+/// description that does not decode.
+pub fn load_for_run(args: &TrainArgs) -> anyhow::Result<RunData> {
+    if !crate::scheduler::is_mpi_run() {
+        return Ok(RunData::Held(load(args)?));
+    }
+    type Description = Result<(DatasetShape, DatasetShape), String>;
+    let loaded = crate::scheduler::reports().then(|| load(args));
+    let description: Description = match &loaded {
+        Some(Ok(split)) => Ok((
+            DatasetShape::of(&split.train),
+            DatasetShape::of(&split.test),
+        )),
+        Some(Err(e)) => Err(format!("{e:#}")),
+        None => Err(String::new()),
+    };
+    let shared = crate::scheduler::share_from_rank0(serde_json::to_vec(&description)?)?;
+    if let Some(split) = loaded {
+        return Ok(RunData::Held(split?));
+    }
+    let description: Description = serde_json::from_slice(&shared)
+        .context("the description of the data set that MPI rank 0 sent")?;
+    match description {
+        Ok((train, test)) => Ok(RunData::Described {
+            train: train.check()?,
+            test: test.check()?,
+        }),
+        Err(reason) => anyhow::bail!("MPI rank 0 could not load the data: {reason}"),
+    }
 }
 
 /// The statistics `--standardize` measured on the training split of this process's run.

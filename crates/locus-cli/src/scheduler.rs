@@ -286,6 +286,24 @@ pub(crate) fn reports() -> bool {
     MPI_RANK.load(std::sync::atomic::Ordering::Relaxed) == 0
 }
 
+/// Whether this process is a rank of an MPI run (its `mpi` scheduler is made).
+static MPI_RUN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process is a rank of an MPI run, once its scheduler is made.
+pub(crate) fn is_mpi_run() -> bool {
+    MPI_RUN.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// In an MPI run, rank 0's `bytes` on every rank ([`locus_sched::Mpi::share_from_rank0`];
+/// every rank must call it at the same point); elsewhere `bytes` itself.
+pub(crate) fn share_from_rank0(bytes: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+    #[cfg(feature = "mpi")]
+    if is_mpi_run() {
+        return Ok(locus_sched::Mpi::share_from_rank0(bytes)?);
+    }
+    Ok(bytes)
+}
+
 /// The `mpi` scheduler, and its settings for results.json: the bounds, the number of
 /// ranks and each rank's host.
 #[cfg(feature = "mpi")]
@@ -294,6 +312,7 @@ fn mpi_scheduler(
 ) -> anyhow::Result<(Box<dyn Scheduler<f32>>, serde_json::Value)> {
     let mpi = locus_sched::Mpi::new(flow)?;
     MPI_RANK.store(mpi.rank(), std::sync::atomic::Ordering::Relaxed);
+    MPI_RUN.store(true, std::sync::atomic::Ordering::Relaxed);
     let settings = json!({
         "flow": mpi.config(),
         "ranks": mpi.ranks(),

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use locus_core::init::Init;
 use locus_core::{Activation, AdamConfig, Module, OptimizerConfig, SgdConfig};
-use locus_data::Dataset;
 use locus_eval::{EpochRecord, RunReport};
 use locus_models::{LeNetConfig, MlpConfig};
 use locus_objectives::{
@@ -371,10 +370,10 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
     };
     // The epochs of the whole run: the read-out's after the hidden stages'.
     let epochs = args.epochs + args.format_epochs();
-    let split = data::load(args)?;
-    let classes = split.train.num_classes().max(split.test.num_classes());
+    let data = data::load_for_run(args)?;
+    let classes = data.classes();
     // Stage updates per epoch, to turn the epoch counts of the DNI options into steps.
-    let batches_per_epoch = split.train.len().div_ceil(args.batch_size) as u64;
+    let batches_per_epoch = data.train().len().div_ceil(args.batch_size) as u64;
     let (activation, init) = (activation(args), init(args));
     let settings = ObjectiveSettings {
         seed: args.seed,
@@ -409,7 +408,7 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
     };
     algorithm.check(&settings)?;
     if args.hsic_estimator == Some(HsicEstimatorKind::Unbiased) {
-        let last = match split.train.len() % args.batch_size {
+        let last = match data.train().len() % args.batch_size {
             0 => args.batch_size,
             rest => rest,
         };
@@ -418,17 +417,20 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
                 "--hsic-estimator unbiased needs batches of at least 4 samples, but with \
                  --batch-size {} the {} training samples leave a last batch of {last}",
                 args.batch_size,
-                split.train.len()
+                data.train().len()
             );
         }
     }
     if let Some(supervised) = algorithm.forward_forward() {
+        let data::RunData::Held(split) = data else {
+            anyhow::bail!("--algo {} does not run under --scheduler mpi", args.algo);
+        };
         return crate::forward_forward::run(args, &settings, &optimizer, split, supervised);
     }
     let objective = |i, n| algorithm.objective(i, n, &settings);
     let (mut stages, model_config): (Vec<Stage<f32>>, serde_json::Value) = match args.model {
         ModelKind::Mlp => {
-            let inputs: usize = split.train.sample_shape().iter().product();
+            let inputs: usize = data.train().sample_shape().iter().product();
             let mut sizes = vec![inputs];
             sizes.extend(args.hidden.as_deref().unwrap_or(&DEFAULT_HIDDEN));
             sizes.push(classes);
@@ -442,7 +444,7 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
         }
         ModelKind::Lenet => {
             let input =
-                LeNetConfig::input_of(split.train.sample_shape()).context("--model lenet")?;
+                LeNetConfig::input_of(data.train().sample_shape()).context("--model lenet")?;
             let lenet = LeNetConfig::new(input, classes)
                 .with_activation(activation)
                 .with_init(init)
@@ -458,16 +460,20 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
             "locus train: {} on {} ({} train / {} test samples), {} stages, {}, {} scheduler",
             algorithm.name,
             args.dataset.name(),
-            split.train.len(),
-            split.test.len(),
+            data.train().len(),
+            data.test().len(),
             stages.len(),
             Module::<f32>::name(stages[0].module()),
             scheduler.name(),
         );
     }
     // After every epoch: the test set, each stage's update against the true gradient on a
-    // fixed batch of training samples, and each local head's own accuracy.
-    let mut evaluation = Classification::new(&split.test).with_alignment_on(&split.train)?;
+    // fixed batch of training samples, and each local head's own accuracy (on rank 0 alone
+    // in an MPI run: the other ranks hold no samples and do not evaluate).
+    let mut evaluation = Classification::new(data.test());
+    if let data::RunData::Held(split) = &data {
+        evaluation = evaluation.with_alignment_on(&split.train)?;
+    }
     if matches!(algorithm.hidden, HiddenSignal::HsicBottleneck) {
         // A hidden stage as wide as the classes is also read without its format step.
         evaluation = evaluation.with_unformatted_accuracy(classes);
@@ -496,7 +502,7 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
             )
         })
         .collect::<anyhow::Result<Vec<f64>>>()?;
-    let mut bar = ProgressBar::new(args, epochs, split.train.len());
+    let mut bar = ProgressBar::new(args, epochs, data.train().len());
     let (checkpoints, progress) =
         Checkpointing::start(args, epochs, &mut stages, scheduler.as_mut())?;
     let trained = Trainer::new(epochs, args.batch_size, args.seed)
@@ -505,7 +511,7 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
         .run(
             &mut stages,
             scheduler.as_mut(),
-            &split.train,
+            data.train(),
             &mut evaluation,
             &mut bar,
             &mut |done| {
@@ -539,8 +545,8 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
             "matmul_threads",
             json!(std::env::var("MATMUL_NUM_THREADS").unwrap_or_else(|_| "default".into())),
         ),
-        ("train_samples", json!(split.train.len())),
-        ("test_samples", json!(split.test.len())),
+        ("train_samples", json!(data.train().len())),
+        ("test_samples", json!(data.test().len())),
         ("data_seed", json!(args.data_seed)),
         ("float", json!("f32")),
         ("synthetic_gradient", json!(settings.synthetic)),
@@ -561,7 +567,7 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
         test_loss: trained.test_loss,
         train_loss: trained.train_loss,
         wall_s: checkpoints.wall_s(),
-        samples_per_s: trained.samples_per_s(split.train.len()),
+        samples_per_s: trained.samples_per_s(data.train().len()),
         stages: trained.stage_reports(&stages),
         config,
         history: trained.history,
@@ -637,14 +643,15 @@ pub(crate) fn log_epoch(
     eprintln!("epoch {epoch:>3}/{epochs}  train loss {train_loss:.4}{test}  {seconds:.1}s");
     if let Some(sent) = record.map(|r| bytes_sent(&r.stage_metrics)) {
         if !sent.is_empty() {
-            eprintln!("  sent per batch (bytes, by rank): {sent}");
+            eprintln!("  sent to other ranks per batch (bytes, by stage): {sent}");
         }
     }
 }
 
-/// What each rank of an MPI run sent per batch, from the stage figures: `stage1 256548
-/// (activations 256548; 0 in reports to rank 0), stage2 ...`, the kinds it sent none of
-/// left out; empty for other schedulers.
+/// What each stage of an MPI run sent to other ranks per batch, from the stage figures:
+/// `stage1 0, stage2 254512 (activations 254512), stage3 2576 (global errors 2571,
+/// credits 5; 83 in reports to rank 0)`, the kinds it sent none of left out; empty for
+/// other schedulers.
 fn bytes_sent(figures: &BTreeMap<String, f64>) -> String {
     let mut parts = Vec::new();
     for (key, total) in figures {
@@ -665,12 +672,46 @@ fn bytes_sent(figures: &BTreeMap<String, f64>) -> String {
                 .map(|b| format!("{name} {b:.0}"))
         })
         .collect();
-        let reports =
-            of("report").map_or(String::new(), |b| format!("; {b:.0} in reports to rank 0"));
-        parts.push(format!(
-            "{stage} {total:.0} ({}{reports})",
-            kinds.join(", ")
-        ));
+        let mut details = kinds.join(", ");
+        if let Some(b) = of("report").filter(|b| **b > 0.0) {
+            let sep = if details.is_empty() { "" } else { "; " };
+            details = format!("{details}{sep}{b:.0} in reports to rank 0");
+        }
+        parts.push(if details.is_empty() {
+            format!("{stage} {total:.0}")
+        } else {
+            format!("{stage} {total:.0} ({details})")
+        });
     }
     parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_sent_names_each_stage_and_leaves_out_what_it_did_not_send() {
+        let figures: BTreeMap<String, f64> = [
+            ("stage1.bytes_per_batch", 0.0),
+            ("stage1.activation_bytes_per_batch", 0.0),
+            ("stage1.report_bytes_per_batch", 0.0),
+            ("stage2.bytes_per_batch", 254512.0),
+            ("stage2.activation_bytes_per_batch", 254512.0),
+            ("stage3.bytes_per_batch", 2576.0),
+            ("stage3.global_error_bytes_per_batch", 2571.0),
+            ("stage3.credit_bytes_per_batch", 5.0),
+            ("stage3.report_bytes_per_batch", 83.0),
+            ("stage3.loss", 1.5),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        assert_eq!(
+            bytes_sent(&figures),
+            "stage1 0, stage2 254512 (activations 254512), stage3 2576 (global errors 2571, \
+             credits 5; 83 in reports to rank 0)"
+        );
+        assert_eq!(bytes_sent(&BTreeMap::new()), "");
+    }
 }

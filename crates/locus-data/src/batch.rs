@@ -31,6 +31,21 @@ pub fn gather<F: Float>(data: &dyn Dataset, indices: &[usize]) -> Result<Batch<F
         index,
         len: data.len(),
     };
+    // Below its length, a data set without the sample holds none in this process (a
+    // [`DatasetShape`](crate::DatasetShape)).
+    let missing = |index| {
+        if index < data.len() {
+            DataError::invalid(
+                data.name(),
+                format!(
+                    "holds no samples in this process (sample {index} of {} was asked for)",
+                    data.len()
+                ),
+            )
+        } else {
+            out_of_range(index)
+        }
+    };
     let mut batch_shape = Vec::with_capacity(shape.len() + 1);
     batch_shape.push(indices.len());
     batch_shape.extend_from_slice(shape);
@@ -49,8 +64,8 @@ pub fn gather<F: Float>(data: &dyn Dataset, indices: &[usize]) -> Result<Batch<F
     let flat = inputs.as_slice_mut().expect("standard layout");
     let mut labels = Vec::with_capacity(indices.len());
     for (n, &i) in indices.iter().enumerate() {
-        let row = data.features(i).ok_or_else(|| out_of_range(i))?;
-        let label = data.label(i).ok_or_else(|| out_of_range(i))?;
+        let row = data.features(i).ok_or_else(|| missing(i))?;
+        let label = data.label(i).ok_or_else(|| missing(i))?;
         if row.len() != sample_len {
             return Err(DataError::invalid(
                 data.name(),

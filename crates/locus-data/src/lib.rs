@@ -11,6 +11,7 @@ pub mod idx;
 mod locate;
 pub mod mnist1d;
 pub mod npy;
+mod shape;
 mod source;
 
 pub use batch::{epoch_batches, gather, Batch};
@@ -19,3 +20,4 @@ pub use correlated_gaussians::CorrelatedGaussians;
 pub use dataset::{Dataset, InMemoryDataset, Split, Standardization};
 pub use error::{DataError, Result};
 pub use locate::{resolve_data_dir, DATA_ENV};
+pub use shape::DatasetShape;

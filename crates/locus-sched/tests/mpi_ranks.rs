@@ -21,6 +21,7 @@ use locus_core::{
     seeded_rng, Activation, Error as CoreError, LinearConfig, Loss, OptimizerConfig,
     Result as CoreResult, Sequential, SgdConfig,
 };
+use locus_data::{Dataset, DatasetShape};
 use locus_objectives::{LocalObjective, LocalSignal, Mode, StageContext, SupervisedLoss};
 use locus_sched::{
     AsyncConfig, EpochPlan, Error, Lockstep, Mpi, NoObserver, Scheduler, Stage, StageStats,
@@ -106,10 +107,20 @@ fn plan(epoch: u64) -> EpochPlan {
 }
 
 /// On every rank: each rule trained two epochs under Mpi with one batch in flight ends
-/// with Lockstep's weights, objective state and losses.
+/// with Lockstep's weights, objective state and losses. Only rank 0 gives the scheduler
+/// the samples: the others train from the data set's description, which rank 0 sends
+/// them ([`Mpi::share_from_rank0`]) and which has no sample to read.
 fn like_lockstep(widths: &[usize]) {
     let data = product_data(90, 1);
     let mut mpi = Mpi::new(AsyncConfig::default().with_in_flight(1)).unwrap();
+    let sent = match mpi.rank() {
+        0 => serde_json::to_vec(&DatasetShape::of(&data)).unwrap(),
+        _ => Vec::new(),
+    };
+    let shape: DatasetShape =
+        serde_json::from_slice(&Mpi::share_from_rank0(sent).unwrap()).unwrap();
+    assert_eq!(shape, DatasetShape::of(&data), "rank {}", mpi.rank());
+    let held: &dyn Dataset = if mpi.rank() == 0 { &data } else { &shape };
     for rule in [Rule::DirectFeedback, Rule::Local, Rule::Dni] {
         let mut reference = stack(rule, widths, 3);
         let mut stages = stack(rule, widths, 3);
@@ -119,7 +130,7 @@ fn like_lockstep(widths: &[usize]) {
                 .unwrap();
             let mut log = StatsLog::default();
             let got = mpi
-                .train_epoch(&mut stages, &data, plan(epoch), &mut log)
+                .train_epoch(&mut stages, held, plan(epoch), &mut log)
                 .unwrap();
             if widths.len() == 1 {
                 bytes_as_the_wire_format_says(rule, widths[0], log.last().unwrap());

@@ -10,7 +10,7 @@ use std::time::Instant;
 use mpi::environment::Universe;
 use mpi::point_to_point::MatchedReceiveVec;
 use mpi::topology::SimpleCommunicator;
-use mpi::traits::{Communicator, Destination, Source};
+use mpi::traits::{Communicator, Destination, Root, Source};
 
 use locus_core::{Float, StateDict};
 use locus_data::{epoch_batches, gather, Dataset};
@@ -40,7 +40,10 @@ use crate::{
 /// Every rank builds the whole stack (from the same seed, so the same initial
 /// parameters) and calls [`Scheduler::train_epoch`] with it; each trains only its own
 /// stages. Rank 0 reads the data and feeds the first stage; labels (and the network
-/// input, when a stage above needs it) travel up with the activations. Messages are the
+/// input, when a stage above needs it) travel up with the activations. The other ranks
+/// read no sample: the data set they pass needs only its length (a
+/// [`DatasetShape`](locus_data::DatasetShape), which rank 0 can send them with
+/// [`Mpi::share_from_rank0`], will do). Messages are the
 /// bytes of the `wire` module, sent point to point with non-blocking sends while the
 /// sender keeps receiving, so two ranks sending to each other never wait on each other;
 /// the top stage's global error (DFA) goes once to each rank that runs a stage needing
@@ -136,6 +139,35 @@ impl Mpi {
             hosts.push(String::from_utf8_lossy(&bytes).into_owned());
         }
         hosts
+    }
+
+    /// Sends `bytes` from rank 0 to every other rank: every rank gets rank 0's bytes
+    /// back (what the others pass is not used). For what rank 0 alone can know, such as
+    /// the description of the data it read ([`DatasetShape`](locus_data::DatasetShape)).
+    /// Collective: every rank must call it at the same point, outside training (an MPI
+    /// broadcast of the length, then of the bytes).
+    ///
+    /// An associated function rather than a method, so that a program holding the
+    /// scheduler as a `Box<dyn Scheduler>` can call it.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when MPI is not initialised in this process (no [`Mpi`] was made).
+    pub fn share_from_rank0(bytes: Vec<u8>) -> Result<Vec<u8>> {
+        if !mpi::environment::is_initialized() || mpi::environment::is_finalized() {
+            return Err(Error::Config(
+                "Mpi::share_from_rank0 needs MPI running: make the Mpi scheduler first".into(),
+            ));
+        }
+        let world = SimpleCommunicator::world();
+        let root = world.process_at_rank(0);
+        let mut len = bytes.len() as u64;
+        root.broadcast_into(&mut len);
+        let mut shared = bytes;
+        if world.rank() != 0 {
+            shared = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+        }
+        root.broadcast_into(&mut shared[..]);
+        Ok(shared)
     }
 
     /// Bytes this rank has sent so far, all messages included (the end-of-epoch exchange

@@ -1,0 +1,159 @@
+//! `locus train --scheduler mpi` under `mpirun`, with each rank given its own command
+//! line (`mpirun -n 1 A : -n 1 B`): rank 0 alone reads the data, so a rank above 0 whose
+//! `--data-dir` does not exist trains all the same; and when rank 0 cannot read its data,
+//! the job ends with the reason instead of waiting.
+//!
+//! Needs the cargo feature `mpi` and `mpirun`; without `mpirun` the tests say so and
+//! pass, unless `LOCUS_REQUIRE_MPI` is set (CI sets it).
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use locus_testing::shared_data::shared_data_dir;
+
+mod common;
+use common::scratch;
+
+/// The flags of a small run: 2 epochs of a 32-wide DFA network, 3 stages.
+const SMALL: &[&str] = &[
+    "--algo",
+    "dfa",
+    "--hidden",
+    "32,32",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "100",
+    "--scheduler",
+    "mpi",
+    "--json",
+];
+
+/// Runs one `locus train` per command line, each as one rank, and returns whether the
+/// job succeeded, its stdout and its stderr; `None` when there is no `mpirun`. Kills the
+/// job and fails past two minutes, which only a hang needs.
+fn mpirun(ranks: &[Vec<String>]) -> Option<(bool, String, String)> {
+    if Command::new("mpirun").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("LOCUS_REQUIRE_MPI").is_none(),
+            "LOCUS_REQUIRE_MPI is set but mpirun was not found"
+        );
+        eprintln!("skipped: mpirun not found (Debian: openmpi-bin, libopenmpi-dev)");
+        return None;
+    }
+    let mut command = Command::new("mpirun");
+    command.arg("--oversubscribe");
+    for (i, args) in ranks.iter().enumerate() {
+        if i > 0 {
+            command.arg(":");
+        }
+        command
+            .args(["-n", "1", env!("CARGO_BIN_EXE_locus"), "train"])
+            .args(args);
+    }
+    let mut child = command
+        .env_remove("LOCUS_DATA")
+        // CI runs as root; OpenMPI refuses to unless told.
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_mpi_yield_when_idle", "1")
+        .env("MATMUL_NUM_THREADS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the mpi job did not end within two minutes: {}",
+                err.join().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Some((status.success(), out.join().unwrap(), err.join().unwrap()))
+}
+
+/// `SMALL` on the `.npy` files in `dir`, written into `out` when given.
+fn rank(dir: &str, out: Option<&str>) -> Vec<String> {
+    let mut args: Vec<String> = ["--dataset", "npy", "--data-dir", dir]
+        .iter()
+        .chain(SMALL)
+        .map(|s| s.to_string())
+        .collect();
+    if let Some(out) = out {
+        args.extend(["--out".to_string(), out.to_string()]);
+    }
+    args
+}
+
+#[test]
+fn ranks_above_0_read_no_data() {
+    let Some(data) = shared_data_dir("mnist1d") else {
+        return;
+    };
+    let out = scratch("mpi-rank0-reads");
+    let out = out.to_str().unwrap();
+    // Rank 1's data directory does not exist: it must never look.
+    let nowhere = "/nonexistent/locus-mpi-test";
+    let Some((ok, stdout, stderr)) =
+        mpirun(&[rank(data.to_str().unwrap(), Some(out)), rank(nowhere, None)])
+    else {
+        return;
+    };
+    assert!(ok, "{stderr}");
+    let line = stdout.lines().last().expect("rank 0 prints the summary");
+    let run: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(run["config"]["scheduler"], "mpi");
+    assert_eq!(run["config"]["scheduler_config"]["ranks"], 2);
+    assert_eq!(run["config"]["train_samples"], 4000);
+    // Three stages on two ranks: stages 1 and 2 on rank 0, stage 3 on rank 1.
+    assert_eq!(
+        run["config"]["scheduler_config"]["stages_of_rank"],
+        serde_json::json!([[0, 1], [2]])
+    );
+    // Ten classes: chance is 0.1; two epochs of DFA on MNIST-1D reach well above it.
+    let accuracy = run["test_accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.2, "test accuracy {accuracy}: {stderr}");
+    // Only rank 0 reports: one summary, one results.json.
+    assert_eq!(stdout.lines().filter(|l| l.starts_with('{')).count(), 1);
+    assert!(std::path::Path::new(out).join("results.json").is_file());
+    assert!(!stderr.contains(nowhere), "{stderr}");
+}
+
+#[test]
+fn the_job_ends_when_rank_0_cannot_read_the_data() {
+    if shared_data_dir("mnist1d").is_none() {
+        return;
+    }
+    let empty = scratch("mpi-rank0-no-data");
+    let empty = empty.to_str().unwrap();
+    let Some((ok, _, stderr)) = mpirun(&[rank(empty, None), rank(empty, None)]) else {
+        return;
+    };
+    assert!(!ok, "{stderr}");
+    // Rank 0's own error names the missing file. Rank 1 stops with "MPI rank 0 could not
+    // load the data: ..." unless mpirun, seeing rank 0 fail, has ended it first: which
+    // of the two comes first varies, and either way the job ends (the two-minute
+    // deadline of `mpirun` above fails the test on a hang).
+    assert!(stderr.contains("x_train.npy"), "{stderr}");
+}
