@@ -6,10 +6,9 @@
 //! Needs the cargo feature `mpi` and `mpirun`; without `mpirun` the tests say so and
 //! pass, unless `LOCUS_REQUIRE_MPI` is set (CI sets it).
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use locus_testing::mpi_job::{self, MpiJob};
 use locus_testing::shared_data::shared_data_dir;
 
 mod common;
@@ -30,67 +29,24 @@ const SMALL: &[&str] = &[
     "--json",
 ];
 
-/// Runs one `locus train` per command line, each as one rank, and returns whether the
-/// job succeeded, its stdout and its stderr; `None` when there is no `mpirun`. Kills the
-/// job and fails past two minutes, which only a hang needs.
-fn mpirun(ranks: &[Vec<String>]) -> Option<(bool, String, String)> {
-    if Command::new("mpirun").arg("--version").output().is_err() {
-        assert!(
-            std::env::var_os("LOCUS_REQUIRE_MPI").is_none(),
-            "LOCUS_REQUIRE_MPI is set but mpirun was not found"
-        );
-        eprintln!("skipped: mpirun not found (Debian: openmpi-bin, libopenmpi-dev)");
-        return None;
-    }
-    let mut command = Command::new("mpirun");
-    command.arg("--oversubscribe");
-    for (i, args) in ranks.iter().enumerate() {
+/// Runs one `locus train` per command line, each as one rank; `None` when there is no
+/// `mpirun`. Fails
+/// past two minutes, which only a hang needs.
+fn mpirun(ranks: &[Vec<String>]) -> Option<MpiJob> {
+    let mut args = Vec::new();
+    for (i, rank) in ranks.iter().enumerate() {
         if i > 0 {
-            command.arg(":");
+            args.push(":".to_string());
         }
-        command
-            .args(["-n", "1", env!("CARGO_BIN_EXE_locus"), "train"])
-            .args(args);
+        args.extend(["-n", "1", env!("CARGO_BIN_EXE_locus"), "train"].map(String::from));
+        args.extend(rank.iter().cloned());
     }
-    let mut child = command
-        .env_remove("LOCUS_DATA")
-        // CI runs as root; OpenMPI refuses to unless told.
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("OMPI_MCA_mpi_yield_when_idle", "1")
-        .env("MATMUL_NUM_THREADS", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "the mpi job did not end within two minutes: {}",
-                err.join().unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Some((status.success(), out.join().unwrap(), err.join().unwrap()))
+    mpi_job::mpirun(
+        "locus train --scheduler mpi",
+        &args,
+        &[],
+        Duration::from_secs(120),
+    )
 }
 
 /// `SMALL` on the `.npy` files in `dir`, written into `out` when given.
@@ -115,12 +71,15 @@ fn ranks_above_0_read_no_data() {
     let out = out.to_str().unwrap();
     // Rank 1's data directory does not exist: it must never look.
     let nowhere = "/nonexistent/locus-mpi-test";
-    let Some((ok, stdout, stderr)) =
-        mpirun(&[rank(data.to_str().unwrap(), Some(out)), rank(nowhere, None)])
+    let Some(MpiJob {
+        success,
+        stdout,
+        stderr,
+    }) = mpirun(&[rank(data.to_str().unwrap(), Some(out)), rank(nowhere, None)])
     else {
         return;
     };
-    assert!(ok, "{stderr}");
+    assert!(success, "{stderr}");
     let line = stdout.lines().last().expect("rank 0 prints the summary");
     let run: serde_json::Value = serde_json::from_str(line).unwrap();
     assert_eq!(run["config"]["scheduler"], "mpi");
@@ -147,10 +106,11 @@ fn the_job_ends_when_rank_0_cannot_read_the_data() {
     }
     let empty = scratch("mpi-rank0-no-data");
     let empty = empty.to_str().unwrap();
-    let Some((ok, _, stderr)) = mpirun(&[rank(empty, None), rank(empty, None)]) else {
+    let Some(job) = mpirun(&[rank(empty, None), rank(empty, None)]) else {
         return;
     };
-    assert!(!ok, "{stderr}");
+    let stderr = job.stderr;
+    assert!(!job.success, "{stderr}");
     // Rank 0's own error names the missing file. Rank 1 stops with "MPI rank 0 could not
     // load the data: ..." unless mpirun, seeing rank 0 fail, has ended it first: which
     // of the two comes first varies, and either way the job ends (the two-minute

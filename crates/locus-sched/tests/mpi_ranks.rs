@@ -12,10 +12,7 @@
 
 mod support;
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use locus_core::{
     seeded_rng, Activation, Error as CoreError, LinearConfig, Loss, OptimizerConfig,
@@ -33,65 +30,24 @@ const CHILD: &str = "LOCUS_MPI_TEST_CHILD";
 
 /// Runs `test` of this binary on `ranks` ranks; `None` (the test is skipped) when there
 /// is no `mpirun`. Kills the job and fails past `deadline`, which only a hang needs.
+/// Returns whether it succeeded and everything it printed.
 fn mpirun(test: &str, ranks: usize, deadline: Duration) -> Option<(bool, String)> {
-    if Command::new("mpirun").arg("--version").output().is_err() {
-        assert!(
-            std::env::var_os("LOCUS_REQUIRE_MPI").is_none(),
-            "LOCUS_REQUIRE_MPI is set but mpirun was not found"
-        );
-        eprintln!("skipped: mpirun not found (Debian: openmpi-bin, libopenmpi-dev)");
-        return None;
-    }
-    // One job at a time: ranks waiting for a message spin, and several jobs on a small
-    // machine would starve each other.
-    static ONE_JOB: Mutex<()> = Mutex::new(());
-    let _job = ONE_JOB.lock().unwrap_or_else(|e| e.into_inner());
     let exe = std::env::current_exe().unwrap();
-    let mut child = Command::new("mpirun")
-        .args(["--oversubscribe", "-n", &ranks.to_string()])
-        .arg(exe)
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        // CI runs as root; OpenMPI refuses to unless told.
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        // More ranks than cores: a waiting rank gives its core away.
-        .env("OMPI_MCA_mpi_yield_when_idle", "1")
-        .env("MATMUL_NUM_THREADS", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Read on threads, so that a full pipe never stops the ranks.
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if started.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let output = out.join().unwrap() + &err.join().unwrap();
-    let Some(status) = status else {
-        panic!("{test} on {ranks} ranks took more than {deadline:?}: a hang\n{output}");
-    };
-    Some((status.success(), output))
+    let args: Vec<String> = [
+        "-n",
+        &ranks.to_string(),
+        exe.to_str().unwrap(),
+        "--exact",
+        test,
+        "--nocapture",
+        "--test-threads=1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let what = format!("{test} on {ranks} ranks");
+    let job = locus_testing::mpi_job::mpirun(&what, &args, &[(CHILD, "1")], deadline)?;
+    Some((job.success, job.output()))
 }
 
 fn in_child() -> bool {

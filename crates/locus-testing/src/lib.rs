@@ -6,12 +6,14 @@
 //!   in one call;
 //! - [`estimators`]: the properties of InfoNCE, NWJ, DV, JS and HSIC as estimators, the
 //!   true critic of correlated Gaussians, and the bias and variance study built on it;
-//! - [`shared_data`]: where tests find the real data sets.
+//! - [`shared_data`]: where tests find the real data sets;
+//! - [`mpi_job`]: an `mpirun` job started from a test, bounded in time.
 #![warn(missing_docs)]
 
 pub mod conformance;
 pub mod estimators;
 pub mod finite_diff;
+pub mod mpi_job;
 mod sample;
 pub mod shared_data;
 pub mod strategies;
