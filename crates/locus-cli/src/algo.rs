@@ -391,8 +391,9 @@ impl Algorithm {
     /// normalisation (784-1000-1000-10, 20 epochs: dni 1.70% test error with true targets,
     /// cdni 1.23%; `reproduce/synthetic_gradients_batch_norm.sh`), and true targets for
     /// dni. hsic: a cosine schedule in each phase on IDX images (a constant rate on
-    /// MNIST-1D and .npy data), batch normalisation and five epochs of the read-out alone
-    /// after the hidden stages (`reproduce/hsic.sh`, `reproduce/hsic_mnist_defaults.sh`).
+    /// MNIST-1D and .npy data), batch normalisation and twenty epochs of the read-out
+    /// alone after the hidden stages (`reproduce/hsic.sh`,
+    /// `reproduce/hsic_mnist_defaults.sh`).
     /// The others: a constant rate, no normalisation, bootstrapped targets, the read-out
     /// learning alongside.
     pub fn training_defaults(&self, dataset: DatasetKind) -> TrainingDefaults {
@@ -417,7 +418,11 @@ impl Algorithm {
             // MNIST-1D, where it cost a point (20 + 5 epochs, seeds 0 and 1: 38.2% and
             // 37.5% constant, 39.1% and 38.7% cosine): cosine for the IDX image files
             // (MNIST and its kind), constant for MNIST-1D and .npy directories (most
-            // often MNIST-1D's reference split).
+            // often MNIST-1D's reference split). The read-out, a linear layer on the
+            // frozen last hidden stage, still learns after the reference's five epochs:
+            // twenty take MNIST (10 + 20, seed 0) from 2.80% to 2.59% and MNIST-1D
+            // (20 + 20, seeds 0, 1, 2) from 37.9% to 36.8% on average, at about 4 s per
+            // MNIST epoch of the read-out alone.
             HiddenSignal::HsicBottleneck => TrainingDefaults {
                 lr_schedule: match dataset {
                     DatasetKind::Mnist | DatasetKind::Idx => ScheduleKind::Cosine,
@@ -425,7 +430,7 @@ impl Algorithm {
                 },
                 batch_norm: true,
                 sg_target: SgTargetKind::Bootstrapped,
-                format_epochs: 5,
+                format_epochs: 20,
             },
             _ => TrainingDefaults {
                 lr_schedule: ScheduleKind::Constant,

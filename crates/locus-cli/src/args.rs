@@ -372,7 +372,8 @@ pub struct TrainArgs {
     /// (hsic, dgl): train the hidden stages together for --epochs, then the top read-out
     /// alone for N more epochs on their frozen output (the HSIC bottleneck's "format"
     /// step), instead of the read-out learning alongside them; lockstep only. 0: none
-    /// [default: 5 for hsic under lockstep, the reference's format step; 0 otherwise].
+    /// [default: 20 for hsic under lockstep (the reference's format step takes 5; the
+    /// read-out still learns after them); 0 otherwise].
     #[arg(long, value_name = "N")]
     pub format_epochs: Option<u64>,
     /// Save the full training state into DIR/checkpoint.safetensors (every stage's

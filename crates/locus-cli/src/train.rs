@@ -170,19 +170,18 @@ pub(crate) fn with_algorithm_defaults(args: &TrainArgs) -> TrainArgs {
         resolved.format_epochs.get_or_insert(defaults.format_epochs);
     }
     if matches!(algorithm.hidden, HiddenSignal::HsicBottleneck) {
-        resolved.hsic_lambda_y.get_or_insert(HSIC_LAMBDA_Y);
-        resolved.hsic_sigma.get_or_insert(HSIC_SIGMA);
+        resolved
+            .hsic_lambda_y
+            .get_or_insert(HsicBottleneckConfig::DEFAULT_LAMBDA_Y);
+        resolved
+            .hsic_sigma
+            .get_or_insert(HsicBottleneckConfig::DEFAULT_SIGMA);
         resolved
             .hsic_estimator
             .get_or_insert(HsicEstimatorKind::Nocco);
     }
     resolved
 }
-
-/// The HSIC bottleneck's default λy: the reference configuration's.
-const HSIC_LAMBDA_Y: f64 = HsicBottleneckConfig::DEFAULT_LAMBDA_Y;
-/// The HSIC bottleneck's default bandwidth, in the reference code's convention.
-const HSIC_SIGMA: f64 = HsicBottleneckConfig::DEFAULT_SIGMA;
 
 /// The HSIC-bottleneck objective the `--hsic-*` flags describe, for `classes` classes:
 /// λx = 1, λy, one width-scaled Gaussian kernel of bandwidth σ for Z, X and Y, and the
@@ -191,10 +190,13 @@ pub(crate) fn hsic_bottleneck(args: &TrainArgs, classes: usize) -> HsicBottlenec
     HsicBottleneckConfig::new(classes)
         .with_lambdas(
             HsicBottleneckConfig::DEFAULT_LAMBDA_X,
-            args.hsic_lambda_y.unwrap_or(HSIC_LAMBDA_Y),
+            args.hsic_lambda_y
+                .unwrap_or(HsicBottleneckConfig::DEFAULT_LAMBDA_Y),
         )
         .with_kernel(BottleneckKernel::WidthScaledGaussian {
-            sigma: args.hsic_sigma.unwrap_or(HSIC_SIGMA),
+            sigma: args
+                .hsic_sigma
+                .unwrap_or(HsicBottleneckConfig::DEFAULT_SIGMA),
         })
         .with_estimator(
             match args.hsic_estimator.unwrap_or(HsicEstimatorKind::Nocco) {
