@@ -450,7 +450,8 @@ impl Algorithm {
     pub fn schedulers(&self) -> Vec<&'static str> {
         if self.is_forward_forward() {
             // Its stages are local, but its trainer makes the positive and negative
-            // batches and feeds them to these schedulers only.
+            // batches and feeds them to these schedulers only (and to mpi, which, as for
+            // every algorithm, goes with pipelined: the same protocol across processes).
             return vec!["lockstep", "pipelined", "simulated"];
         }
         if self.greedy() {

@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use locus_core::{AdamConfig, Module, OptimizerConfig};
 use locus_data::forward_forward::{LabelEmbedding, LabelPlacement, MaskConfig, NegativeData};
-use locus_data::{Dataset, Split};
 use locus_eval::RunReport;
 use locus_models::ForwardForwardMlp;
 use locus_sched::{ForwardForwardTrainer, LrSchedule, ReadoutConfig, Scheduler, Stage};
@@ -23,18 +22,22 @@ use serde_json::json;
 
 use crate::algo::{self, ObjectiveSettings};
 use crate::args::{DatasetKind, LabelPlacementKind, ModelKind, ScheduleKind, TrainArgs};
+use crate::data::RunData;
 use crate::progress::ProgressBar;
 use crate::run_state::Checkpointing;
-use crate::scheduler::SchedulerKind;
+use crate::scheduler::{MpiScheduler, SchedulerKind};
 use crate::train::{activation, finish, init, DEFAULT_HIDDEN};
 
-/// Trains and evaluates `--algo ff` (`supervised`) or `--algo ff-unsup`.
+/// Trains and evaluates `--algo ff` (`supervised`) or `--algo ff-unsup`; under
+/// `--scheduler mpi` with the MPI scheduler `mpi` made before the data was loaded (on
+/// the ranks above 0, `data` holds its description only).
 pub fn run(
     args: &TrainArgs,
     settings: &ObjectiveSettings,
     optimizer: &OptimizerConfig,
-    split: Split,
+    data: &RunData,
     supervised: bool,
+    mpi: Option<(MpiScheduler, serde_json::Value)>,
 ) -> anyhow::Result<()> {
     let algorithm = algo::find(&args.algo)?;
     if args.model == ModelKind::Lenet {
@@ -66,7 +69,7 @@ pub fn run(
         NegativeData::Hybrid(MaskConfig::default())
     };
     let inputs: usize = negatives
-        .sample_shape(split.train.sample_shape())
+        .sample_shape(data.train().sample_shape())
         .iter()
         .product();
     let mut sizes = vec![inputs];
@@ -96,6 +99,11 @@ pub fn run(
             trainer = trainer.with_simulated(simulated);
             settings
         }
+        SchedulerKind::Mpi => {
+            let (mpi, settings) = mpi.context("the MPI scheduler was not made")?;
+            trainer = with_mpi(trainer, mpi);
+            settings
+        }
         other => anyhow::bail!(
             "--algo {} runs under --scheduler {}; not under --scheduler {}",
             algorithm.name,
@@ -105,17 +113,19 @@ pub fn run(
     };
     let goodness = settings.forward_forward.goodness;
 
-    eprintln!(
-        "locus train: {} on {} ({} train / {} test samples), {} stages, {} negatives, {}",
-        algorithm.name,
-        args.dataset.name(),
-        split.train.len(),
-        split.test.len(),
-        stages.len(),
-        negatives.name(),
-        Module::<f32>::name(stages[0].module()),
-    );
-    let mut bar = ProgressBar::new(args, args.epochs, split.train.len());
+    if crate::scheduler::reports() {
+        eprintln!(
+            "locus train: {} on {} ({} train / {} test samples), {} stages, {} negatives, {}",
+            algorithm.name,
+            args.dataset.name(),
+            data.train().len(),
+            data.test().len(),
+            stages.len(),
+            negatives.name(),
+            Module::<f32>::name(stages[0].module()),
+        );
+    }
+    let mut bar = ProgressBar::new(args, args.epochs, data.train().len());
     let schedule = match args.schedule_kind() {
         ScheduleKind::Constant => LrSchedule::Constant,
         ScheduleKind::Cosine => LrSchedule::Cosine,
@@ -131,8 +141,8 @@ pub fn run(
         ("eval_every", json!(eval_every)),
         ("scheduler", json!(Scheduler::<f32>::name(&trainer))),
         ("scheduler_config", scheduler_settings),
-        ("train_samples", json!(split.train.len())),
-        ("test_samples", json!(split.test.len())),
+        ("train_samples", json!(data.train().len())),
+        ("test_samples", json!(data.test().len())),
         ("data_seed", json!(args.data_seed)),
         ("float", json!("f32")),
         ("forward_forward", json!(settings.forward_forward)),
@@ -158,7 +168,7 @@ pub fn run(
     // Evaluation reads the stages and the trainer but changes neither (its negatives come
     // from their own seed), so skipping it (--eval-every) leaves the training as it was;
     // an epoch not evaluated is left out of the learning curve.
-    let mut evaluation = ForwardForwardTest::new(&split.test, goodness);
+    let mut evaluation = ForwardForwardTest::new(data.test(), goodness);
     let trained = Trainer::new(args.epochs, args.batch_size, args.seed)
         .with_learning_rates(rates)
         .evaluate_every(eval_every)
@@ -166,11 +176,11 @@ pub fn run(
         .run(
             &mut stages,
             &mut trainer,
-            &split.train,
+            data.train(),
             &mut evaluation,
             &mut bar,
             &mut |done| {
-                if !args.quiet {
+                if !args.quiet && crate::scheduler::reports() {
                     log_epoch(done);
                 }
                 checkpoints.after_epoch(done)
@@ -178,6 +188,10 @@ pub fn run(
         )?;
     if !trained.finished {
         checkpoints.report_stop(trained.epochs_done);
+        return Ok(());
+    }
+    // In an MPI run, rank 0 alone evaluates and reports.
+    if !crate::scheduler::reports() {
         return Ok(());
     }
     // The last epoch is always evaluated, so these are its figures.
@@ -200,7 +214,7 @@ pub fn run(
         test_loss: trained.test_loss,
         train_loss: trained.train_loss,
         wall_s: checkpoints.wall_s(),
-        samples_per_s: trained.samples_per_s(split.train.len()),
+        samples_per_s: trained.samples_per_s(data.train().len()),
         stages: trained.stage_reports(&stages),
         config,
         history: trained.history,
@@ -226,4 +240,16 @@ fn log_epoch(done: &EpochDone<'_, f32, ForwardForwardTrainer<f32>>) {
         "epoch {:>3}/{}  train loss {:.4}{test}  {:.1}s",
         done.epoch, done.epochs, done.train_loss, done.epoch_s
     );
+}
+
+/// `trainer` running its stages under the MPI scheduler `mpi`.
+#[cfg(feature = "mpi")]
+fn with_mpi(trainer: ForwardForwardTrainer<f32>, mpi: MpiScheduler) -> ForwardForwardTrainer<f32> {
+    trainer.with_mpi(mpi)
+}
+
+/// Without the cargo feature `mpi` there is no MPI scheduler to run under.
+#[cfg(not(feature = "mpi"))]
+fn with_mpi(_: ForwardForwardTrainer<f32>, mpi: MpiScheduler) -> ForwardForwardTrainer<f32> {
+    match mpi {}
 }

@@ -304,12 +304,33 @@ pub(crate) fn share_from_rank0(bytes: Vec<u8>) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// The `mpi` scheduler, and its settings for results.json: the bounds, the number of
-/// ranks and each rank's host.
+/// The `mpi` scheduler as a trainer that runs its own epochs takes it (Forward-Forward):
+/// `locus_sched::Mpi` with the cargo feature `mpi`; without it, a type with no value, as
+/// [`mpi`] then only says how to get the feature.
 #[cfg(feature = "mpi")]
-fn mpi_scheduler(
-    flow: AsyncConfig,
-) -> anyhow::Result<(Box<dyn Scheduler<f32>>, serde_json::Value)> {
+pub(crate) type MpiScheduler = locus_sched::Mpi;
+/// The `mpi` scheduler as a trainer that runs its own epochs takes it (Forward-Forward):
+/// `locus_sched::Mpi` with the cargo feature `mpi`; without it, a type with no value, as
+/// [`mpi`] then only says how to get the feature.
+#[cfg(not(feature = "mpi"))]
+pub(crate) type MpiScheduler = std::convert::Infallible;
+
+/// The `mpi` scheduler the options describe (initialising MPI; one per process), and
+/// its settings for results.json: the bounds, the number of ranks and each rank's host.
+/// Collective: every rank makes it at the same point.
+#[cfg(feature = "mpi")]
+pub(crate) fn mpi(args: &TrainArgs) -> anyhow::Result<(MpiScheduler, serde_json::Value)> {
+    make_mpi(args.schedule.flow(args.seed))
+}
+
+/// Without the cargo feature `mpi`: the error that says how to get it.
+#[cfg(not(feature = "mpi"))]
+pub(crate) fn mpi(args: &TrainArgs) -> anyhow::Result<(MpiScheduler, serde_json::Value)> {
+    mpi_scheduler(args.schedule.flow(args.seed)).map(|_| unreachable!("it always fails"))
+}
+
+#[cfg(feature = "mpi")]
+fn make_mpi(flow: AsyncConfig) -> anyhow::Result<(locus_sched::Mpi, serde_json::Value)> {
     let mpi = locus_sched::Mpi::new(flow)?;
     MPI_RANK.store(mpi.rank(), std::sync::atomic::Ordering::Relaxed);
     MPI_RUN.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -318,6 +339,15 @@ fn mpi_scheduler(
         "ranks": mpi.ranks(),
         "hosts": mpi.hosts(),
     });
+    Ok((mpi, settings))
+}
+
+/// The `mpi` scheduler, and its settings for results.json ([`mpi`]).
+#[cfg(feature = "mpi")]
+fn mpi_scheduler(
+    flow: AsyncConfig,
+) -> anyhow::Result<(Box<dyn Scheduler<f32>>, serde_json::Value)> {
+    let (mpi, settings) = make_mpi(flow)?;
     Ok((Box::new(mpi), settings))
 }
 

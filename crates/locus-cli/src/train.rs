@@ -356,6 +356,9 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
     optimizer
         .build::<f32>()
         .context("invalid optimizer settings")?;
+    // Forward-Forward's trainer runs the scheduler itself: under --scheduler mpi it takes
+    // the MPI scheduler, made here, before the data (which only rank 0 reads).
+    let mut forward_forward_mpi = None;
     let (mut scheduler, scheduler_settings) = if args.format_epochs() > 0 {
         args.schedule.require_lockstep(
             &args.algo,
@@ -367,6 +370,10 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
             Box::new(readout_last) as Box<dyn locus_sched::Scheduler<f32>>,
             settings,
         )
+    } else if forward_forward && args.schedule.scheduler == crate::scheduler::SchedulerKind::Mpi {
+        forward_forward_mpi = Some(crate::scheduler::mpi(args)?);
+        let unused: Box<dyn locus_sched::Scheduler<f32>> = Box::new(locus_sched::Lockstep);
+        (unused, json!(null))
     } else {
         crate::scheduler::build(args)?
     };
@@ -424,10 +431,14 @@ pub fn run(given: &TrainArgs) -> anyhow::Result<()> {
         }
     }
     if let Some(supervised) = algorithm.forward_forward() {
-        let data::RunData::Held(split) = data else {
-            anyhow::bail!("--algo {} does not run under --scheduler mpi", args.algo);
-        };
-        return crate::forward_forward::run(args, &settings, &optimizer, split, supervised);
+        return crate::forward_forward::run(
+            args,
+            &settings,
+            &optimizer,
+            &data,
+            supervised,
+            forward_forward_mpi,
+        );
     }
     let objective = |i, n| algorithm.objective(i, n, &settings);
     let (mut stages, model_config): (Vec<Stage<f32>>, serde_json::Value) = match args.model {

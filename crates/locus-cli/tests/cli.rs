@@ -719,18 +719,21 @@ fn list_and_help_show_every_algorithm_from_the_registry() {
 #[test]
 #[cfg(not(feature = "mpi"))]
 fn the_mpi_scheduler_names_the_feature_it_needs() {
-    fails_with(
-        &[
-            "train",
-            "--algo",
-            "dgl",
-            "--dataset",
-            "mnist",
-            "--scheduler",
-            "mpi",
-        ],
-        &["--scheduler mpi", "cargo feature `mpi`", "mpirun -n"],
-    );
+    // dgl through the common scheduler builder, ff through its own trainer's.
+    for algo in ["dgl", "ff"] {
+        fails_with(
+            &[
+                "train",
+                "--algo",
+                algo,
+                "--dataset",
+                "mnist",
+                "--scheduler",
+                "mpi",
+            ],
+            &["--scheduler mpi", "cargo feature `mpi`", "mpirun -n"],
+        );
+    }
 }
 
 #[test]

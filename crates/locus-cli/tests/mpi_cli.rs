@@ -117,3 +117,77 @@ fn the_job_ends_when_rank_0_cannot_read_the_data() {
     // deadline of `mpirun` above fails the test on a hang).
     assert!(stderr.contains("x_train.npy"), "{stderr}");
 }
+
+/// Forward-Forward's stages on two ranks (rank 1 without data) at one batch in flight
+/// end where the pipelined scheduler ends in one process: the same losses, test accuracy
+/// and read-out accuracy, for `ff` and `ff-unsup`.
+#[test]
+fn forward_forward_on_two_ranks_ends_as_pipelined() {
+    let Some(data) = shared_data_dir("mnist1d") else {
+        return;
+    };
+    let data = data.to_str().unwrap();
+    for algo in ["ff", "ff-unsup"] {
+        let flags = |dir: &str, scheduler: &str| -> Vec<String> {
+            [
+                "--algo",
+                algo,
+                "--dataset",
+                "npy",
+                "--data-dir",
+                dir,
+                "--hidden",
+                "64,64",
+                "--epochs",
+                "2",
+                "--in-flight",
+                "1",
+                "--scheduler",
+                scheduler,
+                "--json",
+            ]
+            .map(String::from)
+            .to_vec()
+        };
+        let Some(job) = mpirun(&[
+            flags(data, "mpi"),
+            flags("/nonexistent/locus-mpi-test", "mpi"),
+        ]) else {
+            return;
+        };
+        assert!(job.success, "{algo}: {}", job.stderr);
+        let line = job
+            .stdout
+            .lines()
+            .last()
+            .expect("rank 0 prints the summary");
+        let mpi: serde_json::Value = serde_json::from_str(line).unwrap();
+        let mut args = vec!["train".to_string()];
+        args.extend(flags(data, "pipelined"));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = common::locus(&args);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        let pipelined = common::last_json_line(&o);
+        for key in ["test_accuracy", "test_loss", "train_loss"] {
+            assert_eq!(mpi[key], pipelined[key], "{algo}: {key}");
+        }
+        assert_eq!(
+            mpi["config"]["test_readout_accuracy"], pipelined["config"]["test_readout_accuracy"],
+            "{algo}"
+        );
+        let losses = |j: &serde_json::Value| -> Vec<serde_json::Value> {
+            j["stages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["final_loss"].clone())
+                .collect()
+        };
+        assert_eq!(losses(&mpi), losses(&pipelined), "{algo}");
+        assert!(
+            mpi["config"]["scheduler"].as_str().unwrap().contains("mpi"),
+            "{}",
+            mpi["config"]["scheduler"]
+        );
+    }
+}

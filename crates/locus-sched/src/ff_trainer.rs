@@ -32,6 +32,11 @@ const NEGATIVES_SALT: u64 = 0x6e65_6761_7469_7665;
 /// in-flight 1 the stages end bit for bit as under lockstep. The read-out, which reads
 /// every stage at once, then learns after each epoch in a pass over the same batches
 /// with the stages frozen, instead of after every batch.
+///
+/// Under `Mpi` (cargo feature `mpi`, `ForwardForwardTrainer::with_mpi`)
+/// the stages run on MPI ranks as under `Pipelined`; rank 0, the only rank that reads
+/// samples, makes the positive and negative batches and alone trains the read-out (the
+/// other ranks' read-outs stay as built, and only rank 0 evaluates and reports).
 #[derive(Debug)]
 pub struct ForwardForwardTrainer<F: Float> {
     negatives: NegativeData,
@@ -45,6 +50,8 @@ enum Runner {
     Lockstep,
     Pipelined(Pipelined),
     Simulated(Simulated),
+    #[cfg(feature = "mpi")]
+    Mpi(crate::Mpi),
 }
 
 impl<F: Float> ForwardForwardTrainer<F> {
@@ -68,6 +75,13 @@ impl<F: Float> ForwardForwardTrainer<F> {
     /// schedulers](#under-the-asynchronous-schedulers)).
     pub fn with_simulated(mut self, simulated: Simulated) -> Self {
         self.runner = Runner::Simulated(simulated);
+        self
+    }
+
+    /// Runs the stages on MPI ranks under `mpi` (see the type's docs).
+    #[cfg(feature = "mpi")]
+    pub fn with_mpi(mut self, mpi: crate::Mpi) -> Self {
+        self.runner = Runner::Mpi(mpi);
         self
     }
 
@@ -149,11 +163,22 @@ impl<F: Float> Scheduler<F> for ForwardForwardTrainer<F> {
             Runner::Lockstep => "lockstep",
             Runner::Pipelined(_) => "pipelined",
             Runner::Simulated(_) => "simulated",
+            #[cfg(feature = "mpi")]
+            Runner::Mpi(_) => "mpi",
         };
         format!(
             "forward-forward ({} negatives, {runner})",
             self.negatives.name()
         )
+    }
+
+    /// Rank 0 only under `Mpi` (cargo feature `mpi`); always otherwise.
+    fn is_main_process(&self) -> bool {
+        match &self.runner {
+            #[cfg(feature = "mpi")]
+            Runner::Mpi(m) => m.rank() == 0,
+            _ => true,
+        }
     }
 
     /// One epoch through the single-threaded schedulers' loop, so observers hear of
@@ -177,8 +202,12 @@ impl<F: Float> Scheduler<F> for ForwardForwardTrainer<F> {
             Runner::Lockstep => return self.lockstep_epoch(stages, data, plan, observer),
             Runner::Pipelined(p) => p.train_epoch_with(stages, data, plan, observer, &make)?,
             Runner::Simulated(s) => s.train_epoch_with(stages, data, plan, observer, &make)?,
+            #[cfg(feature = "mpi")]
+            Runner::Mpi(m) => m.train_epoch_with(stages, data, plan, observer, &make)?,
         };
-        if let Some(readout) = &mut self.readout {
+        // Only the main process holds the samples (under Mpi, rank 0).
+        let main = Scheduler::<F>::is_main_process(self);
+        if let Some(readout) = self.readout.as_mut().filter(|_| main) {
             let started = Instant::now();
             for indices in epoch_batches(data.len(), plan.batch_size, plan.seed, plan.epoch)? {
                 let plain = gather::<F>(data, &indices)?;
